@@ -1,0 +1,90 @@
+// Command dialqctl administers dialq: it applies migrations, creates API
+// keys and seeds the demo tenant `make run` uses.
+//
+//	dialqctl migrate
+//	dialqctl create-key -tenant <uuid> [-name NAME]
+//	dialqctl seed-demo -env-file .dialq/demo.env
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/postgres"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "migrate":
+		err = migrate(ctx)
+	case "create-key":
+		err = createKey(ctx, os.Args[2:])
+	case "seed-demo":
+		err = seedDemo(ctx, os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dialqctl:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: dialqctl migrate | create-key -tenant UUID [-name NAME] | seed-demo [-env-file PATH]")
+	os.Exit(2)
+}
+
+func migrate(ctx context.Context) error {
+	l := envconf.New()
+	dsn := l.Required("DATABASE_URL")
+	if err := l.Err(); err != nil {
+		return err
+	}
+	if err := postgres.Migrate(ctx, dsn); err != nil {
+		return err
+	}
+	fmt.Println("migrations applied")
+	return nil
+}
+
+func createKey(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("create-key", flag.ExitOnError)
+	tenant := fs.String("tenant", "", "tenant id (UUID)")
+	name := fs.String("name", "", "a label for the key")
+	fs.Parse(args)
+	tid, err := uuid.Parse(*tenant)
+	if err != nil {
+		return fmt.Errorf("-tenant must be a UUID: %w", err)
+	}
+	l := envconf.New()
+	dsn := l.Required("DATABASE_URL")
+	if err := l.Err(); err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, dsn, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	k, key := dialq.NewAPIKey(tid)
+	if err := db.CreateAPIKey(ctx, k, *name); err != nil {
+		return err
+	}
+	fmt.Println("API key (shown once; only its hash is stored):")
+	fmt.Println(key)
+	return nil
+}

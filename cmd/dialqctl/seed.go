@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+	lkp "github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/postgres"
+)
+
+// The demo tenant's fixed ids, so seeding twice changes nothing. The
+// assistant id is the one the API contract's examples use.
+var (
+	demoTenant    = uuid.MustParse("00000000-0000-4000-8000-00000000d1a1")
+	demoAssistant = uuid.MustParse("550e8400-e29b-41d4-a716-446655440000")
+)
+
+const (
+	demoExotelTrunk  = "ST_exotel_demo"
+	demoTwilioName   = "dialq-demo-twilio"
+	demoAgentName    = "dialq-demo-agent"
+	demoCallerNumber = "+15550100000"
+)
+
+// seedDemo makes the demo tenant, its API key, an assistant and one trunk
+// per provider (the twilio one created in LiveKit), and writes them as shell
+// variables to the env file.
+func seedDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("seed-demo", flag.ExitOnError)
+	envFile := fs.String("env-file", ".dialq/demo.env", "where to write the demo's shell variables")
+	sipAddr := fs.String("sip-address", "127.0.0.1:5060", "SIP address of the demo twilio trunk")
+	fs.Parse(args)
+
+	l := envconf.New()
+	dsn := l.Required("DATABASE_URL")
+	lkURL := l.Required("LIVEKIT_URL")
+	lkKey := l.Required("LIVEKIT_API_KEY")
+	lkSecret := l.Required("LIVEKIT_API_SECRET")
+	sipURL := l.String("LIVEKIT_SIP_URL", lkURL)
+	apiURL := l.String("DIALQ_API_URL", "http://127.0.0.1:58080")
+	if err := l.Err(); err != nil {
+		return err
+	}
+
+	if err := postgres.Migrate(ctx, dsn); err != nil {
+		return err
+	}
+	db, err := postgres.Open(ctx, dsn, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	if err := db.SaveTenant(ctx, &dialq.Tenant{ID: demoTenant, Name: "demo"}); err != nil {
+		return err
+	}
+	if err := db.SaveAssistant(ctx, &dialq.Assistant{
+		ID: demoAssistant, TenantID: demoTenant, Name: "Demo assistant",
+		Prompt:           "You are {{agent_name|Sarah}}, calling {{name|the customer}} on behalf of {{company|Acme Corp}}.",
+		StartInstruction: "Hi {{name|there}}, this is {{agent_name|Sarah}} from {{company|Acme Corp}}.",
+		AgentName:        demoAgentName,
+	}); err != nil {
+		return err
+	}
+
+	// The twilio trunk lives in LiveKit; its id is LiveKit's.
+	sip := lksdk.NewSIPClient(sipURL, lkKey, lkSecret)
+	lkTrunk, err := ensureLiveKitTrunk(ctx, sip, *sipAddr)
+	if err != nil {
+		return fmt.Errorf("LiveKit SIP outbound trunk at %s: %w", sipURL, err)
+	}
+	trunks, err := db.TrunksOf(ctx, demoTenant)
+	if err != nil {
+		return err
+	}
+	for _, t := range trunks {
+		if t.Provider == dialq.ServiceTwilio && t.ID != lkTrunk {
+			if err := db.DeleteTrunk(ctx, demoTenant, t.ID); err != nil {
+				return err
+			}
+		}
+	}
+	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: lkTrunk, TenantID: demoTenant, Name: "Demo Twilio (LiveKit SIP)",
+		Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk}); err != nil {
+		return err
+	}
+	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: demoExotelTrunk, TenantID: demoTenant, Name: "Demo Exotel",
+		Provider: dialq.ServiceExotel}); err != nil {
+		return err
+	}
+
+	// Keep the key from an earlier seeding if it still works: only its hash
+	// is stored, so a lost key cannot be shown again.
+	key := readEnv(*envFile)["DIALQ_API_KEY"]
+	if id, ok := dialq.ParseAPIKey(key); !ok || !keyValid(ctx, db, id, key) {
+		k, fresh := dialq.NewAPIKey(demoTenant)
+		if err := db.CreateAPIKey(ctx, k, "demo"); err != nil {
+			return err
+		}
+		key = fresh
+	}
+
+	vars := [][2]string{
+		{"DIALQ_API_URL", apiURL},
+		{"DIALQ_API_KEY", key},
+		{"DIALQ_TENANT_ID", demoTenant.String()},
+		{"DIALQ_ASSISTANT_ID", demoAssistant.String()},
+		{"DIALQ_AGENT_NAME", demoAgentName},
+		{"DIALQ_TWILIO_TRUNK_ID", lkTrunk},
+		{"DIALQ_EXOTEL_TRUNK_ID", demoExotelTrunk},
+		{"LIVEKIT_URL", lkURL},
+		{"LIVEKIT_API_KEY", lkKey},
+		{"LIVEKIT_API_SECRET", lkSecret},
+		{"REDIS_ADDR", os.Getenv("REDIS_ADDR")},
+		{"DATABASE_URL", dsn},
+	}
+	var b strings.Builder
+	b.WriteString("# Written by dialqctl seed-demo. Source it: . " + *envFile + "\n")
+	for _, v := range vars {
+		fmt.Fprintf(&b, "export %s='%s'\n", v[0], v[1])
+	}
+	if err := os.MkdirAll(filepath.Dir(*envFile), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(*envFile, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	fmt.Print(b.String())
+	return nil
+}
+
+func ensureLiveKitTrunk(ctx context.Context, sip *lksdk.SIPClient, addr string) (string, error) {
+	list, err := sip.ListSIPOutboundTrunk(ctx, &lkp.ListSIPOutboundTrunkRequest{})
+	if err != nil {
+		return "", err
+	}
+	for _, t := range list.Items {
+		if t.Name == demoTwilioName {
+			return t.SipTrunkId, nil
+		}
+	}
+	t, err := sip.CreateSIPOutboundTrunk(ctx, &lkp.CreateSIPOutboundTrunkRequest{Trunk: &lkp.SIPOutboundTrunkInfo{
+		Name:    demoTwilioName,
+		Address: addr,
+		Numbers: []string{demoCallerNumber},
+	}})
+	if err != nil {
+		return "", err
+	}
+	return t.SipTrunkId, nil
+}
+
+func keyValid(ctx context.Context, db *postgres.DB, id, key string) bool {
+	k, err := db.FindAPIKey(ctx, id)
+	return err == nil && k.TenantID == demoTenant && k.Matches(key)
+}
+
+// readEnv reads the export lines of an env file written by seedDemo.
+func readEnv(path string) map[string]string {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "export ")
+		if !ok {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok {
+			out[k] = strings.Trim(v, "'")
+		}
+	}
+	return out
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"time"
+
+	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/queue"
+)
+
+// config is everything the worker reads from its environment.
+type config struct {
+	DatabaseURL string // DATABASE_URL
+	DBMaxConns  int    // DIALQ_DB_MAX_CONNS
+	Migrate     bool   // DIALQ_MIGRATE
+
+	RedisAddr     string // REDIS_ADDR
+	RedisPassword string // REDIS_PASSWORD
+	RedisDB       int    // REDIS_DB
+	NotifyChannel string // DIALQ_NOTIFY_CHANNEL
+
+	LiveKitURL       string        // LIVEKIT_URL
+	LiveKitAPIKey    string        // LIVEKIT_API_KEY
+	LiveKitAPISecret string        // LIVEKIT_API_SECRET
+	LiveKitSIPURL    string        // LIVEKIT_SIP_URL: defaults to LIVEKIT_URL
+	RoomEmptyTimeout time.Duration // DIALQ_ROOM_EMPTY_TIMEOUT
+
+	Dial              queue.DialOptions // DIALQ_QUEUE, DIALQ_DIAL_MAX_RETRY, DIALQ_DIAL_TIMEOUT, DIALQ_TASK_RETENTION
+	RingTimeout       time.Duration     // DIALQ_RING_TIMEOUT
+	Concurrency       int               // DIALQ_WORKER_CONCURRENCY
+	TaskCheckInterval time.Duration     // DIALQ_TASK_CHECK_INTERVAL
+	ShutdownTimeout   time.Duration     // DIALQ_SHUTDOWN_TIMEOUT
+	RetryBase         time.Duration     // DIALQ_RETRY_BASE: first retry delay, doubled each time
+	SweepAge          time.Duration     // DIALQ_SWEEP_AGE: re-enqueue calls queued longer than this
+
+	LogLevel string // DIALQ_LOG_LEVEL
+}
+
+func loadConfig() (config, error) {
+	l := envconf.New()
+	d := queue.DefaultDialOptions()
+	c := config{
+		DatabaseURL:      l.Required("DATABASE_URL"),
+		DBMaxConns:       l.Int("DIALQ_DB_MAX_CONNS", 20),
+		Migrate:          l.Bool("DIALQ_MIGRATE", true),
+		RedisAddr:        l.String("REDIS_ADDR", "127.0.0.1:6379"),
+		RedisPassword:    l.String("REDIS_PASSWORD", ""),
+		RedisDB:          l.Int("REDIS_DB", 0),
+		NotifyChannel:    l.String("DIALQ_NOTIFY_CHANNEL", ""),
+		LiveKitURL:       l.Required("LIVEKIT_URL"),
+		LiveKitAPIKey:    l.Required("LIVEKIT_API_KEY"),
+		LiveKitAPISecret: l.Required("LIVEKIT_API_SECRET"),
+		LiveKitSIPURL:    l.String("LIVEKIT_SIP_URL", ""),
+		RoomEmptyTimeout: l.Duration("DIALQ_ROOM_EMPTY_TIMEOUT", 5*time.Minute),
+		Dial: queue.DialOptions{
+			Queue:     l.String("DIALQ_QUEUE", d.Queue),
+			MaxRetry:  l.Int("DIALQ_DIAL_MAX_RETRY", d.MaxRetry),
+			Timeout:   l.Duration("DIALQ_DIAL_TIMEOUT", d.Timeout),
+			Retention: l.Duration("DIALQ_TASK_RETENTION", d.Retention),
+		},
+		RingTimeout:       l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
+		Concurrency:       l.Int("DIALQ_WORKER_CONCURRENCY", 200),
+		TaskCheckInterval: l.Duration("DIALQ_TASK_CHECK_INTERVAL", 10*time.Millisecond),
+		ShutdownTimeout:   l.Duration("DIALQ_SHUTDOWN_TIMEOUT", 0),
+		RetryBase:         l.Duration("DIALQ_RETRY_BASE", time.Second),
+		SweepAge:          l.Duration("DIALQ_SWEEP_AGE", time.Minute),
+		LogLevel:          l.String("DIALQ_LOG_LEVEL", "info"),
+	}
+	if c.ShutdownTimeout == 0 {
+		// Let a dial in flight finish ringing rather than cut it off.
+		c.ShutdownTimeout = c.RingTimeout + 15*time.Second
+	}
+	l.Check(c.RingTimeout >= 5*time.Second, "DIALQ_RING_TIMEOUT", "must be at least 5s")
+	l.Check(c.Dial.Timeout >= c.RingTimeout+30*time.Second, "DIALQ_DIAL_TIMEOUT",
+		"(%s) must exceed DIALQ_RING_TIMEOUT (%s) by at least 30s, or a task would time out while the phone rings and be retried",
+		c.Dial.Timeout, c.RingTimeout)
+	l.Check(c.Concurrency > 0, "DIALQ_WORKER_CONCURRENCY", "must be more than 0")
+	l.Check(c.TaskCheckInterval > 0, "DIALQ_TASK_CHECK_INTERVAL", "must be more than 0")
+	l.Check(c.RetryBase > 0, "DIALQ_RETRY_BASE", "must be more than 0")
+	return c, l.Err()
+}

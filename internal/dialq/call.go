@@ -1,0 +1,159 @@
+// Package dialq holds dialq's domain: calls, assistants, trunks and tenants,
+// the rules a call request must follow, and the interfaces the adapters
+// (Postgres, Redis queue, LiveKit, HTTP) implement or use. It imports none of
+// them.
+package dialq
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// CallService is the telephony provider a call goes out through.
+type CallService string
+
+// The providers dialq dials through.
+const (
+	// ServiceTwilio dials through a LiveKit SIP outbound trunk.
+	ServiceTwilio CallService = "twilio"
+	// ServiceExotel dials through dialq's own Exotel SIP bridge.
+	ServiceExotel CallService = "exotel"
+)
+
+// Valid reports whether s is a provider dialq knows.
+func (s CallService) Valid() bool { return s == ServiceTwilio || s == ServiceExotel }
+
+// CallStatus is where a call is in its life.
+type CallStatus string
+
+// Call statuses. A call moves queued → dialing → answered, or to failed from
+// any non-final status.
+const (
+	// StatusQueued: accepted and stored; the dial task is on the queue.
+	StatusQueued CallStatus = "queued"
+	// StatusDialing: room and agent dispatch exist; the phone is being dialed.
+	StatusDialing CallStatus = "dialing"
+	// StatusAnswered: the phone answered and is in the room with the agent.
+	StatusAnswered CallStatus = "answered"
+	// StatusFailed: the call ended without being answered; FailureReason says why.
+	StatusFailed CallStatus = "failed"
+)
+
+// Final reports whether no worker will change the call's dialing outcome again.
+func (s CallStatus) Final() bool { return s == StatusAnswered || s == StatusFailed }
+
+// FailureReason says why a call failed, in words a caller can branch on.
+type FailureReason string
+
+// Failure reasons. The first four are the callee's answer; the rest are
+// failures of dialq or of what it depends on.
+const (
+	ReasonBusy        FailureReason = "busy"          // SIP 486/600
+	ReasonNoAnswer    FailureReason = "no_answer"     // SIP 480/408 or ringing past the ring time
+	ReasonRejected    FailureReason = "rejected"      // SIP 603
+	ReasonUnreachable FailureReason = "unreachable"   // SIP 404/484/410: the number does not exist
+	ReasonCarrier     FailureReason = "carrier_error" // SIP 5xx and other failures of the trunk
+	ReasonTrunk       FailureReason = "trunk_error"   // the LiveKit trunk is missing or refused the request
+	ReasonLiveKit     FailureReason = "livekit_unavailable"
+	ReasonBridge      FailureReason = "bridge_unavailable"
+	ReasonInternal    FailureReason = "internal_error"
+)
+
+// ErrorCode returns the dialq error code a failed call with this reason is
+// reported with.
+func (r FailureReason) ErrorCode() string {
+	switch r {
+	case ReasonBusy, ReasonNoAnswer, ReasonRejected, ReasonUnreachable:
+		return ECALLFAILED
+	case ReasonCarrier, ReasonTrunk:
+		return EUPSTREAM
+	case ReasonLiveKit, ReasonBridge:
+		return EUNAVAILABLE
+	default:
+		return EINTERNAL
+	}
+}
+
+// Call is one outbound call: what was asked, and every step the worker has
+// recorded so far. Postgres holds the truth; this is its in-memory form.
+type Call struct {
+	ID          uuid.UUID      `db:"id"`
+	TenantID    uuid.UUID      `db:"tenant_id"`
+	AssistantID uuid.UUID      `db:"assistant_id"`
+	TrunkID     string         `db:"trunk_id"`
+	ToNumber    string         `db:"to_number"`
+	Service     CallService    `db:"call_service"`
+	Metadata    map[string]any `db:"-"`
+
+	// What the worker needs, fixed when the call was accepted so a later edit
+	// of the assistant or trunk does not change a call already queued.
+	Prompt           string `db:"prompt"`
+	StartInstruction string `db:"start_instruction"`
+	AgentName        string `db:"agent_name"`
+	LiveKitTrunkID   string `db:"livekit_trunk_id"`
+
+	Status        CallStatus    `db:"status"`
+	FailureReason FailureReason `db:"failure_reason"`
+	SIPStatusCode int           `db:"sip_status_code"`
+	SIPStatus     string        `db:"sip_status"`
+	LastError     string        `db:"last_error"`
+	Attempts      int           `db:"attempts"`
+
+	RoomName            string `db:"room_name"`
+	DispatchID          string `db:"dispatch_id"`
+	DispatchState       string `db:"dispatch_state"`
+	ParticipantSID      string `db:"participant_sid"`
+	ParticipantIdentity string `db:"participant_identity"`
+	SIPCallID           string `db:"sip_call_id"`
+
+	CreatedAt  time.Time  `db:"created_at"`
+	UpdatedAt  time.Time  `db:"updated_at"`
+	DialedAt   *time.Time `db:"dialed_at"`
+	AnsweredAt *time.Time `db:"answered_at"`
+	EndedAt    *time.Time `db:"ended_at"`
+}
+
+// ParticipantIdentityFor is the identity the phone joins the room with.
+func ParticipantIdentityFor(toNumber string) string { return "phone-" + toNumber }
+
+// RoomNameFor derives the call's room name from its id, so every retry of
+// the dial task names the same room: `<assistant_id>_<suffix>` for LiveKit
+// SIP calls and `exotel-<to_number>-<suffix>` for the Exotel bridge.
+func RoomNameFor(c *Call) string {
+	suffix := c.ID.String()[:8] + c.ID.String()[9:13]
+	if c.Service == ServiceExotel {
+		return "exotel-" + c.ToNumber + "-" + suffix
+	}
+	return c.AssistantID.String() + "_" + suffix
+}
+
+// DispatchMetadata is the JSON the agent receives with its job.
+type DispatchMetadata struct {
+	CallID           string         `json:"call_id"`
+	Prompt           string         `json:"prompt"`
+	StartInstruction string         `json:"start_instruction"`
+	Metadata         map[string]any `json:"metadata"`
+	ToNumber         string         `json:"to_number"`
+	CallService      CallService    `json:"call_service"`
+	AssistantID      string         `json:"assistant_id"`
+}
+
+// DispatchMetadataFor builds what the agent receives for c.
+func DispatchMetadataFor(c *Call) string {
+	md := c.Metadata
+	if md == nil {
+		md = map[string]any{}
+	}
+	b, _ := json.Marshal(DispatchMetadata{
+		CallID:           c.ID.String(),
+		Prompt:           c.Prompt,
+		StartInstruction: c.StartInstruction,
+		Metadata:         md,
+		ToNumber:         c.ToNumber,
+		CallService:      c.Service,
+		AssistantID:      c.AssistantID.String(),
+	})
+	return string(b)
+}

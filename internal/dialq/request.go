@@ -1,0 +1,133 @@
+package dialq
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Limits on what a request may carry.
+const (
+	MaxMetadataKeys     = 100
+	MaxMetadataKeyBytes = 64
+	MaxMetadataBytes    = 16 << 10 // the metadata object as sent, in bytes
+)
+
+// OutboundRequest is the body of POST /call/outbound.
+type OutboundRequest struct {
+	AssistantID string         `json:"assistant_id"`
+	TrunkID     string         `json:"trunk_id"`
+	ToNumber    string         `json:"to_number"`
+	CallService string         `json:"call_service"`
+	Metadata    map[string]any `json:"metadata"`
+}
+
+var (
+	trunkIDPattern = regexp.MustCompile(`^ST_[A-Za-z0-9_-]{1,64}$`)
+	e164Pattern    = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+	metaKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+)
+
+// Validate checks every field and returns an EINVALID *Error listing each
+// bad one, or nil. metadataBytes is the size of the metadata object as sent.
+func (r *OutboundRequest) Validate(metadataBytes int) error {
+	var fields []FieldError
+	bad := func(field, format string, args ...any) {
+		fields = append(fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+
+	switch {
+	case r.AssistantID == "":
+		bad("assistant_id", "is required")
+	case !isUUID(r.AssistantID):
+		bad("assistant_id", "must be a UUID such as 550e8400-e29b-41d4-a716-446655440000")
+	}
+	switch {
+	case r.TrunkID == "":
+		bad("trunk_id", "is required")
+	case !trunkIDPattern.MatchString(r.TrunkID):
+		bad("trunk_id", "must start with ST_ followed by letters, digits, _ or - (at most 64)")
+	}
+	if r.ToNumber == "" {
+		bad("to_number", "is required")
+	} else if msg := checkE164(r.ToNumber); msg != "" {
+		bad("to_number", "%s", msg)
+	}
+	switch {
+	case r.CallService == "":
+		bad("call_service", "is required")
+	case !CallService(r.CallService).Valid():
+		bad("call_service", "must be one of: twilio, exotel")
+	}
+	if len(r.Metadata) > MaxMetadataKeys {
+		bad("metadata", "has %d keys; at most %d are allowed", len(r.Metadata), MaxMetadataKeys)
+	}
+	if metadataBytes > MaxMetadataBytes {
+		bad("metadata", "is %d bytes; at most %d are allowed", metadataBytes, MaxMetadataBytes)
+	}
+	for _, k := range sortedKeys(r.Metadata) {
+		if len(k) > MaxMetadataKeyBytes || !metaKeyPattern.MatchString(k) {
+			bad("metadata."+k, "key must be 1 to %d letters, digits, _, . or -", MaxMetadataKeyBytes)
+		}
+	}
+	if len(fields) > 0 {
+		return &Error{Code: EINVALID, Message: invalidMessage(fields), Fields: fields}
+	}
+	return nil
+}
+
+// invalidMessage is a one-line summary naming every bad field.
+func invalidMessage(fields []FieldError) string {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return "Invalid request: " + strings.Join(parts, "; ") + "."
+}
+
+// InvalidField returns an EINVALID error about one field.
+func InvalidField(field, format string, args ...any) *Error {
+	fields := []FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}}
+	return &Error{Code: EINVALID, Message: invalidMessage(fields), Fields: fields}
+}
+
+func isUUID(s string) bool {
+	// uuid.Parse also takes braces, urn: prefixes and 32 bare hex digits; the
+	// contract says the canonical 36-character form.
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// checkE164 returns why s is not a possible E.164 number, or "".
+func checkE164(s string) string {
+	const example = " (E.164, e.g. +15550100000)"
+	if !e164Pattern.MatchString(s) {
+		return "must be in E.164 format: + then the country code and number, digits only" + example
+	}
+	num, err := phonenumbers.Parse(s, "")
+	if errors.Is(err, phonenumbers.ErrInvalidCountryCode) {
+		return "has an unknown country code" + example
+	}
+	if err != nil {
+		return "is not a phone number: " + err.Error() + example
+	}
+	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	case phonenumbers.IS_POSSIBLE, phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		return ""
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return "has an unknown country code" + example
+	case phonenumbers.TOO_SHORT:
+		return "is too short for its country" + example
+	case phonenumbers.TOO_LONG:
+		return "is too long for its country" + example
+	default:
+		return "is not a possible number for its country" + example
+	}
+}

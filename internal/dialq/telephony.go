@@ -1,0 +1,81 @@
+package dialq
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Dispatch is an agent dispatch into a call's room.
+type Dispatch struct {
+	ID string
+	// State is what dialq knows of the agent: JOINING once the dispatch
+	// exists, until the agent is seen in the room.
+	State string
+}
+
+// DialRequest is what dialing the phone through a LiveKit SIP trunk needs.
+type DialRequest struct {
+	CallID         string
+	Room           string
+	LiveKitTrunkID string
+	ToNumber       string
+	Identity       string
+	// RingTimeout is how long the phone may ring before the call is no_answer.
+	RingTimeout time.Duration
+}
+
+// PhoneState is what the room shows of a phone participant.
+type PhoneState struct {
+	Participant
+	// CallStatus is LiveKit's sip.callStatus attribute: dialing, ringing,
+	// active, hangup (empty when the participant has no such attribute).
+	CallStatus string
+}
+
+// LiveKit is what placing a call needs from LiveKit. Every method returns a
+// *StepError when it fails, saying whether trying again may help.
+type LiveKit interface {
+	// CreateRoom creates the room, or returns the existing one of that name.
+	CreateRoom(ctx context.Context, name, metadata string) error
+	// CreateDispatch dispatches agentName into room with metadata.
+	CreateDispatch(ctx context.Context, room, agentName, metadata string) (Dispatch, error)
+	// FindDispatch returns the dispatch of agentName into room carrying
+	// exactly metadata, and false if there is none.
+	FindDispatch(ctx context.Context, room, agentName, metadata string) (Dispatch, bool, error)
+	// FindPhone returns the participant identity in room, and false if it is
+	// not there.
+	FindPhone(ctx context.Context, room, identity string) (PhoneState, bool, error)
+	// DialSIP dials the phone and returns once it answers.
+	DialSIP(ctx context.Context, r DialRequest) (Participant, error)
+}
+
+// StepError is a classified failure of one step of placing a call.
+type StepError struct {
+	// Failure is what the call's row records if the call ends on this error.
+	Failure Failure
+	// Retry is true when the same step may succeed later (LiveKit down) and
+	// nothing reached the phone.
+	Retry bool
+	Err   error
+}
+
+// Error implements the error interface.
+func (e *StepError) Error() string {
+	if e.Err != nil {
+		return string(e.Failure.Reason) + ": " + e.Failure.Message + ": " + e.Err.Error()
+	}
+	return string(e.Failure.Reason) + ": " + e.Failure.Message
+}
+
+// Unwrap returns the cause.
+func (e *StepError) Unwrap() error { return e.Err }
+
+// AsStepError returns err's *StepError. An error nobody classified is
+// retried: it fails the call as an internal error only once retries run out.
+func AsStepError(err error) *StepError {
+	if se, ok := errors.AsType[*StepError](err); ok {
+		return se
+	}
+	return &StepError{Failure: Failure{Reason: ReasonInternal, Message: "internal error"}, Retry: true, Err: err}
+}

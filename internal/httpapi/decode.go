@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 64 << 10
+
+// readJSONBody reads a JSON request body, refusing a wrong Content-Type, an
+// empty or oversized body, and duplicate keys at any depth.
+func readJSONBody(r *http.Request) ([]byte, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || mt != "application/json" {
+		return nil, dialq.InvalidField("Content-Type", "header must be application/json, got %q", ct)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, dialq.InvalidField("body", "is larger than %d bytes", MaxBodyBytes)
+		}
+		return nil, dialq.InvalidField("body", "could not be read: %v", err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, dialq.InvalidField("body", "is empty; send a JSON object")
+	}
+	if err := checkDuplicateKeys(body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// decodeOutbound decodes the body of POST /call/outbound strictly. It
+// returns the request and the size in bytes of its metadata object.
+func decodeOutbound(body []byte) (*dialq.OutboundRequest, int, error) {
+	var raw struct {
+		AssistantID *json.RawMessage `json:"assistant_id"`
+		TrunkID     *json.RawMessage `json:"trunk_id"`
+		ToNumber    *json.RawMessage `json:"to_number"`
+		CallService *json.RawMessage `json:"call_service"`
+		Metadata    *json.RawMessage `json:"metadata"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, 0, jsonError(err)
+	}
+	if dec.More() {
+		return nil, 0, dialq.InvalidField("body", "must hold one JSON object and nothing after it")
+	}
+
+	req := &dialq.OutboundRequest{}
+	var fields []dialq.FieldError
+	str := func(name string, src *json.RawMessage, dst *string) {
+		if src == nil || string(*src) == "null" {
+			return // Validate reports it as required
+		}
+		if err := json.Unmarshal(*src, dst); err != nil {
+			fields = append(fields, dialq.FieldError{Field: name, Message: "must be a string"})
+		}
+	}
+	str("assistant_id", raw.AssistantID, &req.AssistantID)
+	str("trunk_id", raw.TrunkID, &req.TrunkID)
+	str("to_number", raw.ToNumber, &req.ToNumber)
+	str("call_service", raw.CallService, &req.CallService)
+
+	mdBytes := 0
+	if raw.Metadata != nil && string(*raw.Metadata) != "null" {
+		mdBytes = len(*raw.Metadata)
+		md := json.NewDecoder(bytes.NewReader(*raw.Metadata))
+		md.UseNumber()
+		if err := md.Decode(&req.Metadata); err != nil || req.Metadata == nil {
+			fields = append(fields, dialq.FieldError{Field: "metadata", Message: "must be a JSON object"})
+		}
+	}
+	if len(fields) > 0 {
+		return nil, 0, &dialq.Error{Code: dialq.EINVALID, Message: "Invalid request: " + joinFields(fields) + ".", Fields: fields}
+	}
+	return req, mdBytes, nil
+}
+
+func joinFields(fields []dialq.FieldError) string {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// jsonError turns a decoding error into an EINVALID error naming the field.
+func jsonError(err error) error {
+	if ute, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		if ute.Field == "" {
+			return dialq.InvalidField("body", "must be a JSON object")
+		}
+		return dialq.InvalidField(ute.Field, "has the wrong type: %s", ute.Value)
+	}
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return dialq.InvalidField("body", "is not valid JSON at byte %d: %v", se.Offset, se)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return dialq.InvalidField("body", "is not valid JSON: it ends too early")
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return dialq.InvalidField(strings.Trim(name, `"`), "is not a known field; allowed: assistant_id, trunk_id, to_number, call_service, metadata")
+	}
+	return dialq.InvalidField("body", "is not valid JSON: %v", err)
+}
+
+// checkDuplicateKeys rejects an object, at any depth, that names a key
+// twice: encoding/json would silently keep the last.
+func checkDuplicateKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return walkJSON(dec, "")
+}
+
+func walkJSON(dec *json.Decoder, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]struct{}{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return jsonError(err)
+			}
+			key, _ := kt.(string)
+			if _, dup := seen[key]; dup {
+				return dialq.InvalidField(joinPath(path, key), "appears more than once in the same object")
+			}
+			seen[key] = struct{}{}
+			if err := walkJSON(dec, joinPath(path, key)); err != nil {
+				return err
+			}
+		}
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if err := walkJSON(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	default:
+		return nil
+	}
+	if _, err := dec.Token(); err != nil { // the closing delimiter
+		return jsonError(err)
+	}
+	return nil
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}

@@ -1,0 +1,149 @@
+// Package livekit places calls through LiveKit: rooms, agent dispatches and
+// SIP participants, with every error classified for the dialer.
+package livekit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	lkp "github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+// Config says where LiveKit is.
+type Config struct {
+	URL       string
+	APIKey    string
+	APISecret string
+	// SIPURL is where the SIP API is served; empty means URL. Local stacks
+	// point it at the SIP service double (LiveKit's SIP service cannot run
+	// here); a LiveKit deployment with SIP leaves it empty.
+	SIPURL string
+	// RoomEmptyTimeout closes a room nobody joined.
+	RoomEmptyTimeout time.Duration
+	// RequestTimeout bounds each room and dispatch request.
+	RequestTimeout time.Duration
+}
+
+// Client implements dialq.LiveKit with the LiveKit server SDK.
+type Client struct {
+	rooms    *lksdk.RoomServiceClient
+	dispatch *lksdk.AgentDispatchClient
+	sip      *lksdk.SIPClient
+	cfg      Config
+}
+
+var _ dialq.LiveKit = (*Client)(nil)
+
+// New returns a Client for cfg.
+func New(cfg Config) *Client {
+	if cfg.SIPURL == "" {
+		cfg.SIPURL = cfg.URL
+	}
+	if cfg.RoomEmptyTimeout == 0 {
+		cfg.RoomEmptyTimeout = 5 * time.Minute
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	return &Client{
+		rooms:    lksdk.NewRoomServiceClient(cfg.URL, cfg.APIKey, cfg.APISecret),
+		dispatch: lksdk.NewAgentDispatchServiceClient(cfg.URL, cfg.APIKey, cfg.APISecret),
+		sip:      lksdk.NewSIPClient(cfg.SIPURL, cfg.APIKey, cfg.APISecret),
+		cfg:      cfg,
+	}
+}
+
+// SIP returns the SDK's SIP client, for managing trunks.
+func (c *Client) SIP() *lksdk.SIPClient { return c.sip }
+
+// CreateRoom creates the room; LiveKit returns the existing room when one
+// of that name exists, which makes the step safe to repeat.
+func (c *Client) CreateRoom(ctx context.Context, name, metadata string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	_, err := c.rooms.CreateRoom(ctx, &lkp.CreateRoomRequest{
+		Name:         name,
+		EmptyTimeout: uint32(c.cfg.RoomEmptyTimeout / time.Second),
+		Metadata:     metadata,
+	})
+	if err != nil {
+		return classify(ctx, fmt.Errorf("create room %s: %w", name, err))
+	}
+	return nil
+}
+
+// CreateDispatch dispatches agentName into room.
+func (c *Client) CreateDispatch(ctx context.Context, room, agentName, metadata string) (dialq.Dispatch, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	d, err := c.dispatch.CreateDispatch(ctx, &lkp.CreateAgentDispatchRequest{
+		AgentName: agentName,
+		Room:      room,
+		Metadata:  metadata,
+	})
+	if err != nil {
+		return dialq.Dispatch{}, classify(ctx, fmt.Errorf("dispatch agent %q into room %s: %w", agentName, room, err))
+	}
+	return dialq.Dispatch{ID: d.Id, State: "JOINING"}, nil
+}
+
+// FindDispatch looks for a dispatch a previous attempt made.
+func (c *Client) FindDispatch(ctx context.Context, room, agentName, metadata string) (dialq.Dispatch, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	list, err := c.dispatch.ListDispatch(ctx, &lkp.ListAgentDispatchRequest{Room: room})
+	if err != nil {
+		return dialq.Dispatch{}, false, classify(ctx, fmt.Errorf("list dispatches of room %s: %w", room, err))
+	}
+	for _, d := range list.AgentDispatches {
+		if d.AgentName == agentName && d.Metadata == metadata {
+			return dialq.Dispatch{ID: d.Id, State: "JOINING"}, true, nil
+		}
+	}
+	return dialq.Dispatch{}, false, nil
+}
+
+// FindPhone looks for the phone participant in room.
+func (c *Client) FindPhone(ctx context.Context, room, identity string) (dialq.PhoneState, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	list, err := c.rooms.ListParticipants(ctx, &lkp.ListParticipantsRequest{Room: room})
+	if err != nil {
+		return dialq.PhoneState{}, false, classify(ctx, fmt.Errorf("list participants of room %s: %w", room, err))
+	}
+	for _, p := range list.Participants {
+		if p.Identity == identity {
+			return dialq.PhoneState{
+				Participant: dialq.Participant{SID: p.Sid, Identity: p.Identity, SIPCallID: p.Attributes["sip.callID"]},
+				CallStatus:  p.Attributes["sip.callStatus"],
+			}, true, nil
+		}
+	}
+	return dialq.PhoneState{}, false, nil
+}
+
+// DialSIP dials r.ToNumber through the LiveKit trunk and waits for the
+// answer. The SDK stretches the deadline to the ring time plus a margin.
+func (c *Client) DialSIP(ctx context.Context, r dialq.DialRequest) (dialq.Participant, error) {
+	info, err := c.sip.CreateSIPParticipant(ctx, &lkp.CreateSIPParticipantRequest{
+		SipTrunkId:          r.LiveKitTrunkID,
+		SipCallTo:           r.ToNumber,
+		RoomName:            r.Room,
+		ParticipantIdentity: r.Identity,
+		ParticipantName:     r.ToNumber,
+		ParticipantAttributes: map[string]string{
+			"dialq.callID": r.CallID,
+		},
+		WaitUntilAnswered: true,
+		RingingTimeout:    durationpb.New(r.RingTimeout),
+	})
+	if err != nil {
+		return dialq.Participant{}, classifyDial(ctx, fmt.Errorf("dial %s through trunk %s: %w", r.ToNumber, r.LiveKitTrunkID, err))
+	}
+	return dialq.Participant{SID: info.ParticipantId, Identity: info.ParticipantIdentity, SIPCallID: info.SipCallId}, nil
+}

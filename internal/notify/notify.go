@@ -1,0 +1,135 @@
+// Package notify tells API processes that a call changed, over one Redis
+// pub/sub channel, so a request waiting on its call wakes at once instead of
+// polling Postgres.
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+// DefaultChannel is the pub/sub channel of call changes.
+const DefaultChannel = "dialq:call-changed"
+
+// Publisher announces call changes. Messages are hints: a lost one only
+// makes a waiter fall back to reading Postgres.
+type Publisher struct {
+	rdb     redis.UniversalClient
+	channel string
+}
+
+// NewPublisher returns a Publisher on channel (DefaultChannel when empty).
+func NewPublisher(rdb redis.UniversalClient, channel string) *Publisher {
+	if channel == "" {
+		channel = DefaultChannel
+	}
+	return &Publisher{rdb: rdb, channel: channel}
+}
+
+// CallChanged announces that call id now has status s.
+func (p *Publisher) CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error {
+	if err := p.rdb.Publish(ctx, p.channel, id.String()+" "+string(s)).Err(); err != nil {
+		return fmt.Errorf("publish change of call %s: %w", id, err)
+	}
+	return nil
+}
+
+// Hub holds one subscription per process and hands each change to the
+// requests waiting on that call.
+type Hub struct {
+	sub *redis.PubSub
+	log *slog.Logger
+
+	mu      sync.Mutex
+	waiters map[uuid.UUID]map[*Waiter]struct{}
+	done    chan struct{}
+}
+
+// Waiter receives the changes of one call until Close.
+type Waiter struct {
+	hub *Hub
+	id  uuid.UUID
+	// C carries the latest status announced; a slow reader sees the newest.
+	C chan dialq.CallStatus
+}
+
+// NewHub subscribes to channel (DefaultChannel when empty) and returns once
+// the subscription is confirmed.
+func NewHub(ctx context.Context, rdb redis.UniversalClient, channel string, log *slog.Logger) (*Hub, error) {
+	if channel == "" {
+		channel = DefaultChannel
+	}
+	sub := rdb.Subscribe(ctx, channel)
+	if _, err := sub.Receive(ctx); err != nil {
+		sub.Close()
+		return nil, fmt.Errorf("subscribe to %s: %w", channel, err)
+	}
+	h := &Hub{sub: sub, log: log, waiters: map[uuid.UUID]map[*Waiter]struct{}{}, done: make(chan struct{})}
+	go h.run()
+	return h, nil
+}
+
+func (h *Hub) run() {
+	defer close(h.done)
+	for msg := range h.sub.Channel() {
+		idText, status, ok := strings.Cut(msg.Payload, " ")
+		id, err := uuid.Parse(idText)
+		if !ok || err != nil {
+			h.log.Warn("ignoring malformed call change", "payload", msg.Payload)
+			continue
+		}
+		h.mu.Lock()
+		for w := range h.waiters[id] {
+			// Keep only the newest status in the one-slot buffer.
+			select {
+			case <-w.C:
+			default:
+			}
+			w.C <- dialq.CallStatus(status)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// Watch starts receiving the changes of call id. Call it before the change
+// can happen (before enqueueing), and Close the waiter when done.
+func (h *Hub) Watch(id uuid.UUID) *Waiter {
+	w := &Waiter{hub: h, id: id, C: make(chan dialq.CallStatus, 1)}
+	h.mu.Lock()
+	set := h.waiters[id]
+	if set == nil {
+		set = map[*Waiter]struct{}{}
+		h.waiters[id] = set
+	}
+	set[w] = struct{}{}
+	h.mu.Unlock()
+	return w
+}
+
+// Close stops delivery to w.
+func (w *Waiter) Close() {
+	h := w.hub
+	h.mu.Lock()
+	if set := h.waiters[w.id]; set != nil {
+		delete(set, w)
+		if len(set) == 0 {
+			delete(h.waiters, w.id)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// Close ends the subscription.
+func (h *Hub) Close() error {
+	err := h.sub.Close()
+	<-h.done
+	return err
+}

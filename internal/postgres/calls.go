@@ -1,0 +1,192 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+const insertCallSQL = `
+INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
+                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`
+
+const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
+	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
+	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
+	participant_sid, participant_identity, sip_call_id, created_at, updated_at, dialed_at,
+	answered_at, ended_at`
+
+// callRow is a calls row as scanned; metadata is JSON in the table.
+type callRow struct {
+	dialq.Call
+	MetadataJSON []byte `db:"metadata"`
+}
+
+func (r *callRow) call() (*dialq.Call, error) {
+	c := r.Call
+	if err := json.Unmarshal(r.MetadataJSON, &c.Metadata); err != nil {
+		return nil, fmt.Errorf("decode metadata of call %s: %w", c.ID, err)
+	}
+	return &c, nil
+}
+
+// CreateCall stores a new call, status queued.
+func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) error {
+	md := c.Metadata
+	if md == nil {
+		md = map[string]any{}
+	}
+	mdJSON, err := json.Marshal(md)
+	if err != nil {
+		return fmt.Errorf("encode metadata: %w", err)
+	}
+	_, err = s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
+		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert call: %w", err)
+	}
+	return nil
+}
+
+// FindCall returns the tenant's call id.
+// Returns ENOTFOUND if it does not exist or belongs to another tenant.
+func (s *DB) FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error) {
+	var r callRow
+	err := s.db.GetContext(ctx, &r, `SELECT `+callColumns+` FROM calls WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	if err != nil {
+		return nil, notFound(err, "Call %s not found.", id)
+	}
+	return r.call()
+}
+
+// GetCall returns call id whatever its tenant, for the worker.
+// Returns ENOTFOUND if it does not exist.
+func (s *DB) GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error) {
+	var r callRow
+	err := s.db.GetContext(ctx, &r, `SELECT `+callColumns+` FROM calls WHERE id = $1`, id)
+	if err != nil {
+		return nil, notFound(err, "Call %s not found.", id)
+	}
+	return r.call()
+}
+
+// StartAttempt counts one more run of the dial task and returns the call as
+// it is now. Returns ENOTFOUND if the call does not exist.
+func (s *DB) StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error) {
+	var r callRow
+	err := s.db.GetContext(ctx, &r, `
+		WITH u AS (
+			UPDATE calls SET attempts = attempts + 1, updated_at = now()
+			WHERE id = $1 RETURNING `+callColumns+`
+		), e AS (
+			INSERT INTO call_events (call_id, kind, detail)
+			SELECT id, 'attempt', 'attempt ' || attempts FROM u
+		)
+		SELECT * FROM u`, id)
+	if err != nil {
+		return nil, notFound(err, "Call %s not found.", id)
+	}
+	return r.call()
+}
+
+// record runs an UPDATE of one call guarded by its WHERE clause and, when it
+// changed the row, appends an event to the call's timeline in the same
+// statement. It reports whether the row changed.
+func (s *DB) record(ctx context.Context, kind, detail, set, guard string, args ...any) (bool, error) {
+	q := `WITH u AS (UPDATE calls SET ` + set + `, updated_at = now() WHERE id = $1 ` + guard + ` RETURNING id)
+		INSERT INTO call_events (call_id, kind, detail) SELECT id, $2, $3 FROM u`
+	res, err := s.db.ExecContext(ctx, q, append([]any{args[0], kind, detail}, args[1:]...)...)
+	if err != nil {
+		return false, fmt.Errorf("record %s: %w", kind, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record %s: %w", kind, err)
+	}
+	return n > 0, nil
+}
+
+// notFinal keeps a step from touching a call whose outcome is already stored.
+const notFinal = `AND status NOT IN ('answered', 'failed')`
+
+// RecordRoom stores the call's LiveKit room.
+func (s *DB) RecordRoom(ctx context.Context, id uuid.UUID, room string) error {
+	_, err := s.record(ctx, "room_created", room, `room_name = $4`, notFinal, id, room)
+	return err
+}
+
+// RecordDispatch stores the agent dispatch made into the call's room.
+func (s *DB) RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state string) error {
+	_, err := s.record(ctx, "agent_dispatched", dispatchID,
+		`dispatch_id = $4, dispatch_state = $5`, notFinal, id, dispatchID, state)
+	return err
+}
+
+// MarkDialing records that the phone is about to be dialed, before the dial
+// request goes out: a retry that finds this status checks the room for the
+// phone before it dials again.
+func (s *DB) MarkDialing(ctx context.Context, id uuid.UUID, identity string, at time.Time) error {
+	_, err := s.record(ctx, "dialing", identity,
+		`status = 'dialing', participant_identity = $4, dialed_at = coalesce(dialed_at, $5)`, notFinal, id, identity, at)
+	return err
+}
+
+// RecordAnswered stores the phone participant of an answered call.
+// It reports false when the call already had an outcome.
+func (s *DB) RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error) {
+	return s.record(ctx, "answered", p.SID,
+		`status = 'answered', participant_sid = $4, participant_identity = $5, sip_call_id = $6,
+		 sip_status_code = 200, sip_status = 'OK', answered_at = $7, last_error = ''`,
+		notFinal, id, p.SID, p.Identity, p.SIPCallID, at)
+}
+
+// RecordFailed stores the final failure of a call.
+// It reports false when the call already had an outcome.
+func (s *DB) RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
+	return s.record(ctx, "failed", string(f.Reason)+": "+f.Message,
+		`status = 'failed', failure_reason = $4, sip_status_code = $5, sip_status = $6,
+		 last_error = $7, ended_at = $8`,
+		notFinal, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
+}
+
+// RecordAttemptError stores why an attempt failed when the task will retry.
+func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) error {
+	_, err := s.record(ctx, "attempt_failed", msg, `last_error = $4`, notFinal, id, msg)
+	return err
+}
+
+// Events returns the call's timeline, oldest first.
+func (s *DB) Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error) {
+	var ev []dialq.CallEvent
+	err := s.db.SelectContext(ctx, &ev,
+		`SELECT at, kind, detail FROM call_events WHERE call_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list events of call %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// QueuedBefore returns up to limit calls still queued that were created
+// before t: calls whose enqueue may have been lost.
+func (s *DB) QueuedBefore(ctx context.Context, t time.Time, limit int) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	err := s.db.SelectContext(ctx, &ids,
+		`SELECT id FROM calls WHERE status = 'queued' AND created_at < $1 ORDER BY created_at LIMIT $2`, t, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list queued calls: %w", err)
+	}
+	return ids, nil
+}
+
+// RecordDialNotPlaced puts a call whose dial request never reached the phone
+// (the SIP service was unavailable) back to queued, so the retry dials again.
+func (s *DB) RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) error {
+	_, err := s.record(ctx, "dial_not_placed", msg, `status = 'queued', last_error = $4`, notFinal, id, msg)
+	return err
+}

@@ -1,0 +1,87 @@
+// Package postgres stores dialq's tenants, keys, assistants, trunks and calls
+// in PostgreSQL, the source of truth for every call.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // the driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/migrations"
+)
+
+// DB is dialq's PostgreSQL store. Its methods are safe for concurrent use.
+type DB struct {
+	db *sqlx.DB
+
+	// prepared once: the accept path runs these on every request
+	insertCall *sqlx.Stmt
+}
+
+// Open connects to dsn and prepares the hot statements. It does not migrate;
+// call Migrate first on a new database.
+func Open(ctx context.Context, dsn string, maxConns int) (*DB, error) {
+	db, err := sqlx.ConnectContext(ctx, "postgres", dsn)
+	if err != nil {
+		return nil, dialq.Errorf(dialq.EUNAVAILABLE, "connect to postgres: %v", err)
+	}
+	if maxConns <= 0 {
+		maxConns = 20
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &DB{db: db}
+	if s.insertCall, err = db.PreparexContext(ctx, insertCallSQL); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("prepare insert call (is the schema migrated?): %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *DB) Close() error {
+	s.insertCall.Close()
+	return s.db.Close()
+}
+
+// Ping checks the database answers, for readiness probes.
+func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Migrate applies every pending migration in migrations.FS. A Postgres
+// advisory lock lets API and worker processes start together safely.
+func Migrate(ctx context.Context, dsn string) error {
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	defer db.Close()
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// notFound turns sql.ErrNoRows into an ENOTFOUND error with msg.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return dialq.Errorf(dialq.ENOTFOUND, format, args...)
+	}
+	return err
+}

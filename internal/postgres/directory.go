@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+// SaveTenant stores t, or renames the tenant of that id.
+func (s *DB) SaveTenant(ctx context.Context, t *dialq.Tenant) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`, t.ID, t.Name)
+	if err != nil {
+		return fmt.Errorf("insert tenant: %w", err)
+	}
+	return nil
+}
+
+// CreateAPIKey stores k (its hash only).
+func (s *DB) CreateAPIKey(ctx context.Context, k dialq.APIKey, name string) error {
+	_, err := s.db.ExecContext(ctx,
+		`INSERT INTO api_keys (id, tenant_id, key_hash, name) VALUES ($1, $2, $3, $4)`,
+		k.ID, k.TenantID, k.Hash, name)
+	if err != nil {
+		return fmt.Errorf("insert api key: %w", err)
+	}
+	return nil
+}
+
+// RevokeAPIKey stops key id from authenticating.
+func (s *DB) RevokeAPIKey(ctx context.Context, id string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("revoke api key: %w", err)
+	}
+	return nil
+}
+
+// FindAPIKey returns the live key with public id id.
+// Returns ENOTFOUND if there is none or it was revoked.
+func (s *DB) FindAPIKey(ctx context.Context, id string) (dialq.APIKey, error) {
+	var k dialq.APIKey
+	err := s.db.GetContext(ctx, &k,
+		`SELECT id, tenant_id, key_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, id)
+	if err != nil {
+		return k, notFound(err, "API key not found")
+	}
+	return k, nil
+}
+
+// SaveAssistant stores a, or updates the tenant's assistant of that id.
+// Returns ECONFLICT if the id belongs to another tenant.
+func (s *DB) SaveAssistant(ctx context.Context, a *dialq.Assistant) error {
+	res, err := s.db.NamedExecContext(ctx, `
+		INSERT INTO assistants (id, tenant_id, name, prompt, start_instruction, agent_name)
+		VALUES (:id, :tenant_id, :name, :prompt, :start_instruction, :agent_name)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, prompt = EXCLUDED.prompt,
+			start_instruction = EXCLUDED.start_instruction, agent_name = EXCLUDED.agent_name, updated_at = now()
+		WHERE assistants.tenant_id = EXCLUDED.tenant_id`, a)
+	return saved(res, err, "assistant", a.ID.String())
+}
+
+// FindAssistant returns the tenant's assistant id.
+// Returns ENOTFOUND if it does not exist or belongs to another tenant.
+func (s *DB) FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Assistant, error) {
+	var a dialq.Assistant
+	err := s.db.GetContext(ctx, &a, `
+		SELECT id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at
+		FROM assistants WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	if err != nil {
+		return nil, notFound(err, "Assistant %s not found.", id)
+	}
+	return &a, nil
+}
+
+// SaveTrunk stores t, or updates the tenant's trunk of that id.
+// Returns ECONFLICT if the id belongs to another tenant.
+func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
+	res, err := s.db.NamedExecContext(ctx, `
+		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id)
+		VALUES (:id, :tenant_id, :name, :provider, :livekit_trunk_id)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, provider = EXCLUDED.provider,
+			livekit_trunk_id = EXCLUDED.livekit_trunk_id
+		WHERE trunks.tenant_id = EXCLUDED.tenant_id`, t)
+	return saved(res, err, "trunk", t.ID)
+}
+
+// DeleteTrunk removes the tenant's trunk id; calls made through it keep
+// their copy of what they need.
+func (s *DB) DeleteTrunk(ctx context.Context, tenantID uuid.UUID, id string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM trunks WHERE id = $1 AND tenant_id = $2`, id, tenantID); err != nil {
+		return fmt.Errorf("delete trunk %s: %w", id, err)
+	}
+	return nil
+}
+
+// TrunksOf lists the tenant's trunks.
+func (s *DB) TrunksOf(ctx context.Context, tenantID uuid.UUID) ([]dialq.Trunk, error) {
+	var ts []dialq.Trunk
+	err := s.db.SelectContext(ctx, &ts, `
+		SELECT id, tenant_id, name, provider, livekit_trunk_id, created_at
+		FROM trunks WHERE tenant_id = $1 ORDER BY id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list trunks: %w", err)
+	}
+	return ts, nil
+}
+
+// FindTrunk returns the tenant's trunk id.
+// Returns ENOTFOUND if it does not exist or belongs to another tenant.
+func (s *DB) FindTrunk(ctx context.Context, tenantID uuid.UUID, id string) (*dialq.Trunk, error) {
+	var t dialq.Trunk
+	err := s.db.GetContext(ctx, &t, `
+		SELECT id, tenant_id, name, provider, livekit_trunk_id, created_at
+		FROM trunks WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	if err != nil {
+		return nil, notFound(err, "Trunk %s not found.", id)
+	}
+	return &t, nil
+}
+
+// saved checks the result of an upsert guarded by tenant: no row means the
+// id exists under another tenant.
+func saved(res sql.Result, err error, what, id string) error {
+	if err != nil {
+		return fmt.Errorf("save %s %s: %w", what, id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return dialq.Errorf(dialq.ECONFLICT, "%s %s belongs to another tenant", what, id)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+// Package queue owns the wire contract of dialq's asynq tasks: their type
+// names, payloads and the options every enqueue uses. Both binaries use it;
+// nothing else builds a task.
+package queue
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+)
+
+// Task types.
+const (
+	// TypeCallDial places one call: room, agent dispatch, dial.
+	TypeCallDial = "call:dial"
+)
+
+// QueueCalls is the queue dial tasks go to.
+const QueueCalls = "calls"
+
+// DialPayload is the payload of a TypeCallDial task. It carries only ids:
+// Postgres holds the call, so the payload shows no phone number or prompt.
+type DialPayload struct {
+	CallID   uuid.UUID `json:"call_id"`
+	TenantID uuid.UUID `json:"tenant_id"`
+}
+
+// DialOptions are the fixed options of a dial task.
+type DialOptions struct {
+	// Queue defaults to QueueCalls; tests use their own queue to stay apart.
+	Queue string
+	// MaxRetry bounds retries of failures that may pass (LiveKit down).
+	// Failures of the call itself are never retried.
+	MaxRetry int
+	// Timeout must exceed the ring time plus the LiveKit request budgets: a
+	// task that times out while the phone rings would be retried.
+	Timeout time.Duration
+	// Retention keeps the finished task for Asynqmon, and keeps its TaskID
+	// taken so the call cannot be enqueued twice while it is kept.
+	Retention time.Duration
+}
+
+// DefaultDialOptions are the options dialq runs with unless configured.
+func DefaultDialOptions() DialOptions {
+	return DialOptions{Queue: QueueCalls, MaxRetry: 3, Timeout: 90 * time.Second, Retention: 24 * time.Hour}
+}
+
+// NewDialTask returns the dial task of one call. Its TaskID is the call id,
+// so enqueueing the same call twice conflicts instead of dialing twice.
+func NewDialTask(p DialPayload, o DialOptions) (*asynq.Task, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("encode dial payload: %w", err)
+	}
+	q := o.Queue
+	if q == "" {
+		q = QueueCalls
+	}
+	return asynq.NewTask(TypeCallDial, b,
+		asynq.TaskID(p.CallID.String()),
+		asynq.Queue(q),
+		asynq.MaxRetry(o.MaxRetry),
+		asynq.Timeout(o.Timeout),
+		asynq.Retention(o.Retention),
+	), nil
+}
+
+// ParseDialPayload decodes a dial task's payload. A payload that does not
+// decode can never succeed, so the error wraps asynq.SkipRetry.
+func ParseDialPayload(t *asynq.Task) (DialPayload, error) {
+	var p DialPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return p, fmt.Errorf("decode %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+	}
+	if p.CallID == uuid.Nil {
+		return p, fmt.Errorf("%s payload has no call_id: %w", t.Type(), asynq.SkipRetry)
+	}
+	return p, nil
+}

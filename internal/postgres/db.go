@@ -7,6 +7,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"net/url"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -64,7 +66,9 @@ func Migrate(ctx context.Context, dsn string) error {
 		return fmt.Errorf("open postgres: %w", err)
 	}
 	defer db.Close()
-	locker, err := lock.NewPostgresSessionLocker()
+	// One lock per schema: processes migrating the same schema take turns,
+	// different schemas (tests) do not wait on each other.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(schemaLockID(dsn)), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
@@ -84,4 +88,16 @@ func notFound(err error, format string, args ...any) error {
 		return dialq.Errorf(dialq.ENOTFOUND, format, args...)
 	}
 	return err
+}
+
+// schemaLockID derives the migration advisory lock id from the DSN's
+// search_path, so each schema has its own.
+func schemaLockID(dsn string) int64 {
+	schema := "public"
+	if u, err := url.Parse(dsn); err == nil && u.Query().Get("search_path") != "" {
+		schema = u.Query().Get("search_path")
+	}
+	h := fnv.New64a()
+	h.Write([]byte("dialq-migrate:" + schema))
+	return int64(h.Sum64() >> 1)
 }

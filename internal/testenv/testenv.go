@@ -124,10 +124,3 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
-
-// Must is require.NoError for setup steps that return a value.
-func Must[T any](t testing.TB, v T, err error) T {
-	t.Helper()
-	require.NoError(t, err)
-	return v
-}

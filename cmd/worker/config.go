@@ -30,6 +30,7 @@ type config struct {
 	TaskCheckInterval time.Duration     // DIALQ_TASK_CHECK_INTERVAL
 	ShutdownTimeout   time.Duration     // DIALQ_SHUTDOWN_TIMEOUT
 	RetryBase         time.Duration     // DIALQ_RETRY_BASE: first retry delay, doubled each time
+	RetryCheck        time.Duration     // DIALQ_RETRY_CHECK_INTERVAL: how often due retries are moved to the queue
 	SweepAge          time.Duration     // DIALQ_SWEEP_AGE: re-enqueue calls queued longer than this
 
 	LogLevel string // DIALQ_LOG_LEVEL
@@ -62,6 +63,7 @@ func loadConfig() (config, error) {
 		TaskCheckInterval: l.Duration("DIALQ_TASK_CHECK_INTERVAL", 10*time.Millisecond),
 		ShutdownTimeout:   l.Duration("DIALQ_SHUTDOWN_TIMEOUT", 0),
 		RetryBase:         l.Duration("DIALQ_RETRY_BASE", time.Second),
+		RetryCheck:        l.Duration("DIALQ_RETRY_CHECK_INTERVAL", time.Second),
 		SweepAge:          l.Duration("DIALQ_SWEEP_AGE", time.Minute),
 		LogLevel:          l.String("DIALQ_LOG_LEVEL", "info"),
 	}
@@ -76,5 +78,6 @@ func loadConfig() (config, error) {
 	l.Check(c.Concurrency > 0, "DIALQ_WORKER_CONCURRENCY", "must be more than 0")
 	l.Check(c.TaskCheckInterval > 0, "DIALQ_TASK_CHECK_INTERVAL", "must be more than 0")
 	l.Check(c.RetryBase > 0, "DIALQ_RETRY_BASE", "must be more than 0")
+	l.Check(c.RetryCheck > 0, "DIALQ_RETRY_CHECK_INTERVAL", "must be more than 0")
 	return c, l.Err()
 }

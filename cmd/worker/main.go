@@ -70,10 +70,13 @@ func run() error {
 		Concurrency:       cfg.Concurrency,
 		Queues:            map[string]int{cfg.Dial.Queue: 1},
 		TaskCheckInterval: cfg.TaskCheckInterval,
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		RetryDelayFunc:    dialer.RetryDelay(cfg.RetryBase),
-		Logger:            asynqLogger{log},
-		LogLevel:          asynq.WarnLevel,
+		// asynq checks for due retries every 5 s by default: too slow for a
+		// LiveKit blip a waiting caller should not notice.
+		DelayedTaskCheckInterval: cfg.RetryCheck,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		RetryDelayFunc:           dialer.RetryDelay(cfg.RetryBase),
+		Logger:                   asynqLogger{log},
+		LogLevel:                 asynq.WarnLevel,
 	})
 	mux := asynq.NewServeMux()
 	d.Register(mux)

@@ -1,0 +1,32 @@
+# dialq: `make run` runs everything on this machine, `make test` passes the tests.
+include deploy/Makefile.stack.mk
+
+GO ?= go
+STATE ?= $(CURDIR)/.dialq
+
+.DEFAULT_GOAL := help
+.PHONY: help run test bench build migrate vet fmt openapi-check
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build every binary into bin/
+	$(GO) build -o bin/ ./cmd/...
+
+run: ## bring up the stack, seed the demo tenant, run phone simulator + API + worker (Ctrl-C stops them)
+	bash deploy/run.sh
+
+test: ## start the stack if needed, vet, run every test against it, print the summary
+	bash deploy/test.sh
+
+bench: ## benchmarks: accept path vs a reference handler, added latency of the synchronous call
+	bash deploy/bench.sh
+
+migrate: up ## apply the SQL migrations to the stack's database
+	. $(STATE)/stack.env && $(GO) run ./cmd/dialqctl migrate
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fmt: ## gofmt every Go file
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# make run: everything dialq needs, on this machine, in the foreground.
+#   1. the local stack (PostgreSQL, Redis, livekit-server), installing what is missing
+#   2. migrations and the demo tenant (API key, assistant, one trunk per provider)
+#   3. the LOCAL PHONE SIMULATOR standing in for LiveKit's SIP service, the API
+#      and a worker, until Ctrl-C
+# Point LIVEKIT_URL (and LIVEKIT_API_KEY/SECRET) at a LiveKit deployment with
+# SIP to dial real phones instead; then the simulator is not started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STATE=${DIALQ_STATE_DIR:-$PWD/.dialq}
+API_ADDR=${DIALQ_API_ADDR:-127.0.0.1:58080}
+PHONESIM_ADDR=${PHONESIM_ADDR:-127.0.0.1:58090}
+
+external_livekit=${LIVEKIT_URL:-}
+bash deploy/stack.sh up
+set -a
+# shellcheck source=/dev/null
+. "$STATE/stack.env"
+set +a
+
+echo "[run] building binaries into bin/"
+go build -o bin/ ./cmd/...
+
+pids=()
+stop() {
+	trap - INT TERM EXIT
+	echo
+	echo "[run] stopping dialq (the stack keeps running; 'make down' stops it)"
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop INT TERM EXIT
+
+mkdir -p "$STATE/logs"
+if [[ -n $external_livekit ]]; then
+	export LIVEKIT_URL=$external_livekit
+	echo "[run] using the LiveKit at $LIVEKIT_URL for rooms, agents and SIP"
+else
+	export LIVEKIT_SIP_URL="http://$PHONESIM_ADDR"
+	PHONESIM_ADDR=$PHONESIM_ADDR bin/phonesim > >(sed -u 's/^/[phonesim] /') 2>&1 &
+	pids+=($!)
+	for _ in $(seq 1 50); do
+		curl -s -o /dev/null "http://$PHONESIM_ADDR/" && break
+		sleep 0.1
+	done
+fi
+
+export DIALQ_API_URL="http://$API_ADDR"
+bin/dialqctl seed-demo -env-file "$STATE/demo.env" >/dev/null
+# shellcheck source=/dev/null
+. "$STATE/demo.env"
+
+export DIALQ_API_ADDR=$API_ADDR
+export DIALQ_ADMIN_USER=${DIALQ_ADMIN_USER:-admin}
+export DIALQ_ADMIN_PASSWORD=${DIALQ_ADMIN_PASSWORD:-dialq-demo}
+bin/api > >(sed -u 's/^/[api] /') 2>&1 &
+pids+=($!)
+bin/worker > >(sed -u 's/^/[worker] /') 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+	curl -fs -o /dev/null "http://$API_ADDR/readyz" && break
+	sleep 0.1
+done
+
+cat <<MSG
+
+==============================================================================
+ dialq is running.
+   API:        http://$API_ADDR          (OpenAPI: http://$API_ADDR/openapi.yaml)
+   Asynqmon:   http://$API_ADDR/monitoring/   (user $DIALQ_ADMIN_USER, password $DIALQ_ADMIN_PASSWORD)
+   LiveKit:    $LIVEKIT_URL
+MSG
+if [[ -z $external_livekit ]]; then
+	echo "   Phones:     LOCAL PHONE SIMULATOR at http://$PHONESIM_ADDR (no real call is placed)"
+fi
+cat <<MSG
+ Demo tenant written to $STATE/demo.env. In another shell:
+
+   . $STATE/demo.env
+   curl -s -X POST "\$DIALQ_API_URL/call/outbound" \\
+     -H "Content-Type: application/json" -H "Authorization: Bearer \$DIALQ_API_KEY" \\
+     -d '{"assistant_id":"'\$DIALQ_ASSISTANT_ID'","trunk_id":"'\$DIALQ_TWILIO_TRUNK_ID'",
+          "to_number":"+15550200000","call_service":"twilio","metadata":{"name":"John Doe"}}'
+
+ Ctrl-C stops dialq.
+==============================================================================
+MSG
+wait

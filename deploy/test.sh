@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make test: start the local stack (installing what is missing), vet, run
+# every test against the stack, and print go test's results and a summary
+# line. The full verbose log is kept in .dialq/logs/test.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STATE=${DIALQ_STATE_DIR:-$PWD/.dialq}
+
+bash deploy/stack.sh up
+set -a
+# shellcheck source=/dev/null
+. "$STATE/stack.env"
+set +a
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test (log: $STATE/logs/test.log)"
+mkdir -p "$STATE/logs"
+log=$STATE/logs/test.log
+set +e
+go test -count=1 -timeout 20m -v ${DIALQ_TEST_ARGS:-} ./... >"$log" 2>&1
+rc=$?
+set -e
+
+# Package lines and every failure, then the counts.
+grep -E '^(ok|FAIL|panic:|---)|^\s+--- FAIL' "$log" || true
+if [[ $rc -ne 0 ]]; then
+	echo "== failures in detail"
+	awk '/^=== RUN/{buf=""} {buf=buf"\n"$0} /--- FAIL/{print buf; buf=""}' "$log" | tail -n 400
+	grep -E '^(panic:|fatal error:)' -A 40 "$log" | head -n 120 || true
+fi
+passed=$(grep -cE '^\s*--- PASS' "$log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $rc

@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	lkp "github.com/livekit/protocol/livekit"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/sipdouble"
+)
+
+// TestWorkerKilledWhileRingingNeverDialsTwice kills the worker process with
+// SIGKILL while the phone rings, lets asynq hand the task to a new worker
+// process once the dead one's lease expires, and checks the call got one
+// room, one dispatch and one dial: the retry sees the call was mid-dial and
+// the phone gone, and fails the call rather than ring the person again.
+func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{noWorker: true,
+		script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 10 * time.Minute})})
+	bin := buildWorker(t)
+	ctx := context.Background()
+
+	w1 := s.startWorkerProcess(t, bin)
+	r := s.do(http.MethodPost, "/call/outbound?wait=0", s.body("+15550200000", "twilio", s.twilio))
+	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
+	callID := r.Body["data"].(map[string]any)["call_id"].(string)
+
+	waitFor(t, 30*time.Second, "phone ringing", func() bool {
+		calls := s.sip.Calls()
+		return len(calls) == 1 && calls[0].CallStatus == sipdouble.CallStatusRinging
+	})
+	require.Equal(t, dialq.StatusDialing, s.call(callID).Status)
+	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
+	killed := time.Now()
+	_, _ = w1.Process.Wait()
+
+	// asynq recovers a task 30 s after its lease (30 s) expired; a new
+	// worker looks for such tasks as it starts.
+	time.Sleep(time.Until(killed.Add(62 * time.Second)))
+	s.startWorkerProcess(t, bin)
+	var c *dialq.Call
+	waitFor(t, 60*time.Second, "call outcome after recovery", func() bool {
+		c = s.call(callID)
+		return c.Status.Final()
+	})
+
+	require.Equal(t, dialq.StatusFailed, c.Status)
+	require.Equal(t, dialq.ReasonInternal, c.FailureReason)
+	require.Contains(t, c.LastError, "not dialing again")
+	require.Equal(t, 2, c.Attempts)
+	require.Equal(t, 1, s.dialsTo("+15550200000"), "dialed exactly once")
+	rooms, err := s.rooms.ListRooms(ctx, &lkp.ListRoomsRequest{Names: []string{c.RoomName}})
+	require.NoError(t, err)
+	require.Len(t, rooms.Rooms, 1)
+	require.Len(t, s.agentDispatches(c.RoomName), 1)
+}
+
+// TestRetryAfterCrashBetweenStepsSkipsDoneSteps makes the first attempt die
+// right after a side effect and before it is recorded, and checks the retry
+// reuses what exists: one room, one dispatch, one dial.
+func TestRetryAfterCrashBetweenStepsSkipsDoneSteps(t *testing.T) {
+	t.Parallel()
+	for _, point := range []string{"room", "dispatch", "dial"} {
+		t.Run("crash after "+point, func(t *testing.T) {
+			t.Parallel()
+			s := newStack(t, stackOptions{noWorker: true,
+				script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 500 * time.Millisecond})})
+			s.startWorkerWith(t, func(lk dialq.LiveKit) dialq.LiveKit { return &crashOnce{LiveKit: lk, point: point} })
+
+			r := s.do(http.MethodPost, "/call/outbound", s.body("+15550200000", "twilio", s.twilio))
+			require.Equal(t, http.StatusOK, r.Status, r.Raw)
+			c := s.call(r.Body["data"].(map[string]any)["call_id"].(string))
+			require.Equal(t, dialq.StatusAnswered, c.Status)
+			require.Equal(t, 2, c.Attempts)
+			require.Equal(t, 1, s.dialsTo("+15550200000"))
+			ds := s.agentDispatches(c.RoomName)
+			require.Len(t, ds, 1)
+			require.Equal(t, ds[0].Id, c.DispatchID)
+		})
+	}
+}
+
+// crashOnce does the real side effect of one step and then fails as if the
+// process had died before recording it.
+type crashOnce struct {
+	dialq.LiveKit
+	point string
+	once  sync.Once
+}
+
+var errCrash = errors.New("simulated crash after the side effect")
+
+func (c *crashOnce) crash(point string) (crashed bool) {
+	if point != c.point {
+		return false
+	}
+	c.once.Do(func() { crashed = true })
+	return crashed
+}
+
+func (c *crashOnce) CreateRoom(ctx context.Context, name, md string) error {
+	if err := c.LiveKit.CreateRoom(ctx, name, md); err != nil {
+		return err
+	}
+	if c.crash("room") {
+		return errCrash
+	}
+	return nil
+}
+
+func (c *crashOnce) CreateDispatch(ctx context.Context, room, agent, md string) (dialq.Dispatch, error) {
+	d, err := c.LiveKit.CreateDispatch(ctx, room, agent, md)
+	if err == nil && c.crash("dispatch") {
+		return dialq.Dispatch{}, errCrash
+	}
+	return d, err
+}
+
+func (c *crashOnce) DialSIP(ctx context.Context, r dialq.DialRequest) (dialq.Participant, error) {
+	if c.crash("dial") {
+		// The dial goes out and outlives the attempt that sent it.
+		go c.LiveKit.DialSIP(context.WithoutCancel(ctx), r)
+		time.Sleep(200 * time.Millisecond) // the INVITE is out and the phone is in the room
+		return dialq.Participant{}, errCrash
+	}
+	return c.LiveKit.DialSIP(ctx, r)
+}
+
+var (
+	buildOnce sync.Once
+	workerBin string
+	buildErr  error
+)
+
+// buildWorker builds cmd/worker once per test binary.
+func buildWorker(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "dialq-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		workerBin = filepath.Join(dir, "worker")
+		out, err := exec.Command("go", "build", "-o", workerBin, "github.com/dialq/dialq/cmd/worker").CombinedOutput()
+		if err != nil {
+			buildErr = errors.New(string(out))
+		}
+	})
+	require.NoError(t, buildErr)
+	return workerBin
+}
+
+// startWorkerProcess runs the worker binary against this stack.
+func (s *stack) startWorkerProcess(t *testing.T, bin string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+s.dsn,
+		"DIALQ_MIGRATE=false",
+		"LIVEKIT_SIP_URL="+s.sipURL,
+		"DIALQ_QUEUE="+s.queue,
+		"DIALQ_NOTIFY_CHANNEL="+s.notify,
+		"DIALQ_RING_TIMEOUT=5m",
+		"DIALQ_DIAL_TIMEOUT=6m",
+		"DIALQ_RETRY_BASE=100ms",
+		"DIALQ_SWEEP_AGE=10m",
+		"DIALQ_LOG_LEVEL=debug",
+	)
+	log, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
+	require.NoError(t, err)
+	cmd.Stdout, cmd.Stderr = log, log
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_, _ = cmd.Process.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(log.Name())
+			t.Logf("worker log:\n%s", b)
+		}
+	})
+	return cmd
+}

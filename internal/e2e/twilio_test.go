@@ -32,6 +32,8 @@ func TestTwilioCallAnsweredReturnsTheContractBody(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 
 	require.ElementsMatch(t, []string{"success", "message", "data"}, keys(r.Body))
+	// Same keys in the same order as the contract's example.
+	require.Regexp(t, `^\{"success":true,"message":"[^"]+","data":\{"room_name":"[^"]+","agent_dispatch":\{"id":"[^"]+","state":"[^"]+"\},"participant":\{"sid":"[^"]+","identity":"[^"]+"\},"call_id":"[^"]+","status":"answered"\}\}$`, r.Raw)
 	require.Equal(t, true, r.Body["success"])
 	require.Equal(t, "Outbound call triggered successfully", r.Body["message"])
 	data := r.Body["data"].(map[string]any)

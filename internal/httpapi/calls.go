@@ -26,16 +26,9 @@ type callView struct {
 	CallService dialq.CallService `json:"call_service"`
 	Metadata    map[string]any    `json:"metadata"`
 
-	RoomName      string `json:"room_name,omitempty"`
-	AgentDispatch *struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-	} `json:"agent_dispatch,omitempty"`
-	Participant *struct {
-		SID       string `json:"sid,omitempty"`
-		Identity  string `json:"identity"`
-		SIPCallID string `json:"sip_call_id,omitempty"`
-	} `json:"participant,omitempty"`
+	RoomName      string               `json:"room_name,omitempty"`
+	AgentDispatch *dispatchView        `json:"agent_dispatch,omitempty"`
+	Participant   *callParticipantView `json:"participant,omitempty"`
 
 	CreatedAt  time.Time         `json:"created_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
@@ -43,6 +36,12 @@ type callView struct {
 	AnsweredAt *time.Time        `json:"answered_at,omitempty"`
 	EndedAt    *time.Time        `json:"ended_at,omitempty"`
 	Events     []dialq.CallEvent `json:"events"`
+}
+
+type callParticipantView struct {
+	SID       string `json:"sid,omitempty"`
+	Identity  string `json:"identity"`
+	SIPCallID string `json:"sip_call_id,omitempty"`
 }
 
 // handleGetCall is GET /call/{id}: the stored call and its timeline.
@@ -71,17 +70,10 @@ func (s *Server) handleGetCall(c *gin.Context) {
 		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt, Events: events,
 	}
 	if call.DispatchID != "" {
-		v.AgentDispatch = &struct {
-			ID    string `json:"id"`
-			State string `json:"state"`
-		}{call.DispatchID, call.DispatchState}
+		v.AgentDispatch = &dispatchView{ID: call.DispatchID, State: call.DispatchState}
 	}
 	if call.ParticipantIdentity != "" {
-		v.Participant = &struct {
-			SID       string `json:"sid,omitempty"`
-			Identity  string `json:"identity"`
-			SIPCallID string `json:"sip_call_id,omitempty"`
-		}{call.ParticipantSID, call.ParticipantIdentity, call.SIPCallID}
+		v.Participant = &callParticipantView{SID: call.ParticipantSID, Identity: call.ParticipantIdentity, SIPCallID: call.SIPCallID}
 	}
 	if v.Events == nil {
 		v.Events = []dialq.CallEvent{}

@@ -38,8 +38,8 @@ func (s *Server) mountMonitoring(r *gin.Engine, cfg MonitoringConfig) error {
 		RootPath:         MonitoringPath,
 		RedisConnOpt:     cfg.Redis,
 		ReadOnly:         cfg.ReadOnly,
-		PayloadFormatter: asynqmon.PayloadFormatterFunc(func(_ string, p []byte) string { return redactJSON(p) }),
-		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, p []byte) string { return redactJSON(p) }),
+		PayloadFormatter: asynqmon.PayloadFormatterFunc(func(_ string, p []byte) string { return RedactJSON(p) }),
+		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, p []byte) string { return RedactJSON(p) }),
 	})
 	user, pass := sha256.Sum256([]byte(cfg.User)), sha256.Sum256([]byte(cfg.Password))
 	guard := func(c *gin.Context) {
@@ -60,9 +60,9 @@ func (s *Server) mountMonitoring(r *gin.Engine, cfg MonitoringConfig) error {
 // secretWords mark keys whose values Asynqmon must not show.
 var secretWords = []string{"password", "secret", "token", "authorization", "api_key", "apikey", "credential"}
 
-// redactJSON shows a payload with secret-looking values hidden and phone
+// RedactJSON shows a payload with secret-looking values hidden and phone
 // numbers cut to their last four digits.
-func redactJSON(p []byte) string {
+func RedactJSON(p []byte) string {
 	var v any
 	if err := json.Unmarshal(p, &v); err != nil {
 		return fmt.Sprintf("<%d bytes, not JSON>", len(p))

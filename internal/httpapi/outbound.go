@@ -141,22 +141,22 @@ func (s *Server) writeCall(c *gin.Context, call *dialq.Call) {
 		if call.Service == dialq.ServiceExotel {
 			msg += " via Exotel bridge"
 		}
-		c.JSON(http.StatusOK, gin.H{"success": true, "message": msg, "data": outcomeData(call)})
+		c.JSON(http.StatusOK, successBody{Success: true, Message: msg, Data: outcomeOf(call)})
 	case dialq.StatusFailed:
 		code := call.FailureReason.ErrorCode()
 		c.JSON(HTTPStatus(code), errorBody{
 			Message: failureMessage(call),
 			Error: errorDetail{Code: code, Reason: call.FailureReason,
 				SIPStatusCode: call.SIPStatusCode, SIPStatus: call.SIPStatus},
-			Data: outcomeData(call),
+			Data: outcomeOf(call),
 		})
 	default:
 		loc := "/call/" + call.ID.String()
 		c.Header("Location", loc)
-		c.JSON(http.StatusAccepted, gin.H{
-			"success": true,
-			"message": "Call accepted and still in progress; GET " + loc + " for its outcome.",
-			"data":    outcomeData(call),
+		c.JSON(http.StatusAccepted, successBody{
+			Success: true,
+			Message: "Call accepted and still in progress; GET " + loc + " for its outcome.",
+			Data:    outcomeOf(call),
 		})
 	}
 }
@@ -169,20 +169,42 @@ func failureMessage(call *dialq.Call) string {
 	return msg + "."
 }
 
-// outcomeData is the seed contract's data object (room_name,
-// agent_dispatch, participant) plus call_id and status.
-func outcomeData(call *dialq.Call) gin.H {
-	d := gin.H{"call_id": call.ID, "status": call.Status}
-	if call.RoomName != "" {
-		d["room_name"] = call.RoomName
-	}
+// successBody is the contract's response, fields in the contract's order.
+type successBody struct {
+	Success bool    `json:"success"`
+	Message string  `json:"message"`
+	Data    outcome `json:"data"`
+}
+
+// outcome is the contract's data object (room_name, agent_dispatch,
+// participant) plus call_id and status.
+type outcome struct {
+	RoomName      string           `json:"room_name,omitempty"`
+	AgentDispatch *dispatchView    `json:"agent_dispatch,omitempty"`
+	Participant   *participantView `json:"participant,omitempty"`
+	CallID        uuid.UUID        `json:"call_id"`
+	Status        dialq.CallStatus `json:"status"`
+}
+
+type dispatchView struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+}
+
+type participantView struct {
+	SID      string `json:"sid"`
+	Identity string `json:"identity"`
+}
+
+func outcomeOf(call *dialq.Call) outcome {
+	o := outcome{RoomName: call.RoomName, CallID: call.ID, Status: call.Status}
 	if call.DispatchID != "" {
-		d["agent_dispatch"] = gin.H{"id": call.DispatchID, "state": call.DispatchState}
+		o.AgentDispatch = &dispatchView{ID: call.DispatchID, State: call.DispatchState}
 	}
 	if call.ParticipantSID != "" {
-		d["participant"] = gin.H{"sid": call.ParticipantSID, "identity": call.ParticipantIdentity}
+		o.Participant = &participantView{SID: call.ParticipantSID, Identity: call.ParticipantIdentity}
 	}
-	return d
+	return o
 }
 
 func (s *Server) findAssistant(ctx context.Context, tenant, id uuid.UUID) (*dialq.Assistant, error) {

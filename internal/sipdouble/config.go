@@ -41,6 +41,13 @@ type Config struct {
 	// Logger receives the double's logs and the warnings of the LiveKit SDK
 	// rooms it opens. Nil discards them.
 	Logger *slog.Logger
+	// SkipRoom answers calls without bringing the phone participant into
+	// the room: no WebRTC session per call, so a load test can place
+	// hundreds of calls a second on a small machine. The participant id it
+	// returns is made up (PA_...), no sip.callStatus attribute is published
+	// and nobody appears in the room. Off by default: tests and the phone
+	// simulator want the room to look as it does with a real call.
+	SkipRoom bool
 }
 
 // withDefaults validates cfg and fills in its zero values.

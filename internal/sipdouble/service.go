@@ -78,7 +78,9 @@ func (s *Server) createSIPParticipant(ctx context.Context, req *livekit.CreateSI
 	if !s.track(c) {
 		return nil, shuttingDownError()
 	}
-	if err := c.join(ctx); err != nil {
+	if s.cfg.SkipRoom {
+		c.skipRoom()
+	} else if err := c.join(ctx); err != nil {
 		c.finish(livekit.DisconnectReason_UNKNOWN_REASON, err)
 		log.Warn("sip double could not join the room", "error", err)
 		return nil, roomJoinError(err)

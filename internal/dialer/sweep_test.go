@@ -36,7 +36,8 @@ func TestSweepReenqueuesLostCalls(t *testing.T) {
 	newCall := func(age time.Duration) *dialq.Call {
 		c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_x",
 			ToNumber: "+15550200000", Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: now.Add(-age)}
-		require.NoError(t, db.CreateCall(ctx, c))
+		_, err := db.CreateCall(ctx, c)
+		require.NoError(t, err)
 		return c
 	}
 	lost := newCall(5 * time.Minute)   // old, never enqueued

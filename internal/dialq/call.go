@@ -87,6 +87,12 @@ type Call struct {
 	Service     CallService    `db:"call_service"`
 	Metadata    map[string]any `db:"-"`
 
+	// IdempotencyKey, when the client sent one, makes a repeat of the same
+	// request return this call instead of placing another. RequestHash is
+	// the fingerprint of the request it was first sent with.
+	IdempotencyKey string `db:"-"`
+	RequestHash    []byte `db:"-"`
+
 	// What the worker needs, fixed when the call was accepted so a later edit
 	// of the assistant or trunk does not change a call already queued.
 	Prompt           string `db:"prompt"`

@@ -1,6 +1,8 @@
 package dialq
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -76,6 +78,31 @@ func (r *OutboundRequest) Validate(metadataBytes int) error {
 	}
 	if len(fields) > 0 {
 		return &Error{Code: EINVALID, Message: invalidMessage(fields), Fields: fields}
+	}
+	return nil
+}
+
+// Fingerprint identifies the request's content, so that a repeat under the
+// same Idempotency-Key can be told from a different request.
+func (r *OutboundRequest) Fingerprint() []byte {
+	b, _ := json.Marshal(r) // map keys are sorted: equal requests, equal bytes
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// MaxIdempotencyKeyBytes bounds the Idempotency-Key header.
+const MaxIdempotencyKeyBytes = 255
+
+// CheckIdempotencyKey returns EINVALID unless key is 1 to 255 printable
+// ASCII characters.
+func CheckIdempotencyKey(key string) error {
+	if len(key) == 0 || len(key) > MaxIdempotencyKeyBytes {
+		return InvalidField("Idempotency-Key", "header must be 1 to %d characters", MaxIdempotencyKeyBytes)
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return InvalidField("Idempotency-Key", "header must be printable ASCII without spaces")
+		}
 	}
 	return nil
 }

@@ -193,6 +193,11 @@ type reply struct {
 
 func (s *stack) do(method, path string, body any) reply {
 	s.t.Helper()
+	return s.doHeaders(method, path, body, nil)
+}
+
+func (s *stack) doHeaders(method, path string, body any, hdr map[string]string) reply {
+	s.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -204,6 +209,9 @@ func (s *stack) do(method, path string, body any) reply {
 	req.Header.Set("Authorization", "Bearer "+s.key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(s.t, err)

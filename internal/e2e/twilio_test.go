@@ -185,3 +185,21 @@ func keys(m map[string]any) []string {
 	}
 	return out
 }
+
+// TestIdempotentRetryDoesNotDialAgain: a client that lost the first answer
+// and retries with the same Idempotency-Key gets the same answered call.
+func TestIdempotentRetryDoesNotDialAgain(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{script: sipdouble.Always(sipdouble.Outcome{Code: 200})})
+	post := func() reply {
+		return s.doHeaders(http.MethodPost, "/call/outbound", s.body("+15550200077", "twilio", s.twilio),
+			map[string]string{"Idempotency-Key": "retry-1"})
+	}
+	first := post()
+	require.Equal(t, http.StatusOK, first.Status, first.Raw)
+	second := post()
+	require.Equal(t, http.StatusOK, second.Status, second.Raw)
+	require.Equal(t, "true", second.Header.Get("Idempotent-Replayed"))
+	require.Equal(t, first.Body["data"], second.Body["data"])
+	require.Equal(t, 1, s.dialsTo("+15550200077"))
+}

@@ -101,13 +101,22 @@ type response struct {
 
 func (h *harness) do(method, path, key, contentType string, body []byte) response {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewReader(body))
-	require.NoError(h.t, err)
+	hdr := map[string]string{}
 	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+		hdr["Authorization"] = "Bearer " + key
 	}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		hdr["Content-Type"] = contentType
+	}
+	return h.doHeaders(method, path, body, hdr)
+}
+
+func (h *harness) doHeaders(method, path string, body []byte, hdr map[string]string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewReader(body))
+	require.NoError(h.t, err)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(h.t, err)

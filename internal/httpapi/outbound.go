@@ -52,17 +52,37 @@ func (s *Server) handleOutbound(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
+	if key, ok := c.Request.Header["Idempotency-Key"]; ok {
+		if err := dialq.CheckIdempotencyKey(key[0]); err != nil {
+			writeError(c, s.log, err)
+			return
+		}
+		call.IdempotencyKey, call.RequestHash = key[0], req.Fingerprint()
+	}
 
 	// Watch before the task can run, so no change is missed.
-	var w interface{ Close() }
 	var changes <-chan dialq.CallStatus
 	if wait > 0 {
-		waiter := s.watch.Watch(call.ID)
-		w, changes = waiter, waiter.C
-		defer w.Close()
+		w := s.watch.Watch(call.ID)
+		defer func() { w.Close() }()
+		changes = w.C
 	}
-	if err := s.store.CreateCall(ctx, call); err != nil {
+	stored, err := s.store.CreateCall(ctx, call)
+	if err != nil {
 		writeError(c, s.log, err)
+		return
+	}
+	if stored.ID != call.ID {
+		// A repeat of an earlier request: answer with that call, placing none.
+		c.Header("Idempotent-Replayed", "true")
+		call = stored
+		if wait > 0 && !call.Status.Final() {
+			w := s.watch.Watch(call.ID)
+			defer w.Close()
+			changes = w.C
+			call = s.awaitOutcome(ctx, call, changes, wait)
+		}
+		s.writeCall(c, call)
 		return
 	}
 	if err := s.enqueue.EnqueueDial(ctx, call); err != nil {

@@ -21,7 +21,7 @@ type Store interface {
 	FindAPIKey(ctx context.Context, id string) (dialq.APIKey, error)
 	FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Assistant, error)
 	FindTrunk(ctx context.Context, tenantID uuid.UUID, id string) (*dialq.Trunk, error)
-	CreateCall(ctx context.Context, c *dialq.Call) error
+	CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error)
 	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 
 const insertCallSQL = `
 INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
-                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)`
+                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
+                   idempotency_key, request_hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15)
+ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
@@ -36,22 +39,42 @@ func (r *callRow) call() (*dialq.Call, error) {
 	return &c, nil
 }
 
-// CreateCall stores a new call, status queued.
-func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) error {
+// CreateCall stores a new call, status queued, and returns it. When the
+// tenant already has a call with c's IdempotencyKey it stores nothing and
+// returns that call instead. Returns ECONFLICT if that call was made by a
+// different request.
+func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error) {
 	md := c.Metadata
 	if md == nil {
 		md = map[string]any{}
 	}
 	mdJSON, err := json.Marshal(md)
 	if err != nil {
-		return fmt.Errorf("encode metadata: %w", err)
+		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
-	_, err = s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
-		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt)
+	res, err := s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
+		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt,
+		c.IdempotencyKey, c.RequestHash)
 	if err != nil {
-		return fmt.Errorf("insert call: %w", err)
+		return nil, fmt.Errorf("insert call: %w", err)
 	}
-	return nil
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return c, err
+	}
+	var r struct {
+		callRow
+		RequestHash []byte `db:"request_hash"`
+	}
+	err = s.db.GetContext(ctx, &r, `SELECT `+callColumns+`, request_hash FROM calls
+		WHERE tenant_id = $1 AND idempotency_key = $2`, c.TenantID, c.IdempotencyKey)
+	if err != nil {
+		return nil, fmt.Errorf("find call of idempotency key: %w", err)
+	}
+	if !bytes.Equal(r.RequestHash, c.RequestHash) {
+		return nil, dialq.Errorf(dialq.ECONFLICT,
+			"Idempotency-Key %q was already used for a different request (call %s).", c.IdempotencyKey, r.ID)
+	}
+	return r.call()
 }
 
 // FindCall returns the tenant's call id.

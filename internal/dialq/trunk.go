@@ -16,6 +16,8 @@ type Trunk struct {
 	Provider CallService `db:"provider"`
 	// LiveKitTrunkID is the LiveKit SIP outbound trunk that twilio calls
 	// are dialed through. Empty for exotel trunks.
-	LiveKitTrunkID string    `db:"livekit_trunk_id"`
-	CreatedAt      time.Time `db:"created_at"`
+	LiveKitTrunkID string `db:"livekit_trunk_id"`
+	// Exotel is how the bridge dials exotel trunks; nil for twilio trunks.
+	Exotel    *ExotelConfig `db:"-"`
+	CreatedAt time.Time     `db:"created_at"`
 }

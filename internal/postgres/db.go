@@ -17,6 +17,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/migrations"
 )
 
@@ -26,7 +27,13 @@ type DB struct {
 
 	// prepared once: the accept path runs these on every request
 	insertCall *sqlx.Stmt
+
+	// secrets seals SIP passwords; nil refuses to store or read them.
+	secrets *secret.Box
 }
+
+// UseSecrets sets the box SIP passwords are sealed with.
+func (s *DB) UseSecrets(b *secret.Box) { s.secrets = b }
 
 // Open connects to dsn and prepares the hot statements. It does not migrate;
 // call Migrate first on a new database.

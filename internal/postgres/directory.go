@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -77,16 +78,66 @@ func (s *DB) FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.
 	return &a, nil
 }
 
-// SaveTrunk stores t, or updates the tenant's trunk of that id.
-// Returns ECONFLICT if the id belongs to another tenant.
+// SaveTrunk stores t, or updates the tenant's trunk of that id. An exotel
+// trunk's config is validated and its password sealed.
+// Returns ECONFLICT if the id belongs to another tenant, EINVALID for a bad
+// exotel config.
 func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
-	res, err := s.db.NamedExecContext(ctx, `
-		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id)
-		VALUES (:id, :tenant_id, :name, :provider, :livekit_trunk_id)
+	var cfg, pass []byte
+	if t.Exotel != nil {
+		if err := t.Exotel.Normalize(); err != nil {
+			return err
+		}
+		if t.Exotel.Password != "" {
+			if s.secrets == nil {
+				return fmt.Errorf("save trunk %s: no secret key configured (DIALQ_SECRET_KEY) to seal its SIP password", t.ID)
+			}
+			pass = s.secrets.Seal(t.Exotel.Password)
+		}
+		var err error
+		if cfg, err = json.Marshal(t.Exotel); err != nil {
+			return fmt.Errorf("encode sip config: %w", err)
+		}
+	}
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id, sip_config, sip_password_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, provider = EXCLUDED.provider,
-			livekit_trunk_id = EXCLUDED.livekit_trunk_id
-		WHERE trunks.tenant_id = EXCLUDED.tenant_id`, t)
+			livekit_trunk_id = EXCLUDED.livekit_trunk_id, sip_config = EXCLUDED.sip_config,
+			sip_password_enc = EXCLUDED.sip_password_enc
+		WHERE trunks.tenant_id = EXCLUDED.tenant_id`,
+		t.ID, t.TenantID, t.Name, t.Provider, t.LiveKitTrunkID, cfg, pass)
 	return saved(res, err, "trunk", t.ID)
+}
+
+// ExotelConfig returns the bridge config of trunk id with its password
+// opened, for the worker that dials it.
+// Returns ENOTFOUND if the trunk does not exist or has no exotel config.
+func (s *DB) ExotelConfig(ctx context.Context, id string) (*dialq.ExotelConfig, error) {
+	var row struct {
+		Config []byte `db:"sip_config"`
+		Pass   []byte `db:"sip_password_enc"`
+	}
+	err := s.db.GetContext(ctx, &row, `SELECT sip_config, sip_password_enc FROM trunks WHERE id = $1`, id)
+	if err != nil {
+		return nil, notFound(err, "Trunk %s not found.", id)
+	}
+	if row.Config == nil {
+		return nil, dialq.Errorf(dialq.ENOTFOUND, "Trunk %s has no Exotel SIP configuration.", id)
+	}
+	var c dialq.ExotelConfig
+	if err := json.Unmarshal(row.Config, &c); err != nil {
+		return nil, fmt.Errorf("decode sip config of trunk %s: %w", id, err)
+	}
+	if len(row.Pass) > 0 {
+		if s.secrets == nil {
+			return nil, fmt.Errorf("trunk %s: no secret key configured (DIALQ_SECRET_KEY) to open its SIP password", id)
+		}
+		if c.Password, err = s.secrets.Open(row.Pass); err != nil {
+			return nil, fmt.Errorf("trunk %s: %w", id, err)
+		}
+	}
+	return &c, nil
 }
 
 // DeleteTrunk removes the tenant's trunk id; calls made through it keep

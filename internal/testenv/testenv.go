@@ -124,3 +124,15 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// SQL runs a query returning one text value on dsn, for assertions about
+// what is stored.
+func SQL(t testing.TB, dsn, query string, args ...any) string {
+	t.Helper()
+	db, err := sql.Open("postgres", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	var s string
+	require.NoError(t, db.QueryRowContext(context.Background(), query, args...).Scan(&s))
+	return s
+}

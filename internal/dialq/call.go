@@ -126,9 +126,11 @@ func ParticipantIdentityFor(toNumber string) string { return "phone-" + toNumber
 
 // RoomNameFor derives the call's room name from its id, so every retry of
 // the dial task names the same room: `<assistant_id>_<suffix>` for LiveKit
-// SIP calls and `exotel-<to_number>-<suffix>` for the Exotel bridge.
+// SIP calls and `exotel-<to_number>-<suffix>` for the Exotel bridge. The
+// suffix is the id's last 48 bits, which are random in a UUIDv7 (its first 48
+// are the creation millisecond, shared by calls created together).
 func RoomNameFor(c *Call) string {
-	suffix := c.ID.String()[:8] + c.ID.String()[9:13]
+	suffix := c.ID.String()[24:]
 	if c.Service == ServiceExotel {
 		return "exotel-" + c.ToNumber + "-" + suffix
 	}

@@ -28,7 +28,16 @@ func TestNewCall(t *testing.T) {
 	require.Equal(t, "agent-a", c.AgentName)
 	require.Equal(t, "ST_lk", c.LiveKitTrunkID)
 	require.Equal(t, now, c.CreatedAt)
-	require.Equal(t, a.ID.String()+"_"+c.ID.String()[:8]+c.ID.String()[9:13], dialq.RoomNameFor(c))
+	require.Equal(t, a.ID.String()+"_"+c.ID.String()[24:], dialq.RoomNameFor(c))
+
+	// calls created in the same millisecond get rooms of their own
+	rooms := map[string]bool{}
+	for range 1000 {
+		c2, err := dialq.NewCall(tenant, &req, a, tw, now)
+		require.NoError(t, err)
+		rooms[dialq.RoomNameFor(c2)] = true
+	}
+	require.Len(t, rooms, 1000)
 
 	var md dialq.DispatchMetadata
 	require.NoError(t, json.Unmarshal([]byte(dialq.DispatchMetadataFor(c)), &md))

@@ -81,7 +81,7 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 // Returns ENOTFOUND if it does not exist or belongs to another tenant.
 func (s *DB) FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error) {
 	var r callRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+callColumns+` FROM calls WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	err := s.get(ctx, &r, `SELECT `+callColumns+` FROM calls WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {
 		return nil, notFound(err, "Call %s not found.", id)
 	}
@@ -92,7 +92,7 @@ func (s *DB) FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call,
 // Returns ENOTFOUND if it does not exist.
 func (s *DB) GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error) {
 	var r callRow
-	err := s.db.GetContext(ctx, &r, `SELECT `+callColumns+` FROM calls WHERE id = $1`, id)
+	err := s.get(ctx, &r, `SELECT `+callColumns+` FROM calls WHERE id = $1`, id)
 	if err != nil {
 		return nil, notFound(err, "Call %s not found.", id)
 	}
@@ -103,7 +103,7 @@ func (s *DB) GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error) {
 // it is now. Returns ENOTFOUND if the call does not exist.
 func (s *DB) StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error) {
 	var r callRow
-	err := s.db.GetContext(ctx, &r, `
+	err := s.get(ctx, &r, `
 		WITH u AS (
 			UPDATE calls SET attempts = attempts + 1, updated_at = now()
 			WHERE id = $1 RETURNING `+callColumns+`
@@ -124,7 +124,7 @@ func (s *DB) StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error
 func (s *DB) record(ctx context.Context, kind, detail, set, guard string, args ...any) (bool, error) {
 	q := `WITH u AS (UPDATE calls SET ` + set + `, updated_at = now() WHERE id = $1 ` + guard + ` RETURNING id)
 		INSERT INTO call_events (call_id, kind, detail) SELECT id, $2, $3 FROM u`
-	res, err := s.db.ExecContext(ctx, q, append([]any{args[0], kind, detail}, args[1:]...)...)
+	res, err := s.exec(ctx, q, append([]any{args[0], kind, detail}, args[1:]...)...)
 	if err != nil {
 		return false, fmt.Errorf("record %s: %w", kind, err)
 	}

@@ -45,7 +45,7 @@ func (s *DB) RevokeAPIKey(ctx context.Context, id string) error {
 // Returns ENOTFOUND if there is none or it was revoked.
 func (s *DB) FindAPIKey(ctx context.Context, id string) (dialq.APIKey, error) {
 	var k dialq.APIKey
-	err := s.db.GetContext(ctx, &k,
+	err := s.get(ctx, &k,
 		`SELECT id, tenant_id, key_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL`, id)
 	if err != nil {
 		return k, notFound(err, "API key not found")
@@ -69,7 +69,7 @@ func (s *DB) SaveAssistant(ctx context.Context, a *dialq.Assistant) error {
 // Returns ENOTFOUND if it does not exist or belongs to another tenant.
 func (s *DB) FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Assistant, error) {
 	var a dialq.Assistant
-	err := s.db.GetContext(ctx, &a, `
+	err := s.get(ctx, &a, `
 		SELECT id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at
 		FROM assistants WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *DB) TrunksOf(ctx context.Context, tenantID uuid.UUID) ([]dialq.Trunk, e
 // Returns ENOTFOUND if it does not exist or belongs to another tenant.
 func (s *DB) FindTrunk(ctx context.Context, tenantID uuid.UUID, id string) (*dialq.Trunk, error) {
 	var t dialq.Trunk
-	err := s.db.GetContext(ctx, &t, `
+	err := s.get(ctx, &t, `
 		SELECT id, tenant_id, name, provider, livekit_trunk_id, created_at
 		FROM trunks WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {

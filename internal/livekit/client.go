@@ -5,6 +5,8 @@ package livekit
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	lkp "github.com/livekit/protocol/livekit"
@@ -39,8 +41,23 @@ type Client struct {
 
 var _ dialq.LiveKit = (*Client)(nil)
 
+var keepConnections sync.Once
+
+// keepMoreIdleConnections lets http.DefaultTransport keep 256 idle
+// connections per host instead of 2. The SDK's API clients send every request
+// through http.DefaultTransport and take no client of ours; with 2 idle
+// connections, a worker placing calls concurrently opened and closed a TCP
+// connection to LiveKit for most requests, which cost both processes CPU and
+// every call a connection setup.
+func keepMoreIdleConnections() {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok && t.MaxIdleConnsPerHost < 256 {
+		t.MaxIdleConnsPerHost = 256
+	}
+}
+
 // New returns a Client for cfg.
 func New(cfg Config) *Client {
+	keepConnections.Do(keepMoreIdleConnections)
 	if cfg.SIPURL == "" {
 		cfg.SIPURL = cfg.URL
 	}

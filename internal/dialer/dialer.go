@@ -123,7 +123,7 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 			return fmt.Errorf("record room: %w", err)
 		}
 		c.RoomName = room
-		log.Info("room created", "room", room)
+		log.Debug("room created", "room", room)
 	}
 
 	if c.DispatchID == "" {
@@ -147,7 +147,7 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 			return fmt.Errorf("record dispatch: %w", err)
 		}
 		c.DispatchID, c.DispatchState = disp.ID, disp.State
-		log.Info("agent dispatched", "dispatch_id", disp.ID, "agent", c.AgentName, "reused", found)
+		log.Debug("agent dispatched", "dispatch_id", disp.ID, "agent", c.AgentName, "reused", found)
 	}
 
 	if c.Service == dialq.ServiceExotel {
@@ -242,7 +242,10 @@ func (d *Dialer) answered(ctx context.Context, log *slog.Logger, c *dialq.Call, 
 		return fmt.Errorf("record answer: %w", err)
 	}
 	c.Status, c.ParticipantSID, c.ParticipantIdentity, c.SIPCallID = dialq.StatusAnswered, p.SID, p.Identity, p.SIPCallID
-	log.Info("call answered", "participant_sid", p.SID, "sip_call_id", p.SIPCallID)
+	// One line per answered call; the steps before it are on the call's
+	// timeline (GET /call/{id}) and at debug level.
+	log.Info("call answered", "room", c.RoomName, "dispatch_id", c.DispatchID,
+		"participant_sid", p.SID, "sip_call_id", p.SIPCallID)
 	d.changed(ctx, log, c.ID, dialq.StatusAnswered)
 	return nil
 }

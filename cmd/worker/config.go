@@ -60,7 +60,7 @@ func loadConfig() (config, error) {
 		},
 		RingTimeout:       l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
 		Concurrency:       l.Int("DIALQ_WORKER_CONCURRENCY", 200),
-		TaskCheckInterval: l.Duration("DIALQ_TASK_CHECK_INTERVAL", 10*time.Millisecond),
+		TaskCheckInterval: l.Duration("DIALQ_TASK_CHECK_INTERVAL", 2*time.Millisecond),
 		ShutdownTimeout:   l.Duration("DIALQ_SHUTDOWN_TIMEOUT", 0),
 		RetryBase:         l.Duration("DIALQ_RETRY_BASE", time.Second),
 		RetryCheck:        l.Duration("DIALQ_RETRY_CHECK_INTERVAL", time.Second),

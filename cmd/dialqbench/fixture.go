@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/postgres"
+)
+
+// env is the local stack, as deploy/stack.sh writes it to stack.env.
+type env struct {
+	DatabaseURL      string
+	RedisAddr        string
+	LiveKitURL       string
+	LiveKitAPIKey    string
+	LiveKitAPISecret string
+	StateDir         string
+}
+
+// fixture is one benchmark's tenant in a schema of its own: an API key, an
+// assistant and a Twilio trunk, as `make run` seeds them.
+type fixture struct {
+	admin  *sql.DB
+	Schema string
+	DSN    string
+	DB     *postgres.DB
+
+	Tenant    uuid.UUID
+	Key       string
+	Assistant uuid.UUID
+	AgentName string
+	TrunkID   string // dialq trunk id
+	LKTrunkID string // the LiveKit outbound trunk it dials through
+}
+
+// benchName returns a short unique name with prefix.
+func benchName(prefix string) string {
+	return prefix + strings.ToLower(rand.Text()[:10])
+}
+
+// newFixture makes a fresh schema, migrates it and seeds the tenant.
+// lkTrunk is the LiveKit trunk id the dialq trunk points at; a made-up one
+// will do when nothing is dialed.
+func newFixture(ctx context.Context, e env, lkTrunk string) (*fixture, error) {
+	admin, err := sql.Open("postgres", e.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	f := &fixture{admin: admin, Schema: benchName("bench_"), Tenant: uuid.New(), Assistant: uuid.New(),
+		AgentName: benchName("bench-agent-"), LKTrunkID: lkTrunk}
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+f.Schema); err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("create schema (is the stack up?): %w", err)
+	}
+	u, err := url.Parse(e.DatabaseURL)
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", f.Schema)
+	u.RawQuery = q.Encode()
+	f.DSN = u.String()
+	if err := postgres.Migrate(ctx, f.DSN); err != nil {
+		f.close()
+		return nil, err
+	}
+	if f.DB, err = postgres.Open(ctx, f.DSN, 4); err != nil {
+		f.close()
+		return nil, err
+	}
+	f.TrunkID = lkTrunk
+	if f.TrunkID == "" {
+		f.TrunkID = benchName("ST_bench_")
+		f.LKTrunkID = f.TrunkID
+	}
+	k, key := dialq.NewAPIKey(f.Tenant)
+	f.Key = key
+	steps := []func() error{
+		func() error { return f.DB.SaveTenant(ctx, &dialq.Tenant{ID: f.Tenant, Name: "bench"}) },
+		func() error { return f.DB.CreateAPIKey(ctx, k, "bench") },
+		func() error {
+			return f.DB.SaveAssistant(ctx, &dialq.Assistant{ID: f.Assistant, TenantID: f.Tenant, Name: "bench",
+				Prompt:           "Hello {{name}}, you're calling from {{company}}.",
+				StartInstruction: "Hi {{name}}, this is {{agent_name|Sarah}} speaking.",
+				AgentName:        f.AgentName})
+		},
+		func() error {
+			return f.DB.SaveTrunk(ctx, &dialq.Trunk{ID: f.TrunkID, TenantID: f.Tenant, Name: "bench",
+				Provider: dialq.ServiceTwilio, LiveKitTrunkID: f.LKTrunkID})
+		},
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			f.close()
+			return nil, fmt.Errorf("seed bench tenant: %w", err)
+		}
+	}
+	return f, nil
+}
+
+// body is the JSON of POST /call/outbound for the fixture's tenant.
+func (f *fixture) body(toNumber string) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"assistant_id": f.Assistant.String(),
+		"trunk_id":     f.TrunkID,
+		"to_number":    toNumber,
+		"call_service": "twilio",
+		"metadata":     map[string]any{"name": "John Doe", "company": "Acme Corp"},
+	})
+	return b
+}
+
+// rowCount counts the calls stored in the fixture's schema.
+func (f *fixture) rowCount(ctx context.Context) int {
+	var n int
+	_ = f.admin.QueryRowContext(ctx, "SELECT count(*) FROM "+f.Schema+".calls").Scan(&n)
+	return n
+}
+
+// close drops the schema.
+func (f *fixture) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if f.DB != nil {
+		f.DB.Close()
+	}
+	if _, err := f.admin.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+f.Schema+" CASCADE"); err != nil {
+		logf("drop schema %s: %v", f.Schema, err)
+	}
+	f.admin.Close()
+}
+
+// deleteQueues removes bench queues and every task in them from Redis.
+func deleteQueues(rdb redis.UniversalClient, queues ...string) {
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	for _, q := range queues {
+		if err := insp.DeleteQueue(q, true); err != nil && !strings.Contains(err.Error(), "not found") {
+			logf("delete queue %s: %v", q, err)
+		}
+	}
+}

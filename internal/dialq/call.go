@@ -29,20 +29,37 @@ func (s CallService) Valid() bool { return s == ServiceTwilio || s == ServiceExo
 type CallStatus string
 
 // Call statuses. A call moves queued → dialing → answered, or to failed from
-// any non-final status.
+// any non-final status. Calls dialed by dialq's own Exotel bridge are
+// followed to their end: dialing → ringing → answered → completed, and a
+// bridged call can fail after its answer (the worker shut down, the media
+// stopped).
 const (
 	// StatusQueued: accepted and stored; the dial task is on the queue.
 	StatusQueued CallStatus = "queued"
 	// StatusDialing: room and agent dispatch exist; the phone is being dialed.
 	StatusDialing CallStatus = "dialing"
+	// StatusRinging: the phone rings (SIP 180/183; Exotel bridge only).
+	StatusRinging CallStatus = "ringing"
 	// StatusAnswered: the phone answered and is in the room with the agent.
 	StatusAnswered CallStatus = "answered"
-	// StatusFailed: the call ended without being answered; FailureReason says why.
+	// StatusCompleted: an answered call ended; EndReason says how (Exotel
+	// bridge only: LiveKit's SIP service follows its own calls).
+	StatusCompleted CallStatus = "completed"
+	// StatusFailed: the call ended without being answered, or a bridged call
+	// was cut by a failure; FailureReason says why.
 	StatusFailed CallStatus = "failed"
 )
 
 // Final reports whether no worker will change the call's dialing outcome again.
-func (s CallStatus) Final() bool { return s == StatusAnswered || s == StatusFailed }
+func (s CallStatus) Final() bool {
+	return s == StatusAnswered || s == StatusCompleted || s == StatusFailed
+}
+
+// Live reports whether a bridged call in this status still has a session in
+// some worker.
+func (s CallStatus) Live() bool {
+	return s == StatusDialing || s == StatusRinging || s == StatusAnswered
+}
 
 // FailureReason says why a call failed, in words a caller can branch on.
 type FailureReason string
@@ -59,6 +76,12 @@ const (
 	ReasonLiveKit     FailureReason = "livekit_unavailable"
 	ReasonBridge      FailureReason = "bridge_unavailable"
 	ReasonInternal    FailureReason = "internal_error"
+	// Bridged calls only: the worker holding the session shut down before
+	// the call ended, or died (no worker vouched for the call in time), or
+	// the phone's audio stopped after the answer.
+	ReasonWorkerShutdown FailureReason = "worker_shutdown"
+	ReasonWorkerLost     FailureReason = "worker_lost"
+	ReasonMediaTimeout   FailureReason = "media_timeout"
 )
 
 // ErrorCode returns the dialq error code a failed call with this reason is
@@ -69,8 +92,10 @@ func (r FailureReason) ErrorCode() string {
 		return ECALLFAILED
 	case ReasonCarrier, ReasonTrunk:
 		return EUPSTREAM
-	case ReasonLiveKit, ReasonBridge:
+	case ReasonLiveKit, ReasonBridge, ReasonWorkerShutdown, ReasonWorkerLost:
 		return EUNAVAILABLE
+	case ReasonMediaTimeout:
+		return EUPSTREAM
 	default:
 		return EINTERNAL
 	}
@@ -113,12 +138,28 @@ type Call struct {
 	ParticipantSID      string `db:"participant_sid"`
 	ParticipantIdentity string `db:"participant_identity"`
 	SIPCallID           string `db:"sip_call_id"`
+	// EndReason says how an answered bridged call ended ("phone hung up",
+	// "max duration", ...).
+	EndReason string `db:"end_reason"`
 
 	CreatedAt  time.Time  `db:"created_at"`
 	UpdatedAt  time.Time  `db:"updated_at"`
 	DialedAt   *time.Time `db:"dialed_at"`
 	AnsweredAt *time.Time `db:"answered_at"`
 	EndedAt    *time.Time `db:"ended_at"`
+}
+
+// Placed reports whether the call went out as far as a synchronous request
+// waits for: answered (or already over) for LiveKit SIP trunks; for the Exotel
+// bridge, as soon as the INVITE is out (the bridge follows the rest).
+func (c *Call) Placed() bool {
+	switch c.Status {
+	case StatusAnswered, StatusCompleted:
+		return true
+	case StatusDialing, StatusRinging:
+		return c.Service == ServiceExotel && c.SIPCallID != ""
+	}
+	return false
 }
 
 // ParticipantIdentityFor is the identity the phone joins the room with.

@@ -76,7 +76,7 @@ func (s *Server) handleOutbound(c *gin.Context) {
 		// A repeat of an earlier request: answer with that call, placing none.
 		c.Header("Idempotent-Replayed", "true")
 		call = stored
-		if wait > 0 && !call.Status.Final() {
+		if wait > 0 && !done(call) {
 			w := s.watch.Watch(call.ID)
 			defer w.Close()
 			changes = w.C
@@ -116,6 +116,10 @@ func (s *Server) waitParam(c *gin.Context) (time.Duration, error) {
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
+// done reports whether a waiting request can answer with call: placed
+// (answered; for the Exotel bridge, the INVITE is out) or failed.
+func done(call *dialq.Call) bool { return call.Placed() || call.Status == dialq.StatusFailed }
+
 // awaitOutcome waits until the call has an outcome, wait passes or the
 // client goes away, and returns the call as last read. Notifications wake
 // it; a periodic re-read covers any that were lost.
@@ -131,12 +135,13 @@ func (s *Server) awaitOutcome(ctx context.Context, call *dialq.Call, changes <-c
 			return false
 		}
 		call = fresh
-		return fresh.Status.Final()
+		return done(fresh)
 	}
 	for {
 		select {
 		case st := <-changes:
-			if st.Final() && reread() {
+			// A bridged call is placed while still dialing (INVITE out).
+			if (st.Final() || call.Service == dialq.ServiceExotel && st.Live()) && reread() {
 				return call
 			}
 		case <-poll.C:
@@ -155,14 +160,14 @@ func (s *Server) awaitOutcome(ctx context.Context, call *dialq.Call, changes <-c
 // writeCall answers with the call as it stands: 200 once answered, the
 // failure's status once failed, 202 while still in progress.
 func (s *Server) writeCall(c *gin.Context, call *dialq.Call) {
-	switch call.Status {
-	case dialq.StatusAnswered:
+	switch {
+	case call.Placed():
 		msg := "Outbound call triggered successfully"
 		if call.Service == dialq.ServiceExotel {
 			msg += " via Exotel bridge"
 		}
 		c.JSON(http.StatusOK, successBody{Success: true, Message: msg, Data: outcomeOf(call)})
-	case dialq.StatusFailed:
+	case call.Status == dialq.StatusFailed:
 		code := call.FailureReason.ErrorCode()
 		c.JSON(HTTPStatus(code), errorBody{
 			Message: failureMessage(call),

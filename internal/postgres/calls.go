@@ -22,7 +22,7 @@ ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NO
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
-	participant_sid, participant_identity, sip_call_id, created_at, updated_at, dialed_at,
+	participant_sid, participant_identity, sip_call_id, end_reason, created_at, updated_at, dialed_at,
 	answered_at, ended_at`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
@@ -136,7 +136,7 @@ func (s *DB) record(ctx context.Context, kind, detail, set, guard string, args .
 }
 
 // notFinal keeps a step from touching a call whose outcome is already stored.
-const notFinal = `AND status NOT IN ('answered', 'failed')`
+const notFinal = `AND status NOT IN ('answered', 'completed', 'failed')`
 
 // RecordRoom stores the call's LiveKit room.
 func (s *DB) RecordRoom(ctx context.Context, id uuid.UUID, room string) error {

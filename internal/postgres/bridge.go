@@ -1,0 +1,89 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+// live is the guard of a bridged call whose session still runs.
+const live = `AND status IN ('dialing', 'ringing', 'answered')`
+
+// RecordInviteSent stores that the bridge's INVITE for call id is out, with
+// its SIP Call-ID and the worker that holds the session. From here the call
+// is the worker's to finish, and the worker vouches for it (TouchBridged).
+func (s *DB) RecordInviteSent(ctx context.Context, id uuid.UUID, worker, sipCallID string) error {
+	_, err := s.record(ctx, "invite_sent", sipCallID,
+		`sip_call_id = $4, bridge_worker = $5, bridge_seen_at = now()`, `AND status = 'dialing'`, id, sipCallID, worker)
+	return err
+}
+
+// RecordRinging stores that the phone rings (SIP 180 or 183).
+func (s *DB) RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error {
+	_, err := s.record(ctx, "ringing", strconv.Itoa(code)+" "+reason,
+		`status = 'ringing'`, `AND status = 'dialing'`, id)
+	return err
+}
+
+// RecordBridgeEvent appends an event (hold, resume, DTMF, ...) to a live
+// bridged call's timeline.
+func (s *DB) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error {
+	_, err := s.record(ctx, kind, detail, `status = status`, live, id)
+	return err
+}
+
+// RecordCompleted stores the normal end of an answered bridged call.
+// It reports false when the call was not answered or already ended.
+func (s *DB) RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error) {
+	return s.record(ctx, "completed", endReason,
+		`status = 'completed', end_reason = $4, ended_at = $5`, `AND status = 'answered'`, id, endReason, at)
+}
+
+// RecordBridgeFailed ends a live bridged call as failed, answered or not
+// (the worker shut down, the media stopped, the SIP side refused it). It
+// reports false when the call had already ended.
+func (s *DB) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
+	return s.record(ctx, "failed", string(f.Reason)+": "+f.Message,
+		`status = 'failed', failure_reason = $4, sip_status_code = $5, sip_status = $6,
+		 last_error = $7, end_reason = $7, ended_at = $8`,
+		live, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
+}
+
+// TouchBridged renews worker's claim on its live bridged calls and returns
+// how many it holds.
+func (s *DB) TouchBridged(ctx context.Context, worker string) (int64, error) {
+	res, err := s.exec(ctx, `UPDATE calls SET bridge_seen_at = now()
+		WHERE bridge_worker = $1 AND status IN ('dialing', 'ringing', 'answered')`, worker)
+	if err != nil {
+		return 0, fmt.Errorf("touch bridged calls of %s: %w", worker, err)
+	}
+	return res.RowsAffected()
+}
+
+// CloseOrphanedBridged fails the live bridged calls no worker has vouched
+// for since before staleBefore: their worker died with them. It returns
+// their ids.
+func (s *DB) CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error) {
+	const msg = "the worker holding the call's SIP session stopped vouching for it; it was closed as lost"
+	var ids []uuid.UUID
+	err := s.db.SelectContext(ctx, &ids, `
+		WITH u AS (
+			UPDATE calls SET status = 'failed', failure_reason = 'worker_lost', last_error = $2,
+				end_reason = $2, ended_at = now(), updated_at = now()
+			WHERE bridge_worker <> '' AND status IN ('dialing', 'ringing', 'answered') AND bridge_seen_at < $1
+			RETURNING id, bridge_worker
+		), e AS (
+			INSERT INTO call_events (call_id, kind, detail)
+			SELECT id, 'failed', 'worker_lost: worker ' || bridge_worker || ' went silent' FROM u
+		)
+		SELECT id FROM u`, staleBefore, msg)
+	if err != nil {
+		return nil, fmt.Errorf("close orphaned bridged calls: %w", err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,105 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/testenv"
+)
+
+func newExotelCall(t *testing.T, db *postgres.DB, tenant uuid.UUID) *dialq.Call {
+	t.Helper()
+	c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_exo",
+		ToNumber: "+918044319240", Service: dialq.ServiceExotel, Status: dialq.StatusQueued, CreatedAt: time.Now()}
+	_, err := db.CreateCall(context.Background(), c)
+	require.NoError(t, err)
+	require.NoError(t, db.MarkDialing(context.Background(), c.ID, "phone-"+c.ToNumber, time.Now()))
+	return c
+}
+
+// TestBridgedCallLifecycle: a bridged call is placed once the INVITE is
+// out, rings, is answered and completes; nothing moves it after its end.
+func TestBridgedCallLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := testenv.Postgres(t)
+	tenant := uuid.New()
+	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	c := newExotelCall(t, db, tenant)
+
+	got, err := db.GetCall(ctx, c.ID)
+	require.NoError(t, err)
+	require.False(t, got.Placed(), "dialing, INVITE not out yet")
+
+	require.NoError(t, db.RecordInviteSent(ctx, c.ID, "worker-a", "sip-call-1"))
+	require.NoError(t, db.RecordRinging(ctx, c.ID, 180, "Ringing"))
+	got, err = db.GetCall(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, dialq.StatusRinging, got.Status)
+	require.Equal(t, "sip-call-1", got.SIPCallID)
+	require.True(t, got.Placed(), "the INVITE is out: a waiting request answers")
+
+	ok, err := db.RecordAnswered(ctx, c.ID, dialq.Participant{SID: "PA_1", Identity: "phone-+918044319240", SIPCallID: "sip-call-1"}, time.Now())
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, db.RecordBridgeEvent(ctx, c.ID, "hold", "a=sendonly"))
+
+	ok, err = db.RecordCompleted(ctx, c.ID, "phone hung up", time.Now())
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = db.RecordBridgeFailed(ctx, c.ID, dialq.Failure{Reason: dialq.ReasonWorkerShutdown, Message: "late"}, time.Now())
+	require.NoError(t, err)
+	require.False(t, ok, "an ended call stays ended")
+
+	got, err = db.GetCall(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, dialq.StatusCompleted, got.Status)
+	require.Equal(t, "phone hung up", got.EndReason)
+	require.NotNil(t, got.EndedAt)
+
+	ev, err := db.Events(ctx, c.ID)
+	require.NoError(t, err)
+	var kinds []string
+	for _, e := range ev {
+		kinds = append(kinds, e.Kind)
+	}
+	require.Equal(t, []string{"dialing", "invite_sent", "ringing", "answered", "hold", "completed"}, kinds)
+}
+
+// TestOrphanedBridgedCallsAreClosed: calls whose worker stopped vouching for
+// them fail as worker_lost; a vouched-for call is left alone.
+func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := testenv.Postgres(t)
+	tenant := uuid.New()
+	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	dead := newExotelCall(t, db, tenant)
+	alive := newExotelCall(t, db, tenant)
+	require.NoError(t, db.RecordInviteSent(ctx, dead.ID, "worker-dead", "sip-dead"))
+	require.NoError(t, db.RecordInviteSent(ctx, alive.ID, "worker-alive", "sip-alive"))
+
+	time.Sleep(50 * time.Millisecond)
+	cut := time.Now()
+	n, err := db.TouchBridged(ctx, "worker-alive")
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+
+	ids, err := db.CloseOrphanedBridged(ctx, cut)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{dead.ID}, ids)
+
+	got, err := db.GetCall(ctx, dead.ID)
+	require.NoError(t, err)
+	require.Equal(t, dialq.StatusFailed, got.Status)
+	require.Equal(t, dialq.ReasonWorkerLost, got.FailureReason)
+	got, err = db.GetCall(ctx, alive.ID)
+	require.NoError(t, err)
+	require.Equal(t, dialq.StatusDialing, got.Status)
+}

@@ -10,7 +10,8 @@ STATE ?= $(CURDIR)/.dialq
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build every binary into bin/
+build: ## build every binary into bin/ (installs the C libraries cgo needs if missing)
+	bash deploy/stack.sh tools
 	$(GO) build -o bin/ ./cmd/...
 
 run: ## bring up the stack, seed the demo tenant, run phone simulator + API + worker (Ctrl-C stops them)

@@ -33,6 +33,17 @@ type config struct {
 	RetryCheck        time.Duration     // DIALQ_RETRY_CHECK_INTERVAL: how often due retries are moved to the queue
 	SweepAge          time.Duration     // DIALQ_SWEEP_AGE: re-enqueue calls queued longer than this
 
+	// The Exotel bridge.
+	Bridge          bool          // DIALQ_BRIDGE: dial Exotel trunks from this worker
+	SecretKey       string        // DIALQ_SECRET_KEY: opens the trunks' sealed SIP passwords
+	SIPListen       string        // DIALQ_SIP_LISTEN: where in-dialog SIP requests (BYE, re-INVITE) arrive
+	SIPContactHost  string        // DIALQ_SIP_CONTACT_HOST: the address Exotel reaches the SIP listener at
+	RTPBindIP       string        // DIALQ_RTP_BIND_IP: local address of the calls' RTP ports
+	NoRTPTimeout    time.Duration // DIALQ_NO_RTP_TIMEOUT: an answered call with no audio this long ends
+	MaxCallDuration time.Duration // DIALQ_MAX_CALL_DURATION
+	DrainTimeout    time.Duration // DIALQ_DRAIN_TIMEOUT: on SIGTERM, how long live calls may go on
+	BridgeHeartbeat time.Duration // DIALQ_BRIDGE_HEARTBEAT: how often the worker vouches for its calls
+
 	LogLevel string // DIALQ_LOG_LEVEL
 }
 
@@ -65,6 +76,15 @@ func loadConfig() (config, error) {
 		RetryBase:         l.Duration("DIALQ_RETRY_BASE", time.Second),
 		RetryCheck:        l.Duration("DIALQ_RETRY_CHECK_INTERVAL", time.Second),
 		SweepAge:          l.Duration("DIALQ_SWEEP_AGE", time.Minute),
+		Bridge:            l.Bool("DIALQ_BRIDGE", true),
+		SecretKey:         l.String("DIALQ_SECRET_KEY", ""),
+		SIPListen:         l.String("DIALQ_SIP_LISTEN", "127.0.0.1:0"),
+		SIPContactHost:    l.String("DIALQ_SIP_CONTACT_HOST", ""),
+		RTPBindIP:         l.String("DIALQ_RTP_BIND_IP", "127.0.0.1"),
+		NoRTPTimeout:      l.Duration("DIALQ_NO_RTP_TIMEOUT", 30*time.Second),
+		MaxCallDuration:   l.Duration("DIALQ_MAX_CALL_DURATION", time.Hour),
+		DrainTimeout:      l.Duration("DIALQ_DRAIN_TIMEOUT", 2*time.Minute),
+		BridgeHeartbeat:   l.Duration("DIALQ_BRIDGE_HEARTBEAT", 10*time.Second),
 		LogLevel:          l.String("DIALQ_LOG_LEVEL", "info"),
 	}
 	if c.ShutdownTimeout == 0 {
@@ -79,5 +99,9 @@ func loadConfig() (config, error) {
 	l.Check(c.TaskCheckInterval > 0, "DIALQ_TASK_CHECK_INTERVAL", "must be more than 0")
 	l.Check(c.RetryBase > 0, "DIALQ_RETRY_BASE", "must be more than 0")
 	l.Check(c.RetryCheck > 0, "DIALQ_RETRY_CHECK_INTERVAL", "must be more than 0")
+	l.Check(c.NoRTPTimeout >= time.Second, "DIALQ_NO_RTP_TIMEOUT", "must be at least 1s")
+	l.Check(c.MaxCallDuration >= time.Minute, "DIALQ_MAX_CALL_DURATION", "must be at least 1m")
+	l.Check(c.DrainTimeout >= 0, "DIALQ_DRAIN_TIMEOUT", "must not be negative")
+	l.Check(c.BridgeHeartbeat >= time.Second, "DIALQ_BRIDGE_HEARTBEAT", "must be at least 1s")
 	return c, l.Err()
 }

@@ -5,20 +5,25 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/internal/bridge"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/livekit"
 	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
+	"github.com/dialq/dialq/internal/secret"
+	"github.com/dialq/dialq/internal/sipua"
 )
 
 func main() {
@@ -66,6 +71,15 @@ func run() error {
 		RingTimeout:    cfg.RingTimeout,
 		FollowInterval: 500 * time.Millisecond,
 	}
+	var bridges *bridge.Manager
+	if cfg.Bridge {
+		var stopBridge func()
+		if bridges, stopBridge, err = startBridge(cfg, db, d.Notify, log); err != nil {
+			return err
+		}
+		defer stopBridge()
+		d.Bridge = bridges
+	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:       cfg.Concurrency,
 		Queues:            map[string]int{cfg.Dial.Queue: 1},
@@ -93,5 +107,44 @@ func run() error {
 	<-ctx.Done()
 	log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", cfg.ShutdownTimeout)
 	srv.Shutdown()
+	if bridges != nil {
+		bridges.Drain(cfg.DrainTimeout)
+	}
 	return nil
+}
+
+// startBridge starts the Exotel bridge: the SIP user agent and the manager
+// that vouches for this process's calls. The returned function stops both;
+// until then the manager keeps vouching, through the drain after SIGTERM.
+func startBridge(cfg config, db *postgres.DB, n bridge.Notifier, log *slog.Logger) (*bridge.Manager, func(), error) {
+	if cfg.SecretKey != "" {
+		key, err := secret.ParseKey(cfg.SecretKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
+		}
+		box, err := secret.NewBox(key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
+		}
+		db.UseSecrets(box)
+	}
+	ua, err := sipua.New(sipua.Config{ListenAddr: cfg.SIPListen, ContactHost: cfg.SIPContactHost,
+		Log: log.With("component", "sip")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("SIP user agent on %s (DIALQ_SIP_LISTEN): %w", cfg.SIPListen, err)
+	}
+	host, _ := os.Hostname()
+	m := bridge.New(bridge.Config{
+		Worker:     fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
+		LiveKitURL: cfg.LiveKitURL, APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret,
+		BindIP: cfg.RTPBindIP, RingTimeout: cfg.RingTimeout, NoRTPTimeout: cfg.NoRTPTimeout,
+		MaxDuration: cfg.MaxCallDuration, Heartbeat: cfg.BridgeHeartbeat,
+	}, ua, db, n, log.With("component", "bridge"))
+	ctx, cancel := context.WithCancel(context.Background())
+	go m.Run(ctx)
+	log.Info("Exotel bridge ready", "sip_tcp", ua.LocalAddr("tcp"), "sip_udp", ua.LocalAddr("udp"), "rtp_ip", cfg.RTPBindIP)
+	return m, func() {
+		cancel()
+		ua.Close()
+	}, nil
 }

@@ -36,12 +36,20 @@ type Notifier interface {
 	CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error
 }
 
+// Bridge dials through dialq's own SIP bridge (Exotel): Place returns once
+// the INVITE is out and recorded; the bridge follows the call from there.
+type Bridge interface {
+	Place(ctx context.Context, c *dialq.Call) error
+}
+
 // Dialer handles call:dial tasks.
 type Dialer struct {
 	Store   Store
 	LiveKit dialq.LiveKit
-	Notify  Notifier
-	Log     *slog.Logger
+	// Bridge places Exotel calls; nil fails them as bridge_unavailable.
+	Bridge Bridge
+	Notify Notifier
+	Log    *slog.Logger
 	// Now is the clock; tests may set it.
 	Now func() time.Time
 	// RingTimeout is how long the phone may ring.
@@ -151,10 +159,43 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 	}
 
 	if c.Service == dialq.ServiceExotel {
-		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonBridge,
-			Message: "the Exotel SIP bridge is not available in this version of dialq; the room and agent dispatch were created but the number was not dialed"}}
+		return d.dialBridge(ctx, log, c)
 	}
 	return d.dial(ctx, log, c)
+}
+
+// dialBridge hands an Exotel call to the bridge, unless an earlier attempt
+// already did.
+func (d *Dialer) dialBridge(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+	if d.Bridge == nil {
+		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+			Message: "this worker runs without the Exotel SIP bridge; the room and agent dispatch were created but the number was not dialed"}}
+	}
+	if c.SIPCallID != "" {
+		log.Info("INVITE already sent by an earlier attempt; the bridge session follows the call", "sip_call_id", c.SIPCallID)
+		return nil
+	}
+	if c.Attempts > 1 && c.Status == dialq.StatusDialing {
+		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
+			Message: "an earlier attempt was interrupted while dialing through the bridge; not dialing again so the number is never called twice"}}
+	}
+	identity := dialq.ParticipantIdentityFor(c.ToNumber)
+	if err := d.Store.MarkDialing(ctx, c.ID, identity, d.Now()); err != nil {
+		return fmt.Errorf("mark dialing: %w", err)
+	}
+	c.Status, c.ParticipantIdentity = dialq.StatusDialing, identity
+	if err := d.Bridge.Place(ctx, c); err != nil {
+		if se := dialq.AsStepError(err); se.Retry && ctx.Err() == nil {
+			if rerr := d.Store.RecordDialNotPlaced(context.WithoutCancel(ctx), c.ID, se.Error()); rerr != nil {
+				return fmt.Errorf("record dial not placed: %w", rerr)
+			}
+			c.Status = dialq.StatusQueued
+		}
+		return err
+	}
+	// The INVITE is out: a waiting request answers now.
+	d.changed(ctx, log, c.ID, dialq.StatusDialing)
+	return nil
 }
 
 // dial dials the phone through the LiveKit trunk, unless an earlier attempt

@@ -2,8 +2,9 @@
 # make run: everything dialq needs, on this machine, in the foreground.
 #   1. the local stack (PostgreSQL, Redis, livekit-server), installing what is missing
 #   2. migrations and the demo tenant (API key, assistant, one trunk per provider)
-#   3. the LOCAL PHONE SIMULATOR standing in for LiveKit's SIP service, the API
-#      and a worker, until Ctrl-C
+#   3. the LOCAL PHONE SIMULATOR standing in for LiveKit's SIP service, a local
+#      sipp "Exotel phone" the demo Exotel trunk dials over real SIP/RTP, the
+#      API and a worker, until Ctrl-C
 # Point LIVEKIT_URL (and LIVEKIT_API_KEY/SECRET) at a LiveKit deployment with
 # SIP to dial real phones instead; then the simulator is not started.
 set -euo pipefail
@@ -11,6 +12,8 @@ cd "$(dirname "$0")/.."
 STATE=${DIALQ_STATE_DIR:-$PWD/.dialq}
 API_ADDR=${DIALQ_API_ADDR:-127.0.0.1:58080}
 PHONESIM_ADDR=${PHONESIM_ADDR:-127.0.0.1:58090}
+EXOTEL_PHONE_ADDR=${DIALQ_EXOTEL_PHONE_ADDR:-127.0.0.1:58060}
+EXOTEL_PHONE_MEDIA_PORT=${DIALQ_EXOTEL_PHONE_MEDIA_PORT:-58300}
 
 external_livekit=${LIVEKIT_URL:-}
 bash deploy/stack.sh up
@@ -46,8 +49,18 @@ else
 	done
 fi
 
+# The demo Exotel trunk's far end: sipp playing Exotel and a phone that
+# answers and echoes the audio (deploy/sipp/exotel-phone.xml).
+scenario=$PWD/deploy/sipp/exotel-phone.xml
+(cd "$STATE/logs" && exec sipp -sf "$scenario" \
+	-i "${EXOTEL_PHONE_ADDR%:*}" -p "${EXOTEL_PHONE_ADDR##*:}" -t t1 \
+	-mi "${EXOTEL_PHONE_ADDR%:*}" -mp "$EXOTEL_PHONE_MEDIA_PORT" -rtp_echo -nostdin \
+	-trace_err -error_file exotel-phone-errors.log) >/dev/null 2>&1 &
+pids+=($!)
+echo "[run] local Exotel phone (sipp) on tcp $EXOTEL_PHONE_ADDR; its errors go to $STATE/logs/exotel-phone-errors.log"
+
 export DIALQ_API_URL="http://$API_ADDR"
-bin/dialqctl seed-demo -env-file "$STATE/demo.env" >/dev/null
+bin/dialqctl seed-demo -env-file "$STATE/demo.env" -exotel-address "$EXOTEL_PHONE_ADDR" >/dev/null
 # shellcheck source=/dev/null
 . "$STATE/demo.env"
 
@@ -75,6 +88,7 @@ MSG
 if [[ -z $external_livekit ]]; then
 	echo "   Phones:     LOCAL PHONE SIMULATOR at http://$PHONESIM_ADDR (no real call is placed)"
 fi
+echo "   Exotel:     the demo Exotel trunk dials a LOCAL sipp phone on tcp $EXOTEL_PHONE_ADDR (real SIP and RTP, echoes audio)"
 cat <<MSG
  Demo tenant written to $STATE/demo.env. In another shell:
 
@@ -83,6 +97,13 @@ cat <<MSG
      -H "Content-Type: application/json" -H "Authorization: Bearer \$DIALQ_API_KEY" \\
      -d '{"assistant_id":"'\$DIALQ_ASSISTANT_ID'","trunk_id":"'\$DIALQ_TWILIO_TRUNK_ID'",
           "to_number":"+15550200000","call_service":"twilio","metadata":{"name":"John Doe"}}'
+
+ and through the Exotel bridge:
+
+   curl -s -X POST "\$DIALQ_API_URL/call/outbound" \\
+     -H "Content-Type: application/json" -H "Authorization: Bearer \$DIALQ_API_KEY" \\
+     -d '{"assistant_id":"'\$DIALQ_ASSISTANT_ID'","trunk_id":"'\$DIALQ_EXOTEL_TRUNK_ID'",
+          "to_number":"+918044319240","call_service":"exotel"}'
 
  Ctrl-C stops dialq.
 ==============================================================================

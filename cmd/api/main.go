@@ -75,6 +75,7 @@ func run() error {
 			PollInterval: cfg.PollInterval,
 			CacheTTL:     cfg.CacheTTL,
 			Monitoring:   mon,
+			Hangup:       notify.NewHangups(rdb, "").Request,
 		})
 	if err != nil {
 		return err

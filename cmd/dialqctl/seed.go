@@ -5,8 +5,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -16,6 +18,7 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/secret"
 )
 
 // The demo tenant's fixed ids, so seeding twice changes nothing. The
@@ -39,6 +42,8 @@ func seedDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("seed-demo", flag.ExitOnError)
 	envFile := fs.String("env-file", ".dialq/demo.env", "where to write the demo's shell variables")
 	sipAddr := fs.String("sip-address", "127.0.0.1:5060", "SIP address of the demo twilio trunk")
+	exotelAddr := fs.String("exotel-address", "127.0.0.1:58060", "SIP address (host:port, TCP) the demo Exotel trunk dials: make run's sipp phone")
+	exotelRTP := fs.String("exotel-rtp-ports", "58100-58299", "the demo Exotel trunk's local RTP port range")
 	fs.Parse(args)
 
 	l := envconf.New()
@@ -94,14 +99,35 @@ func seedDemo(ctx context.Context, args []string) error {
 		Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk}); err != nil {
 		return err
 	}
-	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: demoExotelTrunk, TenantID: demoTenant, Name: "Demo Exotel",
-		Provider: dialq.ServiceExotel}); err != nil {
+
+	// The secret key seals the Exotel trunk's SIP password; keep the one of
+	// an earlier seeding, or the sealed password could not be opened.
+	prev := readEnv(*envFile)
+	secretKey := prev["DIALQ_SECRET_KEY"]
+	if _, err := secret.ParseKey(secretKey); err != nil {
+		secretKey = secret.NewKey()
+	}
+	key32, err := secret.ParseKey(secretKey)
+	if err != nil {
+		return err
+	}
+	box, err := secret.NewBox(key32)
+	if err != nil {
+		return err
+	}
+	db.UseSecrets(box)
+	exotel, err := demoExotelConfig(*exotelAddr, *exotelRTP)
+	if err != nil {
+		return err
+	}
+	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: demoExotelTrunk, TenantID: demoTenant, Name: "Demo Exotel (local sipp phone)",
+		Provider: dialq.ServiceExotel, Exotel: exotel}); err != nil {
 		return err
 	}
 
 	// Keep the key from an earlier seeding if it still works: only its hash
 	// is stored, so a lost key cannot be shown again.
-	key := readEnv(*envFile)["DIALQ_API_KEY"]
+	key := prev["DIALQ_API_KEY"]
 	if id, ok := dialq.ParseAPIKey(key); !ok || !keyValid(ctx, db, id, key) {
 		k, fresh := dialq.NewAPIKey(demoTenant)
 		if err := db.CreateAPIKey(ctx, k, "demo"); err != nil {
@@ -118,6 +144,7 @@ func seedDemo(ctx context.Context, args []string) error {
 		{"DIALQ_AGENT_NAME", demoAgentName},
 		{"DIALQ_TWILIO_TRUNK_ID", lkTrunk},
 		{"DIALQ_EXOTEL_TRUNK_ID", demoExotelTrunk},
+		{"DIALQ_SECRET_KEY", secretKey},
 		{"LIVEKIT_URL", lkURL},
 		{"LIVEKIT_API_KEY", lkKey},
 		{"LIVEKIT_API_SECRET", lkSecret},
@@ -185,4 +212,25 @@ func readEnv(path string) map[string]string {
 		}
 	}
 	return out
+}
+
+// demoExotelConfig is the demo Exotel trunk: make run's local sipp phone,
+// which checks these credentials like Exotel would.
+func demoExotelConfig(addr, ports string) (*dialq.ExotelConfig, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("-exotel-address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("-exotel-address %q: bad port", addr)
+	}
+	var lo, hi int
+	if _, err := fmt.Sscanf(ports, "%d-%d", &lo, &hi); err != nil {
+		return nil, fmt.Errorf("-exotel-rtp-ports %q: want MIN-MAX", ports)
+	}
+	c := &dialq.ExotelConfig{SIPHost: host, SIPPort: port, Transport: "tcp", FromDomain: "exotel.local",
+		CallerID: "08044319240", Username: "exotel-demo", Password: "dialq-demo-sip",
+		MediaIP: "127.0.0.1", RTPPortMin: lo, RTPPortMax: hi}
+	return c, c.Normalize()
 }

@@ -79,6 +79,14 @@ func run() error {
 		}
 		defer stopBridge()
 		d.Bridge = bridges
+		err := notify.NewHangups(rdb, "").Listen(ctx, log, func(id uuid.UUID, reason string) {
+			if bridges.Hangup(id, reason) {
+				log.Info("hanging up on request", "call_id", id, "reason", reason)
+			}
+		})
+		if err != nil {
+			return err
+		}
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:       cfg.Concurrency,
@@ -129,7 +137,7 @@ func startBridge(cfg config, db *postgres.DB, n bridge.Notifier, log *slog.Logge
 		db.UseSecrets(box)
 	}
 	ua, err := sipua.New(sipua.Config{ListenAddr: cfg.SIPListen, ContactHost: cfg.SIPContactHost,
-		Log: log.With("component", "sip")})
+		Log: log})
 	if err != nil {
 		return nil, nil, fmt.Errorf("SIP user agent on %s (DIALQ_SIP_LISTEN): %w", cfg.SIPListen, err)
 	}
@@ -142,7 +150,8 @@ func startBridge(cfg config, db *postgres.DB, n bridge.Notifier, log *slog.Logge
 	}, ua, db, n, log.With("component", "bridge"))
 	ctx, cancel := context.WithCancel(context.Background())
 	go m.Run(ctx)
-	log.Info("Exotel bridge ready", "sip_tcp", ua.LocalAddr("tcp"), "sip_udp", ua.LocalAddr("udp"), "rtp_ip", cfg.RTPBindIP)
+	log.Info("Exotel bridge ready", "sip_tcp", ua.LocalAddr("tcp").String(), "sip_udp", ua.LocalAddr("udp").String(),
+		"rtp_ip", cfg.RTPBindIP, "drain_timeout", cfg.DrainTimeout)
 	return m, func() {
 		cancel()
 		ua.Close()

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -29,6 +30,7 @@ type callView struct {
 	RoomName      string               `json:"room_name,omitempty"`
 	AgentDispatch *dispatchView        `json:"agent_dispatch,omitempty"`
 	Participant   *callParticipantView `json:"participant,omitempty"`
+	EndReason     string               `json:"end_reason,omitempty"`
 
 	CreatedAt  time.Time         `json:"created_at"`
 	UpdatedAt  time.Time         `json:"updated_at"`
@@ -56,7 +58,12 @@ func (s *Server) handleGetCall(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
-	events, err := s.store.Events(c.Request.Context(), id)
+	s.writeCallView(c, http.StatusOK, "", call)
+}
+
+// writeCallView answers with the call and its timeline.
+func (s *Server) writeCallView(c *gin.Context, status int, message string, call *dialq.Call) {
+	events, err := s.store.Events(c.Request.Context(), call.ID)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
@@ -66,7 +73,7 @@ func (s *Server) handleGetCall(c *gin.Context) {
 		SIPStatusCode: call.SIPStatusCode, SIPStatus: call.SIPStatus, LastError: call.LastError,
 		Attempts: call.Attempts, AssistantID: call.AssistantID, TrunkID: call.TrunkID,
 		ToNumber: call.ToNumber, CallService: call.Service, Metadata: call.Metadata,
-		RoomName: call.RoomName, CreatedAt: call.CreatedAt, UpdatedAt: call.UpdatedAt,
+		RoomName: call.RoomName, EndReason: call.EndReason, CreatedAt: call.CreatedAt, UpdatedAt: call.UpdatedAt,
 		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt, Events: events,
 	}
 	if call.DispatchID != "" {
@@ -78,5 +85,68 @@ func (s *Server) handleGetCall(c *gin.Context) {
 	if v.Events == nil {
 		v.Events = []dialq.CallEvent{}
 	}
-	c.JSON(http.StatusOK, gin.H{"success": true, "data": v})
+	body := gin.H{"success": true, "data": v}
+	if message != "" {
+		body = gin.H{"success": true, "message": message, "data": v}
+	}
+	c.JSON(status, body)
+}
+
+// handleHangup is POST /call/{id}/hangup: end a live call placed through the
+// Exotel bridge. The worker holding the call sends BYE (CANCEL while it
+// rings); the answer is 200 with the ended call, or 202 if the end was not
+// seen within Config.HangupWait.
+func (s *Server) handleHangup(c *gin.Context) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
+		return
+	}
+	ctx := c.Request.Context()
+	call, err := s.store.FindCall(ctx, tenantOf(c), id)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	switch {
+	case call.Service != dialq.ServiceExotel:
+		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT,
+			"Call %s goes through a LiveKit SIP trunk: it ends when its phone participant leaves the room (LiveKit RemoveParticipant); dialq hangs up only Exotel bridge calls.", id))
+		return
+	case !call.Status.Live():
+		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT, "Call %s is not live (status %s).", id, call.Status))
+		return
+	case call.SIPCallID == "":
+		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT, "Call %s is not dialed yet; try again in a moment.", id))
+		return
+	case s.cfg.Hangup == nil:
+		writeError(c, s.log, dialq.Errorf(dialq.EUNAVAILABLE, "Hanging up calls is not configured on this API process."))
+		return
+	}
+	w := s.watch.Watch(id)
+	defer w.Close()
+	if err := s.cfg.Hangup(ctx, id, "hung up by API"); err != nil {
+		writeError(c, s.log, dialq.Errorf(dialq.EUNAVAILABLE, "The hang-up request could not be sent: %v", err))
+		return
+	}
+	deadline := time.NewTimer(s.cfg.HangupWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(s.cfg.PollInterval)
+	defer poll.Stop()
+	for call.Status.Live() {
+		select {
+		case <-w.C:
+		case <-poll.C:
+		case <-deadline.C:
+			c.Header("Location", "/call/"+id.String())
+			s.writeCallView(c, http.StatusAccepted, "Hang-up requested; the call has not ended yet.", call)
+			return
+		case <-ctx.Done():
+			return
+		}
+		if fresh, err := s.store.FindCall(context.WithoutCancel(ctx), call.TenantID, id); err == nil {
+			call = fresh
+		}
+	}
+	s.writeCallView(c, http.StatusOK, "Call hung up.", call)
 }

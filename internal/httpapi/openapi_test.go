@@ -36,4 +36,5 @@ func TestOpenAPIDescribesEveryStatus(t *testing.T) {
 		require.Contains(t, post, strconv.Itoa(code), "POST /call/outbound answers %d; document it", code)
 	}
 	require.Contains(t, spec.Paths, "/call/{call_id}")
+	require.Contains(t, spec.Paths, "/call/{call_id}/hangup")
 }

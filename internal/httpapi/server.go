@@ -53,6 +53,12 @@ type Config struct {
 	CacheTTL time.Duration
 	// Monitoring serves Asynqmon at /monitoring when set.
 	Monitoring *MonitoringConfig
+	// Hangup asks the worker holding a bridged call to end it, for
+	// POST /call/{id}/hangup; nil answers that endpoint 503.
+	Hangup func(ctx context.Context, id uuid.UUID, reason string) error
+	// HangupWait is how long POST /call/{id}/hangup waits to see the call
+	// end before answering 202. Default 5 s.
+	HangupWait time.Duration
 }
 
 // Server is the HTTP API.
@@ -83,6 +89,9 @@ func New(store Store, enq Enqueuer, watch Watcher, ready func(context.Context) e
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Second
 	}
+	if cfg.HangupWait == 0 {
+		cfg.HangupWait = 5 * time.Second
+	}
 	s := &Server{store: store, enqueue: enq, watch: watch, ready: ready, log: log, cfg: cfg, now: time.Now}
 	s.keys = newTTLCache[[32]byte, uuid.UUID](cfg.CacheTTL, 10000, s.now)
 	s.assist = newTTLCache[tenantKey, *dialq.Assistant](cfg.CacheTTL, 10000, s.now)
@@ -109,6 +118,7 @@ func New(store Store, enq Enqueuer, watch Watcher, ready func(context.Context) e
 	api := r.Group("/", s.authenticate)
 	api.POST("/call/outbound", s.handleOutbound)
 	api.GET("/call/:id", s.handleGetCall)
+	api.POST("/call/:id/hangup", s.handleHangup)
 
 	if cfg.Monitoring != nil {
 		if err := s.mountMonitoring(r, *cfg.Monitoring); err != nil {

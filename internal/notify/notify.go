@@ -133,3 +133,59 @@ func (h *Hub) Close() error {
 	<-h.done
 	return err
 }
+
+// DefaultHangupChannel is the pub/sub channel of requests to end a bridged
+// call.
+const DefaultHangupChannel = "dialq:call-hangup"
+
+// Hangups carries requests to end a bridged call from API processes to
+// every worker; the worker holding the call's session acts on it, the others
+// ignore it. A request published while no worker listens is lost: the
+// caller sees the call still live and may ask again.
+type Hangups struct {
+	rdb     redis.UniversalClient
+	channel string
+}
+
+// NewHangups returns Hangups on channel (DefaultHangupChannel when empty).
+func NewHangups(rdb redis.UniversalClient, channel string) *Hangups {
+	if channel == "" {
+		channel = DefaultHangupChannel
+	}
+	return &Hangups{rdb: rdb, channel: channel}
+}
+
+// Request asks the worker holding call id to hang it up, for reason.
+func (h *Hangups) Request(ctx context.Context, id uuid.UUID, reason string) error {
+	if err := h.rdb.Publish(ctx, h.channel, id.String()+" "+reason).Err(); err != nil {
+		return fmt.Errorf("publish hang-up of call %s: %w", id, err)
+	}
+	return nil
+}
+
+// Listen subscribes and calls handle for each request until ctx ends. It
+// returns an error if the subscription fails; once subscribed it returns
+// nil when ctx ends.
+func (h *Hangups) Listen(ctx context.Context, log *slog.Logger, handle func(id uuid.UUID, reason string)) error {
+	sub := h.rdb.Subscribe(ctx, h.channel)
+	if _, err := sub.Receive(ctx); err != nil {
+		sub.Close()
+		return fmt.Errorf("subscribe to %s: %w", h.channel, err)
+	}
+	go func() {
+		<-ctx.Done()
+		sub.Close()
+	}()
+	go func() {
+		for msg := range sub.Channel() {
+			idText, reason, _ := strings.Cut(msg.Payload, " ")
+			id, err := uuid.Parse(idText)
+			if err != nil {
+				log.Warn("ignoring malformed hang-up request", "payload", msg.Payload)
+				continue
+			}
+			handle(id, reason)
+		}
+	}()
+	return nil
+}

@@ -1,0 +1,103 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/httpapi"
+	"github.com/dialq/dialq/internal/notify"
+	"github.com/dialq/dialq/internal/testenv"
+)
+
+// liveBridgedCall stores an answered Exotel call, as the bridge leaves it.
+func (h *harness) liveBridgedCall() uuid.UUID {
+	h.t.Helper()
+	ctx := context.Background()
+	c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: h.tenant, AssistantID: h.assistant, TrunkID: h.exotel,
+		ToNumber: "+918044319240", Service: dialq.ServiceExotel, Status: dialq.StatusQueued, CreatedAt: time.Now()}
+	_, err := h.db.CreateCall(ctx, c)
+	require.NoError(h.t, err)
+	require.NoError(h.t, h.db.MarkDialing(ctx, c.ID, "phone-+918044319240", time.Now()))
+	require.NoError(h.t, h.db.RecordInviteSent(ctx, c.ID, "worker-test", "sip-1"))
+	_, err = h.db.RecordAnswered(ctx, c.ID, dialq.Participant{SID: "PA_1", Identity: "phone-+918044319240", SIPCallID: "sip-1"}, time.Now())
+	require.NoError(h.t, err)
+	return c.ID
+}
+
+// TestHangupEndsBridgedCall: the request travels over Redis to whoever
+// holds the call (here a listener that records the end as the bridge
+// does); the API answers 200 with the ended call.
+func TestHangupEndsBridgedCall(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	hangups := notify.NewHangups(rdb, testenv.Name("hangup_"))
+	h := newHarness(t, func(c *httpapi.Config) {
+		c.Hangup = hangups.Request
+		c.PollInterval = 20 * time.Millisecond
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	got := make(chan string, 1)
+	require.NoError(t, hangups.Listen(ctx, testenv.Logger(t), func(id uuid.UUID, reason string) {
+		got <- reason
+		if _, err := h.db.RecordCompleted(context.Background(), id, reason, time.Now()); err != nil {
+			t.Errorf("record completed: %v", err)
+		}
+	}))
+
+	id := h.liveBridgedCall()
+	r := h.post("/call/"+id.String()+"/hangup", nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	require.Equal(t, "hung up by API", <-got)
+	data := r.Body["data"].(map[string]any)
+	require.Equal(t, "completed", data["status"])
+	require.Equal(t, "hung up by API", data["end_reason"])
+	require.Equal(t, "Call hung up.", r.Body["message"])
+
+	// Over is over.
+	r = h.post("/call/"+id.String()+"/hangup", nil)
+	require.Equal(t, http.StatusConflict, r.Status, r.Raw)
+	require.Contains(t, r.Body["message"], "not live (status completed)")
+}
+
+// TestHangupRefusals: unknown and foreign calls are 404, LiveKit SIP calls
+// 409, and a request nobody acts on is 202 with the call still live.
+func TestHangupRefusals(t *testing.T) {
+	t.Parallel()
+	rdb := testenv.Redis(t)
+	hangups := notify.NewHangups(rdb, testenv.Name("hangup_"))
+	h := newHarness(t, func(c *httpapi.Config) {
+		c.Hangup = hangups.Request
+		c.HangupWait = 200 * time.Millisecond
+		c.PollInterval = 20 * time.Millisecond
+	})
+
+	r := h.post("/call/"+uuid.NewString()+"/hangup", nil)
+	require.Equal(t, http.StatusNotFound, r.Status, r.Raw)
+	r = h.post("/call/not-a-uuid/hangup", nil)
+	require.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+
+	tw := h.post("/call/outbound?wait=0", h.body(nil))
+	require.Equal(t, http.StatusAccepted, tw.Status, tw.Raw)
+	twID := tw.Body["data"].(map[string]any)["call_id"].(string)
+	r = h.post("/call/"+twID+"/hangup", nil)
+	require.Equal(t, http.StatusConflict, r.Status, r.Raw)
+	require.Contains(t, r.Body["message"], "LiveKit SIP trunk")
+
+	other := newHarness(t)
+	r = other.post("/call/"+h.liveBridgedCall().String()+"/hangup", nil)
+	require.Equal(t, http.StatusNotFound, r.Status, "another tenant's call: %s", r.Raw)
+
+	// No worker listens: the request is sent, the call stays live.
+	id := h.liveBridgedCall()
+	r = h.post("/call/"+id.String()+"/hangup", nil)
+	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
+	require.Equal(t, "/call/"+id.String(), r.Header.Get("Location"))
+	require.Equal(t, "answered", r.Body["data"].(map[string]any)["status"])
+}

@@ -31,16 +31,17 @@ func TestLiveKitUnreachableRetriesThenAnswers503(t *testing.T) {
 	require.Zero(t, s.dialsTo("+15550200000"))
 }
 
-// TestExotelFailsClearlyUntilTheBridgeLands: exotel calls get their room
-// and dispatch, then fail with a reason that says the bridge is missing.
-func TestExotelFailsClearlyUntilTheBridgeLands(t *testing.T) {
+// TestExotelWithoutBridgeFailsClearly: on a worker running without the
+// Exotel bridge (DIALQ_BRIDGE=false), exotel calls get their room and
+// dispatch, then fail with a reason that says the bridge is missing.
+func TestExotelWithoutBridgeFailsClearly(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, stackOptions{})
 	r := s.do(http.MethodPost, "/call/outbound", s.body("+918044319240", "exotel", s.exotel))
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Raw)
 	e := r.Body["error"].(map[string]any)
 	require.Equal(t, string(dialq.ReasonBridge), e["reason"])
-	require.Contains(t, r.Body["message"], "Exotel SIP bridge is not available")
+	require.Contains(t, r.Body["message"], "runs without the Exotel SIP bridge")
 	data := r.Body["data"].(map[string]any)
 	require.Regexp(t, `^exotel-\+918044319240-[0-9a-f]{12}$`, data["room_name"])
 	require.Regexp(t, "^AD_", data["agent_dispatch"].(map[string]any)["id"])

@@ -16,6 +16,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialq/dialq/internal/bridge"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
@@ -23,7 +24,9 @@ import (
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
+	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipdouble"
+	"github.com/dialq/dialq/internal/sipua"
 	"github.com/dialq/dialq/internal/testenv"
 )
 
@@ -50,6 +53,8 @@ type stack struct {
 	badTwilio   string // a dialq trunk whose LiveKit trunk does not exist
 	rooms       *lksdk.RoomServiceClient
 	dispatchAPI *lksdk.AgentDispatchClient
+	hangups     string          // the hang-up requests' channel
+	bridge      *bridge.Manager // the worker's Exotel bridge, when it has one
 }
 
 type stackOptions struct {
@@ -58,6 +63,10 @@ type stackOptions struct {
 	maxRetry    int
 	liveKitURL  string // overrides the worker's LiveKit URL (to make it unreachable)
 	noWorker    bool
+	// exotelPhone, when set, gives the exotel trunk SIP settings for this
+	// sipp peer (make run's demo phone scenario: user exotel-demo) and the
+	// worker an Exotel bridge.
+	exotelPhone *testenv.SippRun
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -68,7 +77,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	rdb := testenv.Redis(t)
 	log := testenv.Logger(t)
 
-	s := &stack{t: t, lk: lk, db: db, dsn: dsn, queue: testenv.Name("q_"), notify: testenv.Name("ch_"),
+	s := &stack{t: t, lk: lk, db: db, dsn: dsn, queue: testenv.Name("q_"), notify: testenv.Name("ch_"), hangups: testenv.Name("hangup_"),
 		tenant: uuid.New(), assistant: uuid.New(), agentName: testenv.Name("agent-"),
 		exotel: "ST_exotel_" + testenv.Name(""), badTwilio: "ST_missing_" + testenv.Name(""),
 		rooms:       lksdk.NewRoomServiceClient(lk.URL, lk.APIKey, lk.APISecret),
@@ -101,7 +110,18 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		StartInstruction: "Hi {{name}}, this is {{agent_name}} speaking.",
 		AgentName:        s.agentName}))
 	require.NoError(t, db.SaveTrunk(ctx, &dialq.Trunk{ID: s.twilio, TenantID: s.tenant, Provider: dialq.ServiceTwilio, LiveKitTrunkID: s.twilio}))
-	require.NoError(t, db.SaveTrunk(ctx, &dialq.Trunk{ID: s.exotel, TenantID: s.tenant, Provider: dialq.ServiceExotel}))
+	exotel := &dialq.Trunk{ID: s.exotel, TenantID: s.tenant, Provider: dialq.ServiceExotel}
+	if p := o.exotelPhone; p != nil {
+		key, err := secret.ParseKey(secret.NewKey())
+		require.NoError(t, err)
+		box, err := secret.NewBox(key)
+		require.NoError(t, err)
+		db.UseSecrets(box)
+		exotel.Exotel = &dialq.ExotelConfig{SIPHost: p.Host, SIPPort: p.Port, Transport: "tcp", FromDomain: "exotel.local",
+			CallerID: "08044319240", Username: "exotel-demo", Password: "dialq-demo-sip",
+			MediaIP: "127.0.0.1", RTPPortMin: 30000, RTPPortMax: 31999}
+	}
+	require.NoError(t, db.SaveTrunk(ctx, exotel))
 	require.NoError(t, db.SaveTrunk(ctx, &dialq.Trunk{ID: s.badTwilio, TenantID: s.tenant, Provider: dialq.ServiceTwilio, LiveKitTrunkID: "ST_doesnotexist"}))
 
 	s.dial = queue.DefaultDialOptions()
@@ -115,7 +135,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	require.NoError(t, err)
 	t.Cleanup(func() { hub.Close() })
 	api, err := httpapi.New(db, queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), s.dial), hub, nil, log,
-		httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, PollInterval: time.Second, CacheTTL: 5 * time.Second})
+		httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, PollInterval: time.Second, CacheTTL: 5 * time.Second,
+			Hangup: notify.NewHangups(rdb, s.hangups).Request})
 	require.NoError(t, err)
 	s.api = httptest.NewServer(api)
 	t.Cleanup(s.api.Close)
@@ -168,6 +189,24 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, wrap func(dialq.Li
 		ShutdownTimeout:          5 * time.Second,
 		LogLevel:                 asynq.ErrorLevel,
 	})
+	if o.exotelPhone != nil {
+		ua, err := sipua.New(sipua.Config{Log: testenv.Logger(t)})
+		require.NoError(t, err)
+		m := bridge.New(bridge.Config{Worker: testenv.Name("worker-"), LiveKitURL: s.lk.URL, APIKey: s.lk.APIKey,
+			APISecret: s.lk.APISecret, BindIP: "127.0.0.1", RingTimeout: ring, NoRTPTimeout: 10 * time.Second,
+			MaxDuration: time.Minute}, ua, s.db, d.Notify, testenv.Logger(t))
+		d.Bridge = m
+		s.bridge = m
+		ctx, cancel := context.WithCancel(context.Background())
+		require.NoError(t, notify.NewHangups(rdb, s.hangups).Listen(ctx, testenv.Logger(t), func(id uuid.UUID, reason string) {
+			m.Hangup(id, reason)
+		}))
+		t.Cleanup(func() {
+			cancel()
+			m.Drain(0)
+			ua.Close()
+		})
+	}
 	mux := asynq.NewServeMux()
 	d.Register(mux)
 	require.NoError(t, srv.Start(mux))

@@ -1,8 +1,13 @@
-// Command dialqctl administers dialq: it applies migrations, creates API
-// keys and seeds the demo tenant `make run` uses.
+// Command dialqctl administers dialq: it applies migrations, makes tenants,
+// API keys, assistants and trunks, and seeds the demo tenant `make run` uses.
 //
 //	dialqctl migrate
+//	dialqctl create-tenant -name NAME
 //	dialqctl create-key -tenant <uuid> [-name NAME]
+//	dialqctl save-assistant -tenant <uuid> -agent-name NAME [-id UUID] [-prompt P] [-start-instruction S]
+//	dialqctl save-trunk -tenant <uuid> -id ST_... -provider twilio [-livekit-trunk ST_...]
+//	DIALQ_EXOTEL_PASSWORD=... dialqctl save-trunk -tenant <uuid> -id ST_... -provider exotel -caller-id 0... -username U -media-ip IP
+//	dialqctl new-secret-key
 //	dialqctl seed-demo -env-file .dialq/demo.env
 package main
 
@@ -30,8 +35,16 @@ func main() {
 	switch os.Args[1] {
 	case "migrate":
 		err = migrate(ctx)
+	case "create-tenant":
+		err = createTenant(ctx, os.Args[2:])
 	case "create-key":
 		err = createKey(ctx, os.Args[2:])
+	case "save-assistant":
+		err = saveAssistant(ctx, os.Args[2:])
+	case "save-trunk":
+		err = saveTrunk(ctx, os.Args[2:])
+	case "new-secret-key":
+		err = newSecretKey()
 	case "seed-demo":
 		err = seedDemo(ctx, os.Args[2:])
 	default:
@@ -44,7 +57,15 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: dialqctl migrate | create-key -tenant UUID [-name NAME] | seed-demo [-env-file PATH]")
+	fmt.Fprintln(os.Stderr, `usage: dialqctl COMMAND [flags]   (dialqctl COMMAND -h for its flags)
+  migrate          apply the migrations
+  create-tenant    make a tenant and print its id
+  create-key       make an API key for a tenant (shown once)
+  save-assistant   create or update an assistant
+  save-trunk       create or update a trunk (twilio: LiveKit trunk; exotel: SIP settings,
+                   password from DIALQ_EXOTEL_PASSWORD, sealed with DIALQ_SECRET_KEY)
+  new-secret-key   print a fresh DIALQ_SECRET_KEY
+  seed-demo        the demo tenant make run uses`)
 	os.Exit(2)
 }
 

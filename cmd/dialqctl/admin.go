@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/secret"
+)
+
+// openDB opens DATABASE_URL, with DIALQ_SECRET_KEY's box when it is set.
+func openDB(ctx context.Context) (*postgres.DB, error) {
+	l := envconf.New()
+	dsn := l.Required("DATABASE_URL")
+	key := l.String("DIALQ_SECRET_KEY", "")
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	db, err := postgres.Open(ctx, dsn, 2)
+	if err != nil {
+		return nil, err
+	}
+	if key != "" {
+		k, err := secret.ParseKey(key)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
+		}
+		box, err := secret.NewBox(k)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
+		}
+		db.UseSecrets(box)
+	}
+	return db, nil
+}
+
+// newSecretKey prints a fresh DIALQ_SECRET_KEY.
+func newSecretKey() error {
+	fmt.Println(secret.NewKey())
+	return nil
+}
+
+// createTenant makes a tenant and prints its id.
+func createTenant(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("create-tenant", flag.ExitOnError)
+	name := fs.String("name", "", "the tenant's name (required)")
+	fs.Parse(args)
+	if strings.TrimSpace(*name) == "" {
+		return fmt.Errorf("-name is required")
+	}
+	db, err := openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t := &dialq.Tenant{ID: uuid.New(), Name: *name}
+	if err := db.SaveTenant(ctx, t); err != nil {
+		return err
+	}
+	fmt.Println(t.ID)
+	return nil
+}
+
+// saveAssistant creates or updates a tenant's assistant.
+func saveAssistant(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("save-assistant", flag.ExitOnError)
+	tenant := fs.String("tenant", "", "tenant id (UUID, required)")
+	id := fs.String("id", "", "assistant id (UUID; default a new one)")
+	name := fs.String("name", "", "a label")
+	prompt := fs.String("prompt", "", "the agent's prompt; {{key}} and {{key|default}} are filled from the call's metadata")
+	start := fs.String("start-instruction", "", "what the agent says first; placeholders as in -prompt")
+	agent := fs.String("agent-name", "", "the LiveKit agent name to dispatch (required)")
+	fs.Parse(args)
+	tid, err := uuid.Parse(*tenant)
+	if err != nil {
+		return fmt.Errorf("-tenant must be a UUID: %w", err)
+	}
+	aid := uuid.New()
+	if *id != "" {
+		if aid, err = uuid.Parse(*id); err != nil {
+			return fmt.Errorf("-id must be a UUID: %w", err)
+		}
+	}
+	if strings.TrimSpace(*agent) == "" {
+		return fmt.Errorf("-agent-name is required")
+	}
+	db, err := openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.SaveAssistant(ctx, &dialq.Assistant{ID: aid, TenantID: tid, Name: *name, Prompt: *prompt,
+		StartInstruction: *start, AgentName: *agent}); err != nil {
+		return err
+	}
+	fmt.Println(aid)
+	return nil
+}
+
+// saveTrunk creates or updates a tenant's trunk: a LiveKit SIP outbound
+// trunk for twilio, or the Exotel bridge's SIP settings for exotel.
+func saveTrunk(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("save-trunk", flag.ExitOnError)
+	tenant := fs.String("tenant", "", "tenant id (UUID, required)")
+	id := fs.String("id", "", "trunk id, ST_... (required)")
+	name := fs.String("name", "", "a label")
+	provider := fs.String("provider", "", "twilio or exotel (required)")
+	lkTrunk := fs.String("livekit-trunk", "", "twilio: the LiveKit SIP outbound trunk id (default -id)")
+	var ex dialq.ExotelConfig
+	fs.StringVar(&ex.SIPHost, "sip-host", dialq.DefaultExotelHost, "exotel: SIP host")
+	fs.IntVar(&ex.SIPPort, "sip-port", dialq.DefaultExotelPort, "exotel: SIP port")
+	fs.StringVar(&ex.Transport, "transport", "tcp", "exotel: tcp or udp")
+	fs.StringVar(&ex.FromDomain, "from-domain", "", "exotel: host part of From (default -sip-host)")
+	fs.StringVar(&ex.CallerID, "caller-id", "", "exotel: the virtual number, 0XXXXXXXXXX or +91XXXXXXXXXX")
+	fs.StringVar(&ex.Username, "username", "", "exotel: digest user name")
+	fs.StringVar(&ex.MediaIP, "media-ip", "", "exotel: the public IP Exotel sends RTP to")
+	ports := fs.String("rtp-ports", "30000-31999", "exotel: local RTP port range MIN-MAX")
+	fs.Parse(args)
+
+	tid, err := uuid.Parse(*tenant)
+	if err != nil {
+		return fmt.Errorf("-tenant must be a UUID: %w", err)
+	}
+	t := &dialq.Trunk{ID: *id, TenantID: tid, Name: *name, Provider: dialq.CallService(*provider)}
+	switch t.Provider {
+	case dialq.ServiceTwilio:
+		t.LiveKitTrunkID = *lkTrunk
+		if t.LiveKitTrunkID == "" {
+			t.LiveKitTrunkID = t.ID
+		}
+	case dialq.ServiceExotel:
+		if _, err := fmt.Sscanf(*ports, "%d-%d", &ex.RTPPortMin, &ex.RTPPortMax); err != nil {
+			return fmt.Errorf("-rtp-ports %q: want MIN-MAX", *ports)
+		}
+		// The password comes from the environment, not a flag, so it stays
+		// out of shell history and process lists.
+		ex.Password = os.Getenv("DIALQ_EXOTEL_PASSWORD")
+		if ex.Password == "" {
+			return fmt.Errorf("set DIALQ_EXOTEL_PASSWORD to the trunk's digest password")
+		}
+		t.Exotel = &ex
+	default:
+		return fmt.Errorf("-provider must be twilio or exotel")
+	}
+	db, err := openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.SaveTrunk(ctx, t); err != nil {
+		return err
+	}
+	if t.Exotel != nil {
+		fmt.Printf("%s saved: %s\n", t.ID, t.Exotel)
+		return nil
+	}
+	fmt.Printf("%s saved: LiveKit trunk %s\n", t.ID, t.LiveKitTrunkID)
+	return nil
+}

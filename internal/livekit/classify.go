@@ -71,25 +71,9 @@ func classifyDial(ctx context.Context, err error) error {
 	return classify(ctx, err)
 }
 
-// sipFailure maps a SIP final response to the call's failure.
-func sipFailure(code int, reason string) dialq.Failure {
-	f := dialq.Failure{SIPCode: code, SIPStatus: reason}
-	switch {
-	case code == 486 || code == 600:
-		f.Reason, f.Message = dialq.ReasonBusy, "the callee is busy"
-	case code == 480 || code == 408 || code == 487:
-		f.Reason, f.Message = dialq.ReasonNoAnswer, "the callee did not answer"
-	case code == 603 || code == 607:
-		f.Reason, f.Message = dialq.ReasonRejected, "the callee declined the call"
-	case code == 404 || code == 410 || code == 484 || code == 604:
-		f.Reason, f.Message = dialq.ReasonUnreachable, "the number cannot be reached"
-	case code == 401 || code == 403 || code == 407:
-		f.Reason, f.Message = dialq.ReasonTrunk, "the SIP trunk refused dialq's credentials"
-	default:
-		f.Reason, f.Message = dialq.ReasonCarrier, "the carrier failed the call"
-	}
-	f.Message = fmt.Sprintf("%s (SIP %d %s)", f.Message, code, reason)
-	return f
+// sipFailure maps a final SIP response to the failure the call records.
+func sipFailure(code int, status string) dialq.Failure {
+	return dialq.SIPFailure(code, status, "the SIP trunk")
 }
 
 // errorCode returns the twirp code of err, reading gRPC status errors (as the

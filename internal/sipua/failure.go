@@ -16,27 +16,9 @@ var (
 	ErrClosed = errors.New("sipua: user agent closed")
 )
 
-// sipFailure maps a final SIP response to the failure the call records. It
-// matches the LiveKit adapter's mapping, so a call fails with the same reason
-// whichever way it was dialled.
+// sipFailure maps a final SIP response to the failure the call records.
 func sipFailure(code int, status string) dialq.Failure {
-	f := dialq.Failure{SIPCode: code, SIPStatus: status}
-	switch {
-	case code == 486 || code == 600:
-		f.Reason, f.Message = dialq.ReasonBusy, "the callee is busy"
-	case code == 480 || code == 408 || code == 487:
-		f.Reason, f.Message = dialq.ReasonNoAnswer, "the callee did not answer"
-	case code == 603 || code == 607:
-		f.Reason, f.Message = dialq.ReasonRejected, "the callee declined the call"
-	case code == 404 || code == 410 || code == 484 || code == 604:
-		f.Reason, f.Message = dialq.ReasonUnreachable, "the number cannot be reached"
-	case code == 401 || code == 403 || code == 407:
-		f.Reason, f.Message = dialq.ReasonTrunk, "Exotel refused dialq's credentials or caller ID"
-	default:
-		f.Reason, f.Message = dialq.ReasonCarrier, "the carrier failed the call"
-	}
-	f.Message = fmt.Sprintf("%s (SIP %d %s)", f.Message, code, status)
-	return f
+	return dialq.SIPFailure(code, status, "Exotel")
 }
 
 // final is a failure that trying again will not change: the callee or the

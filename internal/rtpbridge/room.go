@@ -13,6 +13,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	lkmedia "github.com/livekit/server-sdk-go/v2/pkg/media"
 	"github.com/livekit/server-sdk-go/v2/signalling"
+
+	"github.com/dialq/dialq/internal/logging"
 )
 
 const (
@@ -59,7 +61,7 @@ func (s *Session) join(ctx context.Context) error {
 		return fmt.Errorf("build token: %w", err)
 	}
 
-	sdkLog := sdkLogger(s.log)
+	sdkLog := logging.LiveKitSDK(s.log)
 	// The track takes the phone's 8 kHz audio as it is; it resamples to
 	// 48 kHz and encodes Opus itself.
 	s.track, err = lkmedia.NewPCMLocalTrack(sampleRate, 1, sdkLog)
@@ -254,7 +256,7 @@ func (s *Session) trackSubscribed(track *webrtc.TrackRemote, pub *lksdk.RemoteTr
 	rt, err := lkmedia.NewPCMRemoteTrack(track, in,
 		lkmedia.WithTargetSampleRate(sampleRate),
 		lkmedia.WithTargetChannels(1),
-		lkmedia.WithLogger(sdkLogger(s.log)),
+		lkmedia.WithLogger(logging.LiveKitSDK(s.log)),
 	)
 	if err != nil {
 		in.Close()

@@ -13,6 +13,8 @@ import (
 	"github.com/livekit/protocol/sip"
 	"github.com/livekit/protocol/utils/guid"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/dialq/dialq/internal/logging"
 )
 
 // Values of the sip.callStatus participant attribute, as livekit-sip sets
@@ -141,7 +143,7 @@ func (c *call) join(ctx context.Context) error {
 	})
 	err = room.JoinWithContextAndToken(ctx, c.s.wsURL, token,
 		lksdk.WithAutoSubscribe(false),
-		lksdk.WithLogger(sdkLogger(c.log)),
+		lksdk.WithLogger(logging.LiveKitSDK(c.log)),
 	)
 	if err != nil {
 		return err

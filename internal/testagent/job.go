@@ -8,6 +8,8 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/dialq/dialq/internal/logging"
 )
 
 // Job is one job livekit-server assigned to the agent.
@@ -60,7 +62,7 @@ func (a *Agent) run(as *livekit.JobAssignment) {
 	}
 	room, err := lksdk.ConnectToRoomWithToken(url, as.Token, &lksdk.RoomCallback{
 		OnDisconnected: func() { a.forget(j.ID) },
-	}, lksdk.WithAutoSubscribe(false), lksdk.WithLogger(sdkLogger(log)))
+	}, lksdk.WithAutoSubscribe(false), lksdk.WithLogger(logging.LiveKitSDK(log)))
 	if err != nil {
 		j.JoinErr = fmt.Errorf("join room %s: %w", j.Room, err)
 		log.Warn("test agent could not join the room", "error", err)

@@ -1,4 +1,4 @@
-package rtpbridge
+package logging
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 )
 
-// sdkLogger sends the warnings and errors of the LiveKit SDK (room, tracks,
-// codecs) to log. Its info logs are left out: they are per-packet chatter
-// and one of them prints the join token.
-func sdkLogger(log *slog.Logger) protologger.Logger {
+// LiveKitSDK sends the warnings and errors of the LiveKit SDK (rooms,
+// tracks, codecs) to log. Its info logs are left out: they are per-packet
+// chatter, and one of them prints the join token.
+func LiveKitSDK(log *slog.Logger) protologger.Logger {
 	return protologger.LogRLogger(logr.FromSlogHandler(warnAndAbove{log.Handler()}))
 }
 

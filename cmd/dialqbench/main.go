@@ -8,7 +8,11 @@
 //	    LiveKit requests made directly, open loop at a fixed rate;
 //	(c) idle cost of the worker's asynq TaskCheckInterval choices: Redis
 //	    commands/s and CPU of an idle worker, next to its pickup latency;
-//	plus a probe of what phones that really join the room over WebRTC cost.
+//	plus a probe of what phones that really join the room over WebRTC cost;
+//	bridge: concurrent calls through dialq's Exotel bridge (SIP to a sipp
+//	    phone, RTP to LiveKit rooms with an agent talking), its CPU per call
+//	    against the bare codec work of as many calls, and how late its
+//	    frames to the phones go out.
 //
 // It prints the figures as Markdown and can rewrite the figures block of
 // docs/benchmarks.md. It exits 0 unless a benchmark broke: missing a target
@@ -59,8 +63,14 @@ func main() {
 		err = serveDouble(args)
 	case "idle-worker":
 		err = idleWorker(args)
+	case "serve-bridge":
+		err = serveBridge(args)
+	case "bridge-agents":
+		err = serveAgents(args)
+	case "bridge-codec":
+		err = serveCodec(args)
 	default:
-		err = fmt.Errorf("unknown sub-command %q (run, or the internal serve-accept, serve-sync, sipdouble, idle-worker)", sub)
+		err = fmt.Errorf("unknown sub-command %q (run, or the internal serve-accept, serve-sync, sipdouble, idle-worker, serve-bridge, bridge-agents, bridge-codec)", sub)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dialqbench:", err)
@@ -91,9 +101,32 @@ func (d *durations) Set(s string) error {
 	return nil
 }
 
+// intList parses a comma-separated list of positive integers.
+type intList []int
+
+func (l *intList) String() string {
+	parts := make([]string, len(*l))
+	for i, v := range *l {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (l *intList) Set(s string) error {
+	*l = nil
+	for _, p := range strings.Split(s, ",") {
+		var v int
+		if _, err := fmt.Sscan(strings.TrimSpace(p), &v); err != nil || v <= 0 {
+			return fmt.Errorf("bad number %q", p)
+		}
+		*l = append(*l, v)
+	}
+	return nil
+}
+
 func run(args []string) error {
 	fs := flag.NewFlagSet("dialqbench", flag.ExitOnError)
-	only := fs.String("only", "accept,sync,idle,join", "benchmarks to run: accept, sync, idle, join")
+	only := fs.String("only", "accept,sync,idle,join,bridge", "benchmarks to run: accept, sync, idle, join, bridge")
 	var a acceptOptions
 	fs.IntVar(&a.Conns, "accept-conns", 32, "(a) concurrent keep-alive connections")
 	fs.DurationVar(&a.Warmup, "accept-warmup", 2*time.Second, "(a) warm-up before each measured window")
@@ -117,6 +150,14 @@ func run(args []string) error {
 	fs.DurationVar(&j.Warmup, "join-warmup", time.Second, "joined-phone probe: warm-up")
 	fs.DurationVar(&j.Duration, "join-duration", 3*time.Second, "joined-phone probe: measured window")
 	fs.DurationVar(&j.HangUpAfter, "join-hang-up-after", time.Second, "joined-phone probe: phones hang up this long after answering")
+	br := bridgeOptions{Calls: []int{targetBridgeCalls}}
+	fs.Var((*intList)(&br.Calls), "bridge-calls", "bridge: concurrent calls, one run per number (e.g. 50,100)")
+	fs.Float64Var(&br.Rate, "bridge-rate", 20, "bridge: calls placed per second")
+	fs.DurationVar(&br.Warmup, "bridge-warmup", 5*time.Second, "bridge: wait after the last answer before measuring")
+	fs.DurationVar(&br.Duration, "bridge-duration", 20*time.Second, "bridge: measured window (and the bare codec arm's)")
+	fs.BoolVar(&br.SharedLiveKit, "bridge-shared-livekit", false, "bridge: use the stack's livekit-server instead of a private one")
+	fs.BoolVar(&br.Capture, "bridge-capture", true, "bridge: time the RTP to the phones on loopback (needs root)")
+	fs.StringVar(&br.Scenario, "bridge-scenario", "deploy/sipp/bench-phone.xml", "bridge: the sipp phone's scenario")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -170,6 +211,7 @@ func run(args []string) error {
 	step("sync", func() (err error) { rep.Sync, err = runSync(ctx, e, s, *logDir); return })
 	step("idle", func() (err error) { rep.Idle, err = runIdle(ctx, i, *logDir); return })
 	step("join", func() (err error) { rep.Join, err = runJoin(ctx, e, j, *logDir); return })
+	step("bridge", func() (err error) { rep.Bridge, err = runBridge(ctx, e, br, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()
@@ -181,7 +223,7 @@ func run(args []string) error {
 			return err
 		}
 	}
-	all := want["accept"] && want["sync"] && want["idle"] && want["join"]
+	all := want["accept"] && want["sync"] && want["idle"] && want["join"] && want["bridge"]
 	if *docs != "" && !all {
 		logf("not rewriting %s: only a full run (every benchmark) does", *docs)
 	}

@@ -34,6 +34,7 @@ type report struct {
 	Sync     *syncResult   `json:"sync,omitempty"`
 	Idle     *idleResult   `json:"idle,omitempty"`
 	Join     *joinResult   `json:"join,omitempty"`
+	Bridge   *bridgeResult `json:"bridge,omitempty"`
 	Broken   []string      `json:"broken,omitempty"`
 }
 
@@ -246,6 +247,9 @@ func (r *report) markdown() string {
 		p("| %.0f | %d | %s | %s | %.0f | %.0f | %.0f | %.3f | %.1f | %d |\n", j.RPS, j.Errors, msf(j.P50), msf(j.P99), c.Machine,
 			c.Procs["livekit"], c.Procs["double"], j.CPUPerCall["livekit"]+j.CPUPerCall["double"], j.CoresAt200, j.RTCPorts)
 		p("\n")
+	}
+	if br := r.Bridge; br != nil && len(br.Runs) > 0 {
+		b.WriteString(br.markdown(r.Machine.NProc))
 	}
 	if len(r.Broken) > 0 {
 		p("Broken: %s\n\n", strings.Join(r.Broken, "; "))

@@ -1,0 +1,448 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	lkp "github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/secret"
+)
+
+// Targets of the bridge benchmark, from the issue.
+const (
+	targetBridgeRatio   = 1.3 // bridge CPU per call / bare codec CPU per call
+	targetBridgeLatePct = 1.0 // % of frames to the phones more than 5 ms late
+	targetBridgeCalls   = 100 // calls at which the late-frame target applies
+)
+
+// The bridge benchmark's RTP ports (the Exotel trunk's range), away from
+// make run's 58100-58299, the e2e tests' 30000-31999 and the rtpbridge
+// tests' 21000-22003, below Linux's ephemeral range.
+const (
+	bridgeRTPMin = 24000
+	bridgeRTPMax = 25999
+)
+
+// bridgeOptions configure the bridge benchmark.
+type bridgeOptions struct {
+	// Calls are the numbers of concurrent calls to measure, one run each.
+	Calls    []int         `json:"calls"`
+	Rate     float64       `json:"rate"` // calls placed per second
+	Warmup   time.Duration `json:"warmup_ns"`
+	Duration time.Duration `json:"duration_ns"`
+	// SharedLiveKit uses the stack's livekit-server instead of a private one.
+	SharedLiveKit bool   `json:"shared_livekit"`
+	Capture       bool   `json:"capture"` // time the frames to the phones on the wire
+	Scenario      string `json:"scenario"`
+}
+
+// bridgeResult is the bridge benchmark's outcome: one run per number of
+// calls.
+type bridgeResult struct {
+	Options bridgeOptions `json:"options"`
+	Runs    []bridgeRun   `json:"runs"`
+}
+
+// bridgeRun is one number of concurrent calls.
+type bridgeRun struct {
+	Calls int      `json:"calls"`
+	Up    bridgeUp `json:"up"`
+	// CPU is the measured window's CPU by process: bridge, livekit, sipp,
+	// agents, postgres, bench (this process, which runs the capture).
+	CPU *cpuUse `json:"cpu"`
+	// CodecCPU is the bare codec arm's process over a window as long, in %
+	// of one core, for Up.Answered calls; CodecFrames the 20 ms frames (both
+	// directions of a call) it did per second, which should be 50 a call.
+	CodecCPU    float64 `json:"codec_cpu_pct"`
+	CodecFrames float64 `json:"codec_frames_per_sec"`
+	// Per call, in % of one core, and their ratio.
+	BridgePerCall float64 `json:"bridge_pct_per_call"`
+	CodecPerCall  float64 `json:"codec_pct_per_call"`
+	Ratio         float64 `json:"ratio"`
+	// Wire is the frames to the phones during the window, as captured on
+	// loopback; nil without the capture.
+	Wire *wireStats `json:"wire,omitempty"`
+	// Sessions is what the bridge's own counters say of the whole calls.
+	Sessions *sessionStats `json:"sessions,omitempty"`
+	Load     string        `json:"load_at_window_end"`
+	// Saturated says the machine's cores were busy (95% or more) during the
+	// bridge's window: the bridge then got less CPU than it wanted and its
+	// share per call says nothing of its cost. CodecSaturated says the bare
+	// codec arm did less than 98% of its frames: the same for its share.
+	Saturated      bool `json:"saturated"`
+	CodecSaturated bool `json:"codec_saturated"`
+}
+
+// ratioMeaningful says whether the run's ratio compares costs: neither arm
+// was short of CPU.
+func (r *bridgeRun) ratioMeaningful() bool { return !r.Saturated && !r.CodecSaturated && r.Ratio > 0 }
+
+// latePct is the run's late-frame share: on the wire if captured, else the
+// sessions' own counters.
+func (r *bridgeRun) latePct() float64 {
+	if r.Wire != nil {
+		return r.Wire.LatePct()
+	}
+	if r.Sessions != nil {
+		return r.Sessions.LatePct()
+	}
+	return 0
+}
+
+// runBridge is the bridge benchmark: N calls through dialq's Exotel bridge,
+// held up with speech both ways, against the bare codec work of N calls.
+func runBridge(ctx context.Context, e env, o bridgeOptions, logDir string) (*bridgeResult, error) {
+	if len(o.Calls) == 0 || o.Rate <= 0 || o.Duration <= 0 {
+		return nil, fmt.Errorf("bridge: -bridge-calls, -bridge-rate and -bridge-duration must be positive")
+	}
+	if _, err := exec.LookPath("sipp"); err != nil {
+		return nil, fmt.Errorf("sipp is not installed: install Debian's sip-tester (deploy/stack.sh tools does)")
+	}
+	if _, err := phoneSpeech(); err != nil {
+		return nil, err
+	}
+	scenario, err := filepath.Abs(o.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(scenario); err != nil {
+		return nil, fmt.Errorf("sipp scenario: %w", err)
+	}
+
+	lkURL, lkPid := e.LiveKitURL, readPidFile(filepath.Join(e.StateDir, "run", "livekit.pid"))
+	if !o.SharedLiveKit {
+		lk, url, err := startPrivateLiveKit(ctx, e, filepath.Join(logDir, "bench-bridge-livekit.log"))
+		if err != nil {
+			return nil, err
+		}
+		defer lk.stop()
+		lkURL, lkPid = url, lk.Pid()
+		logf("bridge: private livekit-server at %s (pid %d)", url, lkPid)
+	}
+
+	sipPort, mediaPort, err := sippPorts()
+	if err != nil {
+		return nil, err
+	}
+	sipp, err := startChild(ctx, "sipp phone", filepath.Join(logDir, "bench-bridge-sipp.log"), false, "sipp",
+		"-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(sipPort), "-t", "t1",
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort), "-nostdin", "-f", "5",
+		"-trace_err", "-error_file", filepath.Join(logDir, "bench-bridge-sipp-errors.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer sipp.stop()
+	if err := awaitTCPListen(ctx, sipp, sipPort); err != nil {
+		return nil, err
+	}
+
+	f, err := newFixture(ctx, e, "")
+	if err != nil {
+		return nil, err
+	}
+	defer f.close()
+	key := secret.NewKey()
+	k, _ := secret.ParseKey(key)
+	box, err := secret.NewBox(k)
+	if err != nil {
+		return nil, err
+	}
+	f.DB.UseSecrets(box)
+	trunk := &dialq.ExotelConfig{SIPHost: "127.0.0.1", SIPPort: sipPort, Transport: "tcp", FromDomain: "exotel.local",
+		CallerID: "08044319240", Username: "exotel-bench", Password: "dialq-bench-sip",
+		MediaIP: "127.0.0.1", RTPPortMin: bridgeRTPMin, RTPPortMax: bridgeRTPMax}
+	if err := trunk.Normalize(); err != nil {
+		return nil, err
+	}
+	trunkID := benchName("ST_bench_exotel_")
+	if err := f.DB.SaveTrunk(ctx, &dialq.Trunk{ID: trunkID, TenantID: f.Tenant, Name: "bench exotel (sipp)",
+		Provider: dialq.ServiceExotel, Exotel: trunk}); err != nil {
+		return nil, fmt.Errorf("save the Exotel trunk: %w", err)
+	}
+
+	res := &bridgeResult{Options: o}
+	bs := bridgeSetup{e: e, o: o, lkURL: lkURL, lkPid: lkPid, sipp: sipp, mediaPort: mediaPort, f: f, trunkID: trunkID, secretKey: key, logDir: logDir}
+	for _, n := range o.Calls {
+		run, err := bs.run(ctx, n)
+		if err != nil {
+			return res, fmt.Errorf("%d calls: %w", n, err)
+		}
+		res.Runs = append(res.Runs, *run)
+	}
+	return res, nil
+}
+
+// bridgeSetup is what the runs of the bridge benchmark share.
+type bridgeSetup struct {
+	e         env
+	o         bridgeOptions
+	lkURL     string
+	lkPid     int
+	sipp      *child
+	mediaPort int // the phones' RTP port
+	f         *fixture
+	trunkID   string
+	secretKey string
+	logDir    string
+}
+
+// run measures n concurrent calls.
+func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
+	o := bs.o
+	prefix := benchName("bench-bridge-") + "-"
+	rooms := &roomJanitor{rooms: lksdk.NewRoomServiceClient(bs.lkURL, bs.e.LiveKitAPIKey, bs.e.LiveKitAPISecret)}
+	defer rooms.deleteAll(context.WithoutCancel(ctx))
+	if err := createRooms(ctx, rooms, prefix, n); err != nil {
+		return nil, err
+	}
+
+	agents, err := startSelf(ctx, "agents", filepath.Join(bs.logDir, "bench-bridge-agents.log"), "bridge-agents",
+		"-livekit", bs.lkURL, "-room-prefix", prefix, "-n", strconv.Itoa(n))
+	if err != nil {
+		return nil, err
+	}
+	defer agents.stop()
+	logPath := filepath.Join(bs.logDir, "bench-bridge.log")
+	br, err := startSelf(ctx, "dialq bridge", logPath, "serve-bridge",
+		"-dsn", bs.f.DSN, "-secret-key", bs.secretKey, "-trunk", bs.trunkID,
+		"-tenant", bs.f.Tenant.String(), "-assistant", bs.f.Assistant.String(), "-agent-name", bs.f.AgentName,
+		"-livekit", bs.lkURL, "-room-prefix", prefix, "-calls", strconv.Itoa(n), "-rate", fmt.Sprint(o.Rate))
+	if err != nil {
+		return nil, err
+	}
+	defer br.stop()
+
+	line, err := br.await(ctx, "up", time.Duration(float64(n)/o.Rate*float64(time.Second))+2*time.Minute)
+	if err != nil {
+		return nil, fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	run := &bridgeRun{Calls: n}
+	if err := json.Unmarshal([]byte(line), &run.Up); err != nil {
+		return nil, fmt.Errorf("bridge child said %q: %w", line, err)
+	}
+	logf("bridge %d calls: placed %d in %s, answered %d, failed %d", n, run.Up.Placed, run.Up.Ramp.Round(time.Millisecond),
+		run.Up.Answered, run.Up.Failed)
+	if run.Up.FirstError != "" {
+		logf("  first error: %s", run.Up.FirstError)
+	}
+	if run.Up.Answered == 0 {
+		return nil, fmt.Errorf("no call was answered (see %s)", logPath)
+	}
+	if err := sleep(ctx, o.Warmup); err != nil {
+		return nil, err
+	}
+
+	var capture *rtpCapture
+	if o.Capture {
+		if capture, err = startRTPCapture(bridgeRTPMin, bridgeRTPMax, bs.mediaPort); err != nil {
+			logf("  no wire timing: %v", err)
+		}
+	}
+	if err := br.send("measure"); err != nil {
+		return nil, err
+	}
+	pids := map[string]int{"bridge": br.Pid(), "livekit": bs.lkPid, "sipp": bs.sipp.Pid(), "agents": agents.Pid(),
+		"postgres": readPidFile(filepath.Join(bs.e.StateDir, "run", "postgres.pid")), "bench": os.Getpid()}
+	w := watchCPU(pids, map[string]bool{"postgres": true})
+	if err := sleep(ctx, o.Duration); err != nil {
+		return nil, err
+	}
+	cpu := w.stop()
+	run.CPU = &cpu
+	run.Load = loadAverage()
+	if capture != nil {
+		if run.Wire, err = capture.finish(); err != nil {
+			logf("  no wire timing: %v", err)
+		}
+	}
+	if !br.alive() || !agents.alive() {
+		return nil, fmt.Errorf("%w during the window (see %s)", errChildGone, bs.logDir)
+	}
+
+	if err := br.send("hangup"); err != nil {
+		return nil, err
+	}
+	if line, err = br.await(ctx, "stats", 2*time.Minute); err != nil {
+		return nil, fmt.Errorf("%w (see %s)", err, logPath)
+	}
+	run.Sessions = &sessionStats{}
+	if err := json.Unmarshal([]byte(line), run.Sessions); err != nil {
+		return nil, fmt.Errorf("bridge child said %q: %w", line, err)
+	}
+	br.stop()
+	agents.stop()
+	rooms.deleteAll(ctx)
+
+	if err := bs.codec(ctx, run); err != nil {
+		return nil, err
+	}
+	calls := float64(run.Up.Answered)
+	run.BridgePerCall = cpu.Procs["bridge"] / calls
+	run.CodecPerCall = run.CodecCPU / calls
+	if run.CodecPerCall > 0 {
+		run.Ratio = run.BridgePerCall / run.CodecPerCall
+	}
+	run.Saturated = cpu.Machine >= 95*float64(numCPU())
+	run.CodecSaturated = run.CodecFrames < 0.98*50*calls
+	bs.log(run)
+	return run, nil
+}
+
+// codec measures the bare codec arm for the run's answered calls, over a
+// window as long as the bridge's, once the calls have ended.
+func (bs *bridgeSetup) codec(ctx context.Context, run *bridgeRun) error {
+	c, err := startSelf(ctx, "bare codec", filepath.Join(bs.logDir, "bench-bridge-codec.log"), "bridge-codec",
+		"-streams", strconv.Itoa(run.Up.Answered))
+	if err != nil {
+		return err
+	}
+	defer c.stop()
+	if err := sleep(ctx, min(bs.o.Warmup, 3*time.Second)); err != nil {
+		return err
+	}
+	frames := func() (int64, error) {
+		if err := c.send("report"); err != nil {
+			return 0, err
+		}
+		line, err := c.await(ctx, "frames", 10*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		return strconv.ParseInt(line, 10, 64)
+	}
+	f0, err := frames()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	w := watchCPU(map[string]int{"codec": c.Pid()}, nil)
+	if err := sleep(ctx, bs.o.Duration); err != nil {
+		return err
+	}
+	cpu := w.stop()
+	f1, err := frames()
+	if err != nil {
+		return err
+	}
+	run.CodecCPU = cpu.Procs["codec"]
+	run.CodecFrames = float64(f1-f0) / time.Since(start).Seconds()
+	return nil
+}
+
+func (bs *bridgeSetup) log(r *bridgeRun) {
+	c := r.CPU.Procs
+	logf("bridge %d calls: bridge %.1f%% (%.2f%%/call), bare codec %.1f%% (%.2f%%/call, %.0f frames/s), ratio %.2f; "+
+		"cpu: machine %.0f%% livekit %.0f%% sipp %.0f%% agents %.0f%% postgres %.0f%% bench %.0f%%; load %s",
+		r.Calls, c["bridge"], r.BridgePerCall, r.CodecCPU, r.CodecPerCall, r.CodecFrames, r.Ratio,
+		r.CPU.Machine, c["livekit"], c["sipp"], c["agents"], c["postgres"], c["bench"], r.Load)
+	if r.Saturated || r.CodecSaturated {
+		logf("  saturated (bridge window %v, bare codec %v): the CPU shares are what each got, not what it needed", r.Saturated, r.CodecSaturated)
+	}
+	if w := r.Wire; w != nil {
+		logf("  wire: %d frames of %d calls, late %.2f%%, lateness p50 %s p99 %s p99.9 %s max %s, skipped %d, capture drops %d",
+			w.Frames, w.Calls, w.LatePct(), ms(w.P50), ms(w.P99), ms(w.P999), ms(w.Max), w.Skipped, w.Drops)
+	}
+	if s := r.Sessions; s != nil {
+		logf("  sessions (whole calls): %d closed, in %d dropped %d out %d, late %.2f%%, max send jitter %s (per call p50 %s p99 %s)",
+			s.Sessions, s.PacketsIn, s.PacketsDropped, s.PacketsOut, s.LatePct(), ms(s.MaxSendJitter), ms(s.MaxJitterP50), ms(s.MaxJitterP99))
+	}
+}
+
+// createRooms creates the rooms <prefix>000... as the dial task would
+// (CreateRoom), 16 at a time, and hands them to the janitor.
+func createRooms(ctx context.Context, j *roomJanitor, prefix string, n int) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		slots = make(chan struct{}, 16)
+	)
+	for i := range n {
+		name := benchRoom(prefix, i)
+		j.add(name)
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			_, err := j.rooms.CreateRoom(ctx, &lkp.CreateRoomRequest{Name: name, EmptyTimeout: 120, DepartureTimeout: 20})
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("create room %s: %w", name, err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// sippPorts returns a SIP port and a media port for sipp, free on
+// 127.0.0.1 now, below Linux's ephemeral range (a port there may still have
+// a connection in TIME_WAIT, which sipp's bind refuses) and away from the
+// bridge's RTP ports. sipp binds four media ports from the media port.
+func sippPorts() (sip, media int, err error) {
+	for range 100 {
+		base := 28000 + 8*rand.IntN(240)
+		if portsFree(base, 8) {
+			return base, base + 2, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("no free ports for sipp in 28000-29919")
+}
+
+func portsFree(base, n int) bool {
+	for port := base; port < base+n; port++ {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		l, err := net.Listen("tcp4", addr)
+		if err != nil {
+			return false
+		}
+		l.Close()
+		c, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
+}
+
+// awaitTCPListen waits until c listens on 127.0.0.1:port, as /proc/net/tcp
+// shows it (sipp has no readiness signal).
+func awaitTCPListen(ctx context.Context, c *child, port int) error {
+	local := fmt.Sprintf("0100007F:%04X", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile("/proc/net/tcp")
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 3 && f[1] == local && f[3] == "0A" {
+				return nil
+			}
+		}
+		if !c.alive() {
+			return fmt.Errorf("%s exited before listening on port %d", c.name, port)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is not listening on port %d after 10s", c.name, port)
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}

@@ -8,6 +8,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -70,8 +71,11 @@ type Manager struct {
 
 	mu      sync.Mutex
 	closing bool
-	calls   map[uuid.UUID]*call
-	live    sync.WaitGroup
+	// hangingUp is set once Drain hangs up the calls left: a call whose
+	// Place was under way then is hung up as soon as it is registered.
+	hangingUp bool
+	calls     map[uuid.UUID]*call
+	live      sync.WaitGroup
 }
 
 // New returns a Manager dialing through ua.
@@ -136,7 +140,8 @@ func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
 			Message: "the phone participant could not join the call's room"}}
 	}
 
-	b := &call{m: m, c: c, identity: identity, sess: sess, log: log, stop: make(chan string, 1)}
+	b := &call{m: m, c: c, identity: identity, sess: sess, log: log, stop: make(chan string, 1),
+		placed: make(chan struct{}), up: make(chan struct{})}
 	sc, err := m.ua.Start(ctx, sipua.DialRequest{
 		CallID: c.ID.String(), Trunk: *trunk, ToNumber: c.ToNumber,
 		Offer:       sipua.Offer{MediaIP: trunk.MediaIP, RTPPort: conn.LocalAddr().(*net.UDPAddr).Port},
@@ -144,13 +149,22 @@ func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
 		Headers:     map[string]string{"X-Dialq-Call-Id": c.ID.String()},
 	}, b)
 	if err != nil {
+		close(b.placed)
 		sess.Close("INVITE not sent")
+		if errors.Is(err, sipua.ErrClosed) {
+			return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+				Message: "this worker's SIP user agent is closed; the call is left to another worker"}}
+		}
 		return err
 	}
 	b.sip = sc
 	if err := m.store.RecordInviteSent(context.WithoutCancel(ctx), c.ID, m.cfg.Worker, sc.CallID()); err != nil {
 		// Unrecorded, the call would be nobody's: cancel it now. It may have
-		// rung, so it is not dialed again.
+		// rung, so it is not dialed again. Ringing must not wait for the
+		// record any more: it runs on the goroutine that sends the CANCEL.
+		// Nor must a hold: follow never runs.
+		close(b.placed)
+		close(b.up)
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = sc.Hangup(hctx)
@@ -158,8 +172,14 @@ func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
 		return &dialq.StepError{Err: err, Failure: dialq.Failure{Reason: dialq.ReasonInternal,
 			Message: "the INVITE went out but could not be recorded; the call was canceled and is not dialed again"}}
 	}
+	b.recorded = true
+	close(b.placed)
 	m.mu.Lock()
 	m.calls[c.ID] = b
+	if m.hangingUp {
+		// Drain hung up the other calls while this one was being placed.
+		b.end(shutdownReason)
+	}
 	m.mu.Unlock()
 	handedOver = true
 	log.Info("bridged call: INVITE sent", "sip_call_id", sc.CallID(), "to", c.ToNumber,
@@ -175,8 +195,10 @@ func (m *Manager) Live() int {
 	return len(m.calls)
 }
 
-// Hangup ends the bridged call id if this process holds it, recording it as
-// completed with reason; it reports whether it did.
+// Hangup ends the bridged call id if this process holds it: an answered
+// call is recorded as completed with reason, one still ringing is canceled
+// and recorded as failed (internal_error). It reports whether it held the
+// call.
 func (m *Manager) Hangup(id uuid.UUID, reason string) bool {
 	m.mu.Lock()
 	b := m.calls[id]
@@ -232,6 +254,7 @@ func (m *Manager) Drain(grace time.Duration) {
 		return
 	}
 	m.mu.Lock()
+	m.hangingUp = true
 	for _, b := range m.calls {
 		b.end(shutdownReason)
 	}
@@ -274,6 +297,20 @@ type call struct {
 	log      *slog.Logger
 	// stop carries why dialq ends the call (shutdown, API), once.
 	stop chan string
+	// placed is closed once Place has recorded the INVITE (recorded is then
+	// true) or given up on it. The phone may ring before that: the ringing
+	// is recorded after the INVITE, whose record needs the row still dialing.
+	placed   chan struct{}
+	recorded bool
+	// up is closed once follow has started the media and recorded the
+	// answer, or has ended the call unanswered. A re-INVITE may come right
+	// after the ACK: its hold must reach an answered session and follow the
+	// answer on the timeline.
+	up chan struct{}
+	// rec orders a hold or resume with the end of the call: one reported
+	// before the BYE is on the timeline before the call's end, which
+	// would otherwise race it to the row and find the call over.
+	rec sync.Mutex
 }
 
 // end asks the call to end for reason; the first reason wins.
@@ -287,6 +324,10 @@ func (b *call) end(reason string) {
 // Ringing implements sipua.Events.
 func (b *call) Ringing(code int) {
 	b.sess.Ringing()
+	<-b.placed
+	if !b.recorded {
+		return
+	}
 	reason := "Ringing"
 	if code == 183 {
 		reason = "Session Progress"
@@ -299,12 +340,18 @@ func (b *call) Ringing(code int) {
 
 // Hold implements sipua.Events.
 func (b *call) Hold(a sipua.Answer) {
+	<-b.up
+	b.rec.Lock()
+	defer b.rec.Unlock()
 	b.sess.Hold()
 	b.event("call_hold", "a="+a.Direction)
 }
 
 // Resume implements sipua.Events.
 func (b *call) Resume(a sipua.Answer) {
+	<-b.up
+	b.rec.Lock()
+	defer b.rec.Unlock()
 	b.sess.Resume()
 	b.event("call_resume", "a="+a.Direction)
 }
@@ -330,6 +377,9 @@ func (b *call) follow() {
 		delete(m.calls, b.c.ID)
 		m.mu.Unlock()
 	}()
+	var upOnce sync.Once
+	isUp := func() { upOnce.Do(func() { close(b.up) }) }
+	defer isUp()
 	ctx := context.Background()
 
 	answered := make(chan error, 1)
@@ -344,13 +394,13 @@ func (b *call) follow() {
 		b.fail(dialq.Failure{Reason: failureFor(reason), Message: "ended by dialq before the answer: " + reason}, reason)
 		return
 	case <-b.sess.Done():
-		// The room went away while the phone rang: nobody to talk to.
+		// The room went away while the phone rang: nobody to talk to. If
+		// the answer crossed the hang-up, the BYE ended it all the same.
 		b.hangup(b.sess.Reason())
-		if err = <-answered; err != nil {
-			b.fail(dialq.Failure{Reason: dialq.ReasonInternal,
-				Message: "the call's room closed while the phone rang (" + b.sess.Reason() + ")"}, b.sess.Reason())
-			return
-		}
+		<-answered
+		b.fail(dialq.Failure{Reason: dialq.ReasonInternal,
+			Message: "the call's room closed while the phone rang (" + b.sess.Reason() + ")"}, b.sess.Reason())
+		return
 	}
 	if err != nil {
 		se := dialq.AsStepError(err)
@@ -370,6 +420,7 @@ func (b *call) follow() {
 		b.log.Error("record answer", "err", err)
 	}
 	m.changed(b.c.ID, dialq.StatusAnswered)
+	isUp()
 	b.log.Info("bridged call answered", "codec", a.Codec, "remote_rtp", remote.String(), "participant_sid", p.SID)
 
 	select {
@@ -407,7 +458,10 @@ func (b *call) hangup(reason string) {
 }
 
 func (b *call) complete(reason string) {
-	if _, err := b.m.store.RecordCompleted(context.Background(), b.c.ID, reason, b.m.now()); err != nil {
+	b.rec.Lock()
+	_, err := b.m.store.RecordCompleted(context.Background(), b.c.ID, reason, b.m.now())
+	b.rec.Unlock()
+	if err != nil {
 		b.log.Error("record end of call", "err", err)
 	}
 	b.m.changed(b.c.ID, dialq.StatusCompleted)
@@ -418,7 +472,10 @@ func (b *call) complete(reason string) {
 
 func (b *call) fail(f dialq.Failure, closeReason string) {
 	b.sess.Close(closeReason)
-	if _, err := b.m.store.RecordBridgeFailed(context.Background(), b.c.ID, f, b.m.now()); err != nil {
+	b.rec.Lock()
+	_, err := b.m.store.RecordBridgeFailed(context.Background(), b.c.ID, f, b.m.now())
+	b.rec.Unlock()
+	if err != nil {
 		b.log.Error("record failure", "err", err)
 	}
 	b.m.changed(b.c.ID, dialq.StatusFailed)

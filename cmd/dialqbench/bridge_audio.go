@@ -104,8 +104,8 @@ func phoneSpeech() ([]byte, error) {
 
 // agentClip returns what the agents say: the phone's speech encoded once
 // as an agent would send it, 20 ms Opus packets at 48 kHz (resampled from
-// 8 kHz and encoded with the same media-sdk building blocks the bridge
-// uses). The agents loop it; the bare codec arm decodes the same packets.
+// 8 kHz, as an agent's full-band track would be). The agents loop it; the
+// bare codec arm decodes the same packets, at 8 kHz as the bridge does.
 func agentClip() ([][]byte, error) {
 	alaw, err := phoneSpeech()
 	if err != nil {

@@ -8,23 +8,22 @@ import (
 	"sync/atomic"
 	"time"
 
-	msdk "github.com/livekit/media-sdk"
 	"github.com/livekit/media-sdk/g711"
-	"github.com/livekit/media-sdk/opus"
-	protologger "github.com/livekit/protocol/logger"
+
+	"github.com/dialq/dialq/internal/rtpbridge"
 )
 
 // serveCodec is the child process of the bridge benchmark's bare codec
 // arm: the audio work of n bridged calls and nothing else (no network, no
-// WebRTC, no mixing), with the media-sdk building blocks the bridge uses,
-// on the same audio, at the bridge's pace:
+// WebRTC, no mixing), with the bridge's own encoder and decoder
+// (rtpbridge.OpusEncoder and OpusDecoder, so the same settings and frame
+// sizes), on the same audio, at the bridge's pace, every 20 ms:
 //
-//   - phone → room, every 10 ms (PCMLocalTrack's pace): 80 samples of the
-//     phone's speech A-law-decoded, resampled 8 → 48 kHz (soxr) and
-//     Opus-encoded;
-//   - room → phone, every 20 ms: what PCMRemoteTrack does with one of the
-//     agents' Opus packets (decode, resample 48 → 8 kHz), then A-law encode
-//     of the 160 samples (the pacer's work).
+//   - phone → room: 160 samples of the phone's speech A-law-decoded and
+//     encoded to one 20 ms Opus frame at 8 kHz (what the bridge's receive
+//     loop does with the phone's packets);
+//   - room → phone: one of the agents' Opus packets decoded at 8 kHz, then
+//     A-law encode of the 160 samples (the pacer's work).
 //
 // Each call runs on its own goroutine at a random phase, as the bridge's
 // calls do, so that the codecs find their caches as cold as in the bridge
@@ -63,17 +62,15 @@ func serveCodec(args []string) error {
 			case <-ctx.Done():
 				return
 			}
-			tick := time.NewTicker(10 * time.Millisecond)
+			tick := time.NewTicker(20 * time.Millisecond)
 			defer tick.Stop()
-			for half := 0; ; half ^= 1 {
-				if err := s.tick(half == 1); err != nil {
+			for {
+				if err := s.frame(); err != nil {
 					fmt.Fprintln(stderr, "codec:", err)
 					cancel()
 					return
 				}
-				if half == 1 {
-					frames.Add(1)
-				}
+				frames.Add(1)
 				select {
 				case <-ctx.Done():
 					return
@@ -104,55 +101,47 @@ type codecStream struct {
 	pos  int      // next A-law byte
 	pkt  int      // next Opus packet
 
-	pcm  msdk.PCM16Sample
-	up   msdk.PCM16Writer // 8 kHz PCM → 48 kHz → Opus
-	down opus.Writer      // Opus → 48 kHz PCM → 8 kHz → A-law
+	pcm  []int16
+	enc  *rtpbridge.OpusEncoder // 8 kHz PCM → Opus
+	dec  *rtpbridge.OpusDecoder // Opus → 8 kHz PCM
+	down alawFramer             // 8 kHz PCM → A-law
 }
 
 func newCodecStream(alaw []byte, clip [][]byte) (*codecStream, error) {
-	log := protologger.GetLogger()
-	enc, err := opus.Encode(discardOpus{}, 1, log)
+	enc, err := rtpbridge.NewOpusEncoder()
 	if err != nil {
 		return nil, err
 	}
-	dec, err := opus.Decode(msdk.ResampleWriter(&alawFramer{}, 48000), 1, log)
+	dec, err := rtpbridge.NewOpusDecoder()
 	if err != nil {
 		return nil, err
 	}
 	return &codecStream{
 		alaw: alaw, clip: clip,
-		pos: 80 * rand.IntN(len(alaw)/80), pkt: rand.IntN(len(clip)),
-		pcm: make(msdk.PCM16Sample, 80),
-		up:  msdk.ResampleWriter(enc, 8000), down: dec,
+		pos: 160 * rand.IntN(len(alaw)/160), pkt: rand.IntN(len(clip)),
+		pcm: make([]int16, 160),
+		enc: enc, dec: dec,
 	}, nil
 }
 
-// tick does 10 ms of the phone's audio and, every other tick (second),
-// 20 ms of the agent's.
-func (s *codecStream) tick(second bool) error {
-	if s.pos+80 > len(s.alaw) {
+// frame does 20 ms of the call both ways.
+func (s *codecStream) frame() error {
+	if s.pos+160 > len(s.alaw) {
 		s.pos = 0
 	}
-	g711.DecodeALawTo(s.pcm, s.alaw[s.pos:s.pos+80])
-	s.pos += 80
-	if err := s.up.WriteSample(s.pcm); err != nil {
+	g711.DecodeALawTo(s.pcm, s.alaw[s.pos:s.pos+160])
+	s.pos += 160
+	if _, err := s.enc.Encode(s.pcm); err != nil {
 		return err
 	}
-	if !second {
-		return nil
-	}
-	err := s.down.WriteSample(s.clip[s.pkt])
+	pcm, err := s.dec.Decode(s.clip[s.pkt], 0)
 	s.pkt = (s.pkt + 1) % len(s.clip)
-	return err
+	if err != nil {
+		return err
+	}
+	s.down.write(pcm)
+	return nil
 }
-
-// discardOpus stands in for the WebRTC track at the end of PCMLocalTrack.
-type discardOpus struct{}
-
-func (discardOpus) String() string                { return "opus sink" }
-func (discardOpus) SampleRate() int               { return 48000 }
-func (discardOpus) Close() error                  { return nil }
-func (discardOpus) WriteSample(opus.Sample) error { return nil }
 
 // alawFramer stands in for the bridge's mixer and pacer: it encodes the
 // 8 kHz audio to A-law 160 samples at a time.
@@ -161,15 +150,10 @@ type alawFramer struct {
 	out [160]byte
 }
 
-func (*alawFramer) String() string  { return "a-law framer" }
-func (*alawFramer) SampleRate() int { return 8000 }
-func (*alawFramer) Close() error    { return nil }
-
-func (f *alawFramer) WriteSample(pcm msdk.PCM16Sample) error {
+func (f *alawFramer) write(pcm []int16) {
 	f.buf = append(f.buf, pcm...)
 	for len(f.buf) >= 160 {
 		g711.EncodeALawTo(f.out[:], f.buf[:160])
 		f.buf = f.buf[:copy(f.buf, f.buf[160:])]
 	}
-	return nil
 }

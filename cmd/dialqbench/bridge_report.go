@@ -18,8 +18,8 @@ func (r *bridgeResult) markdown(nproc int) string {
 	p("dialq's bridge (sipua + bridge.Manager + rtpbridge with the Postgres store, one process, the worker's settings) dials a sipp phone "+
 		"(`deploy/sipp/bench-phone.xml`: digest challenge, answers PCMA, says g711a.pcap's speech in a loop) for each call; in each room an "+
 		"agent (one load-generator process for all) says the same speech as 20 ms Opus packets. Calls placed at %.0f/s on %s; %s warm-up after the "+
-		"last answer, then %s measured. Bare codec: the bridge's codec pipeline alone (A-law decode, 8→48 kHz, Opus encode; Opus decode, "+
-		"48→8 kHz, A-law encode) for as many calls, in a process of its own, on the same audio, over as long a window, after the calls ended. "+
+		"last answer, then %s measured. Bare codec: the bridge's codec pipeline alone (A-law decode, Opus encode at 8 kHz; Opus decode "+
+		"at 8 kHz, A-law encode, every 20 ms) for as many calls, in a process of its own, on the same audio, over as long a window, after the calls ended. "+
 		"CPU in %% of one core (the machine has %d).\n\n", o.Rate, lk, o.Warmup, o.Duration, nproc)
 	p("| calls | answered | bridge CPU %% | bridge %%/call | bare codec %%/call | ratio (target ≤ %.1f) | late frames %% (target < %.0f at %d calls) | send lateness p50 / p99 / p99.9 / max ms | frames seen (skipped) |\n",
 		targetBridgeRatio, targetBridgeLatePct, targetBridgeCalls)

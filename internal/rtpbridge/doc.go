@@ -9,11 +9,17 @@
 // microphone track, DTMF as SipDTMF data packets) and relays audio between
 // that participant and the phone's RTP stream:
 //
-//   - phone → room: G.711 RTP from the phone is decoded and written to a
-//     PCMLocalTrack, which resamples it and encodes Opus;
-//   - room → phone: every audio track in the room is decoded to 8 kHz,
-//     mixed, and sent to the phone as 20 ms G.711 frames by a pacer that
-//     keeps to real time.
+//   - phone → room: G.711 RTP from the phone is decoded and encoded to Opus
+//     at 8 kHz, 20 ms a frame, as each packet arrives, and the frames go to
+//     the phone's track at once: nothing queues, so the room hears the
+//     phone without added delay;
+//   - room → phone: every audio track in the room is put back in order,
+//     decoded to 8 kHz, mixed, and sent to the phone as 20 ms G.711 frames
+//     by a pacer that keeps to real time.
+//
+// Both directions stay at G.711's 8 kHz: the phone's audio has no more to
+// give, and resampling to and from Opus's usual 48 kHz was most of the
+// bridge's work (see codec.go).
 //
 // The SIP user agent owns the signalling: it reserves a port with Listen for
 // its SDP offer, starts the Session once it sends the INVITE, reports the

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/pion/rtp"
 
-	msdk "github.com/livekit/media-sdk"
 	"github.com/livekit/media-sdk/g711"
 )
 
@@ -31,11 +31,11 @@ func (s *Session) receive() {
 	defer s.loops.Done()
 	var (
 		buf    = make([]byte, 1500)
-		pcm    = make(msdk.PCM16Sample, 0, frameSamples)
 		pkt    rtp.Packet
 		seq    seqFilter
 		dtmf   dtmfDetector
 		errRun int
+		failed bool // the last audio packet did not reach the track
 	)
 	for {
 		n, from, err := s.conn.ReadFromUDPAddrPort(buf)
@@ -54,7 +54,8 @@ func (s *Session) receive() {
 			s.stats.dropped.Add(1)
 			continue
 		}
-		audioPT, dtmfPT, ok := s.accept(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()))
+		now := time.Now()
+		audioPT, dtmfPT, ok := s.accept(netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), now)
 		if !ok {
 			s.stats.dropped.Add(1)
 			continue
@@ -67,10 +68,11 @@ func (s *Session) receive() {
 			}
 		case pkt.PayloadType == audioPT && seq.next(pkt.SSRC, pkt.SequenceNumber):
 			s.stats.in.Add(1)
-			pcm = decodeG711(pcm, audioPT, pkt.Payload)
-			if err := s.track.WriteSample(pcm); err != nil {
-				return // the track is closed: the session is closing
+			err := s.phone.write(pkt.SSRC, pkt.Timestamp, audioPT, pkt.Payload, now)
+			if err != nil && !failed {
+				s.log.Warn("cannot send the phone's audio to the room", "error", err)
 			}
+			failed = err != nil
 		default:
 			s.stats.dropped.Add(1)
 		}
@@ -83,7 +85,7 @@ func (s *Session) receive() {
 // from another port of that IP (a NAT in the way, or a media server that
 // sends from another port than it listens on), that port — symmetric RTP,
 // the frames to the phone then go there too.
-func (s *Session) accept(from netip.AddrPort) (audioPT uint8, dtmfPT int, ok bool) {
+func (s *Session) accept(from netip.AddrPort, now time.Time) (audioPT uint8, dtmfPT int, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.status != callStatusActive {
@@ -97,20 +99,18 @@ func (s *Session) accept(from netip.AddrPort) (audioPT uint8, dtmfPT int, ok boo
 		s.remote = from
 	}
 	s.latched = true
-	s.heardAt = time.Now()
+	s.heardAt = now
 	return s.audioPT, s.dtmfPT, true
 }
 
-// decodeG711 decodes payload, in payload type pt, into dst's storage.
-func decodeG711(dst msdk.PCM16Sample, pt uint8, payload []byte) msdk.PCM16Sample {
-	if cap(dst) < len(payload) {
-		dst = make(msdk.PCM16Sample, len(payload))
-	}
-	dst = dst[:len(payload)]
+// appendG711 decodes payload, in payload type pt, and appends it to dst.
+func appendG711(dst []int16, pt uint8, payload []byte) []int16 {
+	n := len(dst)
+	dst = slices.Grow(dst, len(payload))[:n+len(payload)]
 	if pt == PayloadTypePCMA {
-		g711.DecodeALawTo(dst, payload)
+		g711.DecodeALawTo(dst[n:], payload)
 	} else {
-		g711.DecodeULawTo(dst, payload)
+		g711.DecodeULawTo(dst[n:], payload)
 	}
 	return dst
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // Levels of an input's buffer, in 8 kHz samples. Audio from the room arrives
-// in bursts (network, jitter buffer, resampler); the pacer takes exactly one
-// frame every 20 ms.
+// in bursts (network, jitter buffer, concealment of lost packets); the pacer
+// takes exactly one frame every 20 ms.
 const (
 	// startLevel is how much an input holds before the mixer starts taking
 	// from it, and again after it ran dry: 40 ms absorbs the bursts without
@@ -38,7 +38,7 @@ type mixer struct {
 	acc    [frameSamples]int32
 }
 
-// input is one room track's audio on its way to the mixer. A PCMRemoteTrack
+// input is one room track's audio on its way to the mixer. A roomTrack
 // writes to it at 8 kHz mono.
 type input struct {
 	m    *mixer
@@ -118,8 +118,8 @@ func (in *input) readInto(acc []int32) {
 	}
 }
 
-// Close takes the input out of the mix; the PCMRemoteTrack calls it when it
-// closes.
+// Close takes the input out of the mix; the roomTrack calls it when it
+// stops.
 func (in *input) Close() error {
 	in.mu.Lock()
 	in.closed = true

@@ -15,6 +15,28 @@ import (
 // phone would have to drop anyway.
 const maxBehind = 3 * frameDur
 
+// skipWarnEvery is the least time between two of a call's warnings that
+// its pacer fell behind: a machine that stalls stalls every call, and a line
+// per call and stall would bury the log.
+const skipWarnEvery = 5 * time.Second
+
+// skipLog rate-limits the pacer's warning about skipped frames.
+type skipLog struct {
+	warned  time.Time // the last warning; zero before the first
+	pending int64     // frames skipped since, not yet in a warning
+}
+
+// note records n frames skipped at now and reports whether to warn, with
+// the frames skipped since the last warning, n included.
+func (l *skipLog) note(now time.Time, n int64) (frames int64, warn bool) {
+	l.pending += n
+	if !l.warned.IsZero() && now.Sub(l.warned) < skipWarnEvery {
+		return 0, false
+	}
+	frames, l.pending, l.warned = l.pending, 0, now
+	return frames, true
+}
+
 // pace is the room → phone loop: from start on, every 20 ms, it mixes the
 // room's audio into one frame and sends it to the phone as G.711 RTP. It
 // keeps its own schedule (start + n × 20 ms on the monotonic clock), so
@@ -35,6 +57,7 @@ func (s *Session) pace(start time.Time) {
 		next   = start
 		timer  = time.NewTimer(0)
 		failed bool
+		skips  skipLog
 	)
 	defer timer.Stop()
 	for {
@@ -43,9 +66,14 @@ func (s *Session) pace(start time.Time) {
 			return
 		case <-timer.C:
 		}
-		if behind := time.Since(next); behind > maxBehind {
+		if now := time.Now(); now.Sub(next) > maxBehind {
+			behind := now.Sub(next)
 			skip := behind / frameDur
-			s.log.Warn("RTP pacer fell behind; skipping frames", "behind", behind.Round(time.Millisecond), "frames", int(skip))
+			s.stats.skipped.Add(uint64(skip))
+			if frames, warn := skips.note(now, int64(skip)); warn {
+				s.log.Warn("RTP pacer fell behind; skipping frames", "behind", behind.Round(time.Millisecond),
+					"frames", frames, "call_frames_skipped", s.stats.skipped.Load())
+			}
 			next = next.Add(skip * frameDur)
 			pkt.Timestamp += uint32(skip) * frameSamples
 			pkt.Marker = true

@@ -76,6 +76,28 @@ func (p *phone) talk(dst net.Addr, pt uint8, freq float64) {
 	}()
 }
 
+// say sends n 20 ms G.711 frames of tn to dst, of payload type pt, in real
+// time, and returns once it sent them.
+func (p *phone) say(dst net.Addr, pt uint8, tn *tone, n int) {
+	payload := make([]byte, 160)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := range n {
+		encode(pt, payload, tn.next(160))
+		p.send(dst, rtp.Header{PayloadType: pt, SequenceNumber: p.seq, Timestamp: p.ts, Marker: i == 0}, payload)
+		p.seq++
+		p.ts += 160
+		<-tick.C
+	}
+}
+
+// lose lets n frames' time pass as if the network lost those frames.
+func (p *phone) lose(n int) {
+	time.Sleep(time.Duration(n) * 20 * time.Millisecond) // the phone's own pace
+	p.seq += uint16(n)
+	p.ts += uint32(160 * n)
+}
+
 // key sends the RFC 4733 events of digit (event code) to dst as a phone
 // does for a short key press: three updates, the first with the marker bit,
 // then the end packet three times, all with the event's timestamp.

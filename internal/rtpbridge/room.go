@@ -12,7 +12,6 @@ import (
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/sip"
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	lkmedia "github.com/livekit/server-sdk-go/v2/pkg/media"
 	"github.com/livekit/server-sdk-go/v2/signalling"
 
 	"github.com/dialq/dialq/internal/logging"
@@ -63,10 +62,14 @@ func (s *Session) join(ctx context.Context) error {
 	}
 
 	sdkLog := logging.LiveKitSDK(s.log)
-	// The track takes the phone's 8 kHz audio as it is; it resamples to
-	// 48 kHz and encodes Opus itself.
-	s.track, err = lkmedia.NewPCMLocalTrack(sampleRate, 1, sdkLog)
+	// The receive loop encodes the phone's audio itself (see phoneTrack);
+	// the track only packetizes the frames.
+	s.track, err = lksdk.NewLocalSampleTrack(phoneCodec)
 	if err != nil {
+		return fmt.Errorf("create phone track: %w", err)
+	}
+	s.track.SetLogger(sdkLog)
+	if s.phone, err = newPhoneTrack(s.track); err != nil {
 		return fmt.Errorf("create phone track: %w", err)
 	}
 	s.room = lksdk.NewRoom(&lksdk.RoomCallback{
@@ -135,7 +138,9 @@ func (s *Session) leave(answered, removed bool, reason string) {
 		dr = livekit.DisconnectReason_MEDIA_FAILURE
 	}
 	s.room.DisconnectWithReason(dr)
-	s.ensureGone()
+	// In the background: livekit-server can take seconds to answer while
+	// the participant is leaving, and the hang-up need not wait for it.
+	go s.ensureGone()
 }
 
 // ensureGone removes the phone participant through the room API after the
@@ -145,7 +150,7 @@ func (s *Session) leave(answered, removed bool, reason string) {
 // in the room after about 1.5% of hang-ups in the tests. Removing it
 // server-side is what the agent relies on; "not found" means it left.
 func (s *Session) ensureGone() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rooms := lksdk.NewRoomServiceClient(s.cfg.LiveKitURL, s.cfg.APIKey, s.cfg.APISecret)
 	_, err := rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: s.cfg.Room, Identity: s.cfg.Identity})
@@ -265,17 +270,23 @@ func (s *Session) trackPublished(pub *lksdk.RemoteTrackPublication, rp *lksdk.Re
 }
 
 // trackSubscribed feeds an audio track into the mix sent to the phone,
-// decoded to 8 kHz mono by a PCMRemoteTrack (which also smooths its jitter).
+// decoded to 8 kHz mono by a roomTrack (which also smooths its jitter).
 func (s *Session) trackSubscribed(track *webrtc.TrackRemote, pub *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
 	if track.Kind() != webrtc.RTPCodecTypeAudio {
 		return
 	}
+	if mime := track.Codec().MimeType; !strings.EqualFold(mime, webrtc.MimeTypeOpus) {
+		s.log.Warn("cannot decode audio track", "participant", rp.Identity(), "track_sid", pub.SID(), "codec", mime)
+		return
+	}
+	s.mu.Lock()
+	relaying := s.remotes[pub.SID()]
+	s.mu.Unlock()
+	if relaying != nil && relaying.track == track {
+		return // the SDK reported this subscription already
+	}
 	in := s.mix.newInput(rp.Identity() + "/" + pub.SID())
-	rt, err := lkmedia.NewPCMRemoteTrack(track, in,
-		lkmedia.WithTargetSampleRate(sampleRate),
-		lkmedia.WithTargetChannels(1),
-		lkmedia.WithLogger(logging.LiveKitSDK(s.log)),
-	)
+	rt, err := newRoomTrack(track, in, s.log.With("participant", rp.Identity(), "track_sid", pub.SID()))
 	if err != nil {
 		in.Close()
 		s.log.Warn("cannot decode audio track", "participant", rp.Identity(), "track_sid", pub.SID(), "error", err)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
-	lkmedia "github.com/livekit/server-sdk-go/v2/pkg/media"
 )
 
 // Why a Session ended by itself, as Reason reports it. A Session ended by
@@ -52,8 +51,9 @@ type Session struct {
 	log  *slog.Logger
 	conn *net.UDPConn
 	room *lksdk.Room
-	// track carries the phone's audio into the room.
-	track *lkmedia.PCMLocalTrack
+	// track carries the phone's audio into the room, encoded by phone.
+	track *lksdk.LocalTrack
+	phone *phoneTrack
 	mix   *mixer
 	stats counters
 
@@ -75,10 +75,10 @@ type Session struct {
 	onHold     bool
 	heardAt    time.Time // last packet accepted from the phone, answer or resume
 	reason     string
-	removed    bool // livekit-server dropped the phone participant
-	seenOthers bool // someone else has been in the room
-	restarting bool // the SDK is reconnecting: participants seem to leave
-	remotes    map[string]*lkmedia.PCMRemoteTrack
+	removed    bool                  // livekit-server dropped the phone participant
+	seenOthers bool                  // someone else has been in the room
+	restarting bool                  // the SDK is reconnecting: participants seem to leave
+	remotes    map[string]*roomTrack // by track SID
 }
 
 // New joins cfg.Room as the phone participant and publishes its audio track;
@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config, conn *net.UDPConn) (*Session, error) {
 		hangupAck: make(chan struct{}),
 		status:    callStatusDialing,
 		dtmfPT:    -1,
-		remotes:   make(map[string]*lkmedia.PCMRemoteTrack),
+		remotes:   make(map[string]*roomTrack),
 	}
 	if err := s.join(ctx); err != nil {
 		conn.Close()
@@ -256,8 +256,8 @@ func (s *Session) Close(reason string) {
 		}
 		st := s.stats.snapshot()
 		s.log.Info("call bridge closed", "reason", reason, "packets_in", st.PacketsIn, "packets_out", st.PacketsOut,
-			"packets_dropped", st.PacketsDropped, "late_frames", st.LateFrames, "max_send_jitter", st.MaxSendJitter,
-			"dtmf", st.DTMF)
+			"packets_dropped", st.PacketsDropped, "late_frames", st.LateFrames, "frames_skipped", st.FramesSkipped,
+			"send_lateness_p99", st.SendLatenessP99, "max_send_jitter", st.MaxSendJitter, "dtmf", st.DTMF)
 		close(s.done)
 	})
 }

@@ -112,6 +112,38 @@ func TestPhoneToRoom(t *testing.T) {
 	require.Equal(t, []string{"dialing", "ringing", "active", "hangup"}, c.agent.callStatuses())
 }
 
+// The room hears the phone as it speaks and no more: the phone's track
+// sends what the phone sent, as it arrives, and nothing while the phone is
+// silent, so its audio can never queue up behind real time.
+func TestPhoneToRoomAddsNothing(t *testing.T) {
+	t.Parallel()
+	c := startCall(t, nil)
+	ph := newPhone(t)
+	require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMA, -1))
+	heard := func() int {
+		c.agent.mu.Lock()
+		defer c.agent.mu.Unlock()
+		return len(c.agent.audio)
+	}
+	// The phone speaks until the agent, once subscribed, hears it.
+	tn := tone{freq: 440}
+	for n := 0; heard() == 0; n++ {
+		require.Less(t, n, int(waitFor/(20*time.Millisecond)), "the agent never heard the phone")
+		ph.say(c.bridge, rtpbridge.PayloadTypePCMA, &tn, 1)
+	}
+	before := heard()
+
+	ph.say(c.bridge, rtpbridge.PayloadTypePCMA, &tn, 40)
+	ph.lose(10)
+	ph.say(c.bridge, rtpbridge.PayloadTypePCMA, &tn, 40)
+	const sent = 80 * 160
+	const inFlight = 10 * 160 // of the frames before, not yet heard then
+	c.agent.await("the phone's audio", func() bool { return heard()-before >= sent-10*160 })
+	require.Never(t, func() bool { return heard()-before > sent+inFlight }, 500*time.Millisecond, 20*time.Millisecond,
+		"the agent hears no more than the phone said")
+	require.InDelta(t, 440, frequency(c.agent.awaitTone(time.Second)), 30)
+}
+
 // What the agent says reaches the phone as continuous 20 ms G.711 RTP, in
 // the codec the phone's answer chose.
 func TestRoomToPhone(t *testing.T) {

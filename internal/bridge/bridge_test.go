@@ -20,6 +20,8 @@ import (
 	"github.com/dialq/dialq/internal/bridge"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testroom"
 )
 
 // dialerSteps are the events the dialer records before it hands a call to
@@ -40,7 +42,7 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.newCall(s, "tcp")
 	ag := h.joinAgent(c)
-	stopTone := ag.speak(440) // agents greet first: it talks before the answer
+	stopTone := ag.Speak(440) // agents greet first: it talks before the answer
 
 	require.NoError(t, h.place(c))
 	placed := h.row(c)
@@ -48,20 +50,20 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 	require.True(t, placed.Placed(), "a request waiting on the call answers now")
 
 	h.notes.await(t, c.ID, dialq.StatusAnswered)
-	p := ag.awaitStatus("active")
+	p := ag.AwaitStatus("active")
 	require.Equal(t, "phone-"+callee, p.Identity())
 	require.Equal(t, lksdk.ParticipantSIP, p.Kind())
 	require.Equal(t, callee, p.Attributes()["sip.phoneNumber"])
 	require.Equal(t, callerID, p.Attributes()["sip.trunkPhoneNumber"])
 	require.Equal(t, c.ID.String(), p.Attributes()["dialq.callID"])
-	ag.awaitEvents("call_answered")
+	ag.AwaitEvents("call_answered")
 
 	// Room → phone: the agent hears its own tone back through the phone's
 	// track, echoed by sipp.
-	echo := ag.awaitFrames("the agent's tone echoed by the phone", 0, 15, func(f []int16) bool {
-		return rms(f) > loudRMS && toneShare(f, 440) > 0.6
+	echo := ag.AwaitFrames("the agent's tone echoed by the phone", 0, 15, func(f []int16) bool {
+		return testroom.Loud(f) && testroom.ToneShare(f, 440) > 0.6
 	})
-	require.InDelta(t, 440, frequency(echo), 30, "the echo is the agent's 440 Hz tone")
+	require.InDelta(t, 440, testroom.Frequency(echo), 30, "the echo is the agent's 440 Hz tone")
 	stopTone()
 
 	// Phone → room: the recording sipp plays is speech, well above silence
@@ -69,25 +71,25 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 	// the silence dialq now sends, twice the audio the track plays, so the
 	// room hears it ever later: mostly its first, quieter second before
 	// sipp hangs up.)
-	ag.awaitFrames("the phone's recorded speech", ag.heard(), 15, func(f []int16) bool {
-		return rms(f) > audibleRMS && toneShare(f, 440) < 0.3
+	ag.AwaitFrames("the phone's recorded speech", ag.Heard(), 15, func(f []int16) bool {
+		return testroom.RMS(f) > testroom.AudibleRMS && testroom.ToneShare(f, 440) < 0.3
 	})
 
 	h.notes.await(t, c.ID, dialq.StatusCompleted)
 	requireHungUp(t, ag)
-	s.requirePassed(t)
+	s.RequirePassed(t)
 
 	// The INVITE as Exotel got it: first without credentials, then with the
 	// digest that sipp's verifyauth accepted.
 	trunk := fmt.Sprintf("%s:%d", s.Host, s.Port)
-	received := s.received()
+	received := s.Received()
 	require.Equal(t, []string{
 		"INVITE sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"ACK sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"INVITE sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"ACK sip:" + trunk + ";transport=TCP SIP/2.0",
 		"SIP/2.0 200 OK", // to the BYE
-	}, firstLines(received))
+	}, testenv.FirstLines(received))
 	require.Empty(t, header(received[0], "Authorization"))
 	inv := received[2]
 	require.Regexp(t, `^"`+callerID+`" <sip:`+callerID+`@127\.0\.0\.1>;tag=\S+$`, header(inv, "From"))
@@ -99,11 +101,11 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 		require.Contains(t, auth, field)
 	}
 	require.Regexp(t, `^Digest .*response="[0-9a-f]{32}"`, auth)
-	require.NotContains(t, s.read("messages.log"), sipPassword)
+	require.NotContains(t, s.Read("messages.log"), sipPassword)
 	requireOffer(t, h, c, body(inv))
-	answer := slices.IndexFunc(s.sent(), func(m string) bool { return strings.HasPrefix(m, "SIP/2.0 200 OK") })
+	answer := slices.IndexFunc(s.Sent(), func(m string) bool { return strings.HasPrefix(m, "SIP/2.0 200 OK") })
 	require.GreaterOrEqual(t, answer, 0)
-	require.Contains(t, body(s.sent()[answer]), "m=audio "+strconv.Itoa(s.MediaPort)+" RTP/AVP 8 101",
+	require.Contains(t, body(s.Sent()[answer]), "m=audio "+strconv.Itoa(s.MediaPort)+" RTP/AVP 8 101",
 		"sipp answered PCMA")
 
 	row := h.row(c)
@@ -139,10 +141,10 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 // it just confirmed) the connection is reset and the server never reads
 // the leave; the phone then stays listed until the room goes (a fault of
 // rtpbridge's leave with this SDK, not of the bridge).
-func requireHungUp(t *testing.T, ag *agent) {
+func requireHungUp(t *testing.T, ag *testroom.Agent) {
 	t.Helper()
-	ag.awaitCallStatus("hangup")
-	statuses := ag.callStatuses()
+	ag.AwaitCallStatus("hangup")
+	statuses := ag.CallStatuses()
 	require.GreaterOrEqual(t, len(statuses), 2, "statuses %v", statuses)
 	require.Equal(t, []string{"active", "hangup"}, statuses[len(statuses)-2:], "statuses %v", statuses)
 }
@@ -193,8 +195,8 @@ func TestRefusedCallsFail(t *testing.T) {
 			require.NoError(t, h.place(c), "the INVITE went out: the outcome is the bridge's to record")
 			h.notes.await(t, c.ID, dialq.StatusFailed)
 			h.awaitPhoneLeft(c)
-			require.NotContains(t, ag.callStatuses(), "hangup", "like livekit-sip: no hangup status for a call never answered")
-			s.requirePassed(t) // sipp got the ACK of its refusal
+			require.NotContains(t, ag.CallStatuses(), "hangup", "like livekit-sip: no hangup status for a call never answered")
+			s.RequirePassed(t) // sipp got the ACK of its refusal
 
 			row := h.row(c)
 			require.Equal(t, dialq.StatusFailed, row.Status)
@@ -223,18 +225,18 @@ func TestNoAnswerCancels(t *testing.T) {
 
 	start := time.Now()
 	require.NoError(t, h.place(c))
-	ag.awaitStatus("ringing")
+	ag.AwaitStatus("ringing")
 	h.notes.await(t, c.ID, dialq.StatusFailed)
 	require.GreaterOrEqual(t, time.Since(start), 2*time.Second, "canceled at the end of the ring time, not before")
-	ag.awaitPhoneGone()
-	s.requirePassed(t)
+	ag.AwaitPhoneGone()
+	s.RequirePassed(t)
 
 	trunk := fmt.Sprintf("%s:%d", s.Host, s.Port)
 	require.Equal(t, []string{
 		"INVITE sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"CANCEL sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"ACK sip:" + dialled + "@" + trunk + " SIP/2.0", // of the 487
-	}, firstLines(s.received()))
+	}, testenv.FirstLines(s.Received()))
 
 	row := h.row(c)
 	require.Equal(t, dialq.StatusFailed, row.Status)
@@ -258,9 +260,9 @@ func TestHoldResume(t *testing.T) {
 	ag := h.joinAgent(c)
 
 	require.NoError(t, h.place(c))
-	ag.awaitEvents("call_answered", "call_hold", "call_resume")
+	ag.AwaitEvents("call_answered", "call_hold", "call_resume")
 	h.notes.await(t, c.ID, dialq.StatusCompleted)
-	s.requirePassed(t) // sipp checked dialq's answers: recvonly, then sendrecv
+	s.RequirePassed(t) // sipp checked dialq's answers: recvonly, then sendrecv
 
 	kinds, ev := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "answered", "call_hold", "call_resume", "completed"), kinds)
@@ -283,13 +285,13 @@ func TestHangupByAPI(t *testing.T) {
 
 	require.NoError(t, h.place(c))
 	h.notes.await(t, c.ID, dialq.StatusAnswered)
-	ag.awaitStatus("active")
+	ag.AwaitStatus("active")
 	require.Equal(t, 1, h.m.Live())
 	require.False(t, h.m.Hangup(uuid.New(), "hung up by API"), "not a call of this worker")
 	require.True(t, h.m.Hangup(c.ID, "hung up by API"))
 	h.notes.await(t, c.ID, dialq.StatusCompleted)
-	s.requirePassed(t)
-	require.Contains(t, firstLines(s.received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=UDP SIP/2.0")
+	s.RequirePassed(t)
+	require.Contains(t, testenv.FirstLines(s.Received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=UDP SIP/2.0")
 	requireHungUp(t, ag)
 
 	row := h.row(c)
@@ -312,8 +314,8 @@ func TestNoRTPEndsCall(t *testing.T) {
 
 	require.NoError(t, h.place(c))
 	h.notes.await(t, c.ID, dialq.StatusFailed)
-	s.requirePassed(t) // sipp got the BYE
-	require.Contains(t, firstLines(s.received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
+	s.RequirePassed(t) // sipp got the BYE
+	require.Contains(t, testenv.FirstLines(s.Received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
 	requireHungUp(t, ag)
 
 	row := h.row(c)
@@ -348,8 +350,8 @@ func TestDrainHangsUp(t *testing.T) {
 	row := h.row(c)
 	require.Equal(t, dialq.StatusFailed, row.Status)
 	require.Equal(t, dialq.ReasonWorkerShutdown, row.FailureReason)
-	s.requirePassed(t) // sipp got the BYE
-	require.Contains(t, firstLines(s.received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
+	s.RequirePassed(t) // sipp got the BYE
+	require.Contains(t, testenv.FirstLines(s.Received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
 
 	next := h.newCall(s, "tcp")
 	err := h.place(next)
@@ -389,7 +391,7 @@ func TestDrainHangsUpACallPlacedMeanwhile(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second, "Drain waited for a call nobody hung up")
 	require.NoError(t, <-placed, "the INVITE went out before the drain")
 	require.Zero(t, h.m.Live())
-	s.requirePassed(t) // sipp got the CANCEL
+	s.RequirePassed(t) // sipp got the CANCEL
 
 	row := h.row(c)
 	require.Equal(t, dialq.StatusFailed, row.Status)
@@ -401,7 +403,8 @@ func TestDrainHangsUpACallPlacedMeanwhile(t *testing.T) {
 func TestPlaceOnAClosedUserAgent(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	c := h.newCall(&sippRun{Host: "127.0.0.1", Port: freePorts(t)}, "tcp")
+	port, _ := testenv.PortBlock(t)
+	c := h.newCall(&testenv.SippRun{Host: "127.0.0.1", Port: port}, "tcp")
 	ag := h.joinAgent(c)
 	require.NoError(t, h.ua.Close())
 
@@ -411,7 +414,7 @@ func TestPlaceOnAClosedUserAgent(t *testing.T) {
 	require.Equal(t, dialq.ReasonBridge, se.Failure.Reason)
 	require.Zero(t, h.m.Live())
 	h.awaitPhoneLeft(c)
-	require.NotContains(t, ag.callStatuses(), "hangup")
+	require.NotContains(t, ag.CallStatuses(), "hangup")
 }
 
 // TestOrphanedCallsAreClosed: a call whose worker died (it sent the INVITE,
@@ -459,7 +462,7 @@ func TestOrphanedCallsAreClosed(t *testing.T) {
 
 	require.True(t, h.m.Hangup(own.ID, "test over"))
 	h.notes.await(t, own.ID, dialq.StatusCompleted)
-	s.requirePassed(t)
+	s.RequirePassed(t)
 	h.settle()
 }
 
@@ -470,10 +473,10 @@ func TestRoomClosedEndsCall(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		close func(h *harness, c *dialq.Call, ag *agent)
+		close func(h *harness, c *dialq.Call, ag *testroom.Agent)
 	}{
-		{"agent left", func(_ *harness, _ *dialq.Call, ag *agent) { ag.room.Disconnect() }},
-		{"room deleted", func(h *harness, c *dialq.Call, _ *agent) {
+		{"agent left", func(_ *harness, _ *dialq.Call, ag *testroom.Agent) { ag.Leave() }},
+		{"room deleted", func(h *harness, c *dialq.Call, _ *testroom.Agent) {
 			_, err := h.rooms.DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: c.RoomName})
 			require.NoError(h.t, err)
 		}},
@@ -487,11 +490,11 @@ func TestRoomClosedEndsCall(t *testing.T) {
 
 			require.NoError(t, h.place(c))
 			h.notes.await(t, c.ID, dialq.StatusAnswered)
-			ag.awaitStatus("active")
+			ag.AwaitStatus("active")
 			tc.close(h, c, ag)
 			h.notes.await(t, c.ID, dialq.StatusCompleted)
-			s.requirePassed(t) // sipp got the BYE
-			require.Contains(t, firstLines(s.received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
+			s.RequirePassed(t) // sipp got the BYE
+			require.Contains(t, testenv.FirstLines(s.Received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
 
 			row := h.row(c)
 			require.Equal(t, dialq.StatusCompleted, row.Status)
@@ -520,7 +523,7 @@ func TestRingingAfterTheInviteRecord(t *testing.T) {
 	row := h.row(c)
 	require.NotEmpty(t, row.SIPCallID, "the INVITE is recorded when Place returns")
 	h.notes.await(t, c.ID, dialq.StatusFailed)
-	s.requirePassed(t)
+	s.RequirePassed(t)
 	kinds, _ := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "ringing", "failed"), kinds)
 	require.Equal(t, dialq.ReasonNoAnswer, h.row(c).FailureReason)
@@ -542,9 +545,9 @@ func TestHoldRightAfterAnswer(t *testing.T) {
 	ag := h.joinAgent(c)
 
 	require.NoError(t, h.place(c))
-	ag.awaitEvents("call_answered", "call_hold", "call_resume")
+	ag.AwaitEvents("call_answered", "call_hold", "call_resume")
 	h.notes.await(t, c.ID, dialq.StatusCompleted)
-	s.requirePassed(t)
+	s.RequirePassed(t)
 	kinds, _ := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "answered", "call_hold", "call_resume", "completed"), kinds)
 	h.settle()
@@ -560,11 +563,11 @@ func TestRoomClosedWhileRinging(t *testing.T) {
 	ag := h.joinAgent(c)
 
 	require.NoError(t, h.place(c))
-	ag.awaitStatus("ringing")
-	ag.room.Disconnect()
+	ag.AwaitStatus("ringing")
+	ag.Leave()
 	h.notes.await(t, c.ID, dialq.StatusFailed)
-	s.requirePassed(t) // sipp got the CANCEL and the ACK of its 487
-	require.Contains(t, firstLines(s.received()), "CANCEL sip:"+dialled+"@"+s.Host+":"+strconv.Itoa(s.Port)+" SIP/2.0")
+	s.RequirePassed(t) // sipp got the CANCEL and the ACK of its 487
+	require.Contains(t, testenv.FirstLines(s.Received()), "CANCEL sip:"+dialled+"@"+s.Host+":"+strconv.Itoa(s.Port)+" SIP/2.0")
 
 	row := h.row(c)
 	require.Equal(t, dialq.StatusFailed, row.Status)

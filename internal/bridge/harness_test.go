@@ -19,7 +19,12 @@ import (
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipua"
 	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testroom"
 )
+
+// waitFor is how long a test waits for something the row or the room
+// should show.
+const waitFor = 15 * time.Second
 
 const (
 	callee   = "+919876543210"
@@ -99,15 +104,15 @@ func newHarnessWithStore(t *testing.T, edit func(*bridge.Config), wrap func(*pos
 // over transport, and takes it where the dialer takes it before the bridge:
 // an attempt, the room created in livekit-server and recorded, an agent
 // dispatch recorded.
-func (h *harness) newCall(s *sippRun, transport string) *dialq.Call {
+func (h *harness) newCall(s *testenv.SippRun, transport string) *dialq.Call {
 	h.t.Helper()
 	ctx := context.Background()
-	rtp := freePorts(h.t)
+	rtpMin, rtpMax := testenv.PortBlock(h.t)
 	trunk := &dialq.Trunk{ID: testenv.Name("ST_"), TenantID: h.tenant, Name: "exotel", Provider: dialq.ServiceExotel,
 		Exotel: &dialq.ExotelConfig{
 			SIPHost: s.Host, SIPPort: s.Port, Transport: transport,
 			CallerID: callerID, Username: sipUser, Password: sipPassword,
-			MediaIP: "127.0.0.1", RTPPortMin: rtp, RTPPortMax: rtp + portBlock - 1,
+			MediaIP: "127.0.0.1", RTPPortMin: rtpMin, RTPPortMax: rtpMax,
 		}}
 	require.NoError(h.t, h.db.SaveTrunk(ctx, trunk))
 
@@ -132,9 +137,9 @@ func (h *harness) newCall(s *sippRun, transport string) *dialq.Call {
 }
 
 // joinAgent joins the test's agent to c's room, watching the phone.
-func (h *harness) joinAgent(c *dialq.Call) *agent {
+func (h *harness) joinAgent(c *dialq.Call) *testroom.Agent {
 	h.t.Helper()
-	return joinAgent(h.t, h.lk, c.RoomName, dialq.ParticipantIdentityFor(c.ToNumber))
+	return testroom.Join(h.t, h.lk, c.RoomName, dialq.ParticipantIdentityFor(c.ToNumber))
 }
 
 // place does what the dialer's dialBridge does: mark the call dialing,

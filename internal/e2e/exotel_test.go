@@ -1,26 +1,16 @@
 package e2e
 
 import (
-	"context"
-	"math"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/stretchr/testify/require"
-
-	msdk "github.com/livekit/media-sdk"
-	"github.com/livekit/protocol/auth"
-	lkp "github.com/livekit/protocol/livekit"
-	protologger "github.com/livekit/protocol/logger"
-	lksdk "github.com/livekit/server-sdk-go/v2"
-	lkmedia "github.com/livekit/server-sdk-go/v2/pkg/media"
 
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testroom"
 )
 
 // TestExotelCallThroughTheBridge is the README's Exotel curl against make
@@ -47,10 +37,10 @@ func TestExotelCallThroughTheBridge(t *testing.T) {
 	callID := data["call_id"].(string)
 
 	// An agent in the room speaks a tone; the phone echoes it back.
-	a := joinListener(t, s.lk, room, "phone-+918044319240")
-	a.speak(440)
-	a.awaitLoud(t, 25) // half a second of the tone, back from the phone
-	require.InDelta(t, 440, frequency(a.loud()), 40, "the echoed audio is the agent's tone")
+	a := testroom.Join(t, s.lk, room, "phone-+918044319240")
+	a.Speak(440)
+	echo := a.AwaitFrames("loud audio from the phone", 0, 25, testroom.Loud) // half a second of the tone
+	require.InDelta(t, 440, testroom.Frequency(echo), 40, "the echoed audio is the agent's tone")
 	waitFor(t, 10*time.Second, "call answered", func() bool { return s.call(callID).Status == dialq.StatusAnswered })
 
 	invite := phone.Received()
@@ -87,138 +77,4 @@ func TestExotelCallThroughTheBridge(t *testing.T) {
 		}
 		return false
 	})
-}
-
-// listener is an agent in the call's room that speaks and hears the phone.
-type listener struct {
-	t       *testing.T
-	room    *lksdk.Room
-	phone   string
-	mu      sync.Mutex
-	audio   []int16
-	changed chan struct{}
-}
-
-func joinListener(t *testing.T, lk testenv.LiveKit, room, phone string) *listener {
-	t.Helper()
-	l := &listener{t: t, phone: phone, changed: make(chan struct{}, 1)}
-	token, err := auth.NewAccessToken(lk.APIKey, lk.APISecret).
-		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room}).
-		SetIdentity(testenv.Name("agent-")).SetKind(lkp.ParticipantInfo_AGENT).ToJWT()
-	require.NoError(t, err)
-	l.room, err = lksdk.ConnectToRoomWithToken(lk.URL, token, &lksdk.RoomCallback{
-		ParticipantCallback: lksdk.ParticipantCallback{OnTrackSubscribed: l.subscribed},
-	})
-	require.NoError(t, err)
-	t.Cleanup(l.room.Disconnect)
-	return l
-}
-
-func (l *listener) subscribed(track *webrtc.TrackRemote, _ *lksdk.RemoteTrackPublication, rp *lksdk.RemoteParticipant) {
-	if rp.Identity() != l.phone || track.Kind() != webrtc.RTPCodecTypeAudio {
-		return
-	}
-	rt, err := lkmedia.NewPCMRemoteTrack(track, l, lkmedia.WithTargetSampleRate(8000))
-	if err != nil {
-		l.t.Errorf("decode the phone's track: %v", err)
-		return
-	}
-	l.t.Cleanup(rt.Close)
-}
-
-// WriteSample collects the phone's audio (lkmedia.PCMRemoteTrackWriter).
-func (l *listener) WriteSample(pcm msdk.PCM16Sample) error {
-	l.mu.Lock()
-	l.audio = append(l.audio, pcm...)
-	l.mu.Unlock()
-	select {
-	case l.changed <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// Close implements lkmedia.PCMRemoteTrackWriter.
-func (*listener) Close() error { return nil }
-
-// speak publishes a tone of freq Hz until the test ends.
-func (l *listener) speak(freq float64) {
-	l.t.Helper()
-	track, err := lkmedia.NewPCMLocalTrack(8000, 1, protologger.GetLogger())
-	require.NoError(l.t, err)
-	_, err = l.room.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "agent", Source: lkp.TrackSource_MICROPHONE})
-	require.NoError(l.t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	l.t.Cleanup(func() { cancel(); <-done; track.Close() })
-	go func() {
-		defer close(done)
-		phase := 0.0
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				frame := make([]int16, 160)
-				for i := range frame {
-					frame[i] = int16(8000 * math.Sin(phase))
-					phase += 2 * math.Pi * freq / 8000
-				}
-				_ = track.WriteSample(frame)
-			}
-		}
-	}()
-}
-
-// loud returns the loud 20 ms frames heard from the phone, joined.
-func (l *listener) loud() []int16 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []int16
-	for pcm := l.audio; len(pcm) >= 160; pcm = pcm[160:] {
-		if rms(pcm[:160]) > 1000 { // the tone is at RMS ~5700; codec silence a few units
-			out = append(out, pcm[:160]...)
-		}
-	}
-	return out
-}
-
-// awaitLoud waits until frames loud 20 ms frames came from the phone.
-func (l *listener) awaitLoud(t *testing.T, frames int) {
-	t.Helper()
-	deadline := time.NewTimer(15 * time.Second)
-	defer deadline.Stop()
-	for len(l.loud()) < frames*160 {
-		select {
-		case <-l.changed:
-		case <-deadline.C:
-			t.Fatalf("heard %d loud frames from the phone, want %d", len(l.loud())/160, frames)
-		}
-	}
-}
-
-func rms(pcm []int16) float64 {
-	var sum float64
-	for _, v := range pcm {
-		sum += float64(v) * float64(v)
-	}
-	return math.Sqrt(sum / float64(len(pcm)))
-}
-
-// frequency estimates pcm's main frequency (8 kHz) from zero crossings past
-// ±1000, so codec noise around zero adds none.
-func frequency(pcm []int16) float64 {
-	crossings, positive, started := 0, false, false
-	for _, v := range pcm {
-		if v > -1000 && v < 1000 {
-			continue
-		}
-		if started && (v > 0) != positive {
-			crossings++
-		}
-		positive, started = v > 0, true
-	}
-	return float64(crossings) / 2 / (float64(len(pcm)) / 8000)
 }

@@ -112,6 +112,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	require.NoError(t, db.SaveTrunk(ctx, &dialq.Trunk{ID: s.twilio, TenantID: s.tenant, Provider: dialq.ServiceTwilio, LiveKitTrunkID: s.twilio}))
 	exotel := &dialq.Trunk{ID: s.exotel, TenantID: s.tenant, Provider: dialq.ServiceExotel}
 	if p := o.exotelPhone; p != nil {
+		rtpMin, rtpMax := testenv.PortBlock(t)
 		key, err := secret.ParseKey(secret.NewKey())
 		require.NoError(t, err)
 		box, err := secret.NewBox(key)
@@ -119,7 +120,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		db.UseSecrets(box)
 		exotel.Exotel = &dialq.ExotelConfig{SIPHost: p.Host, SIPPort: p.Port, Transport: "tcp", FromDomain: "exotel.local",
 			CallerID: "08044319240", Username: "exotel-demo", Password: "dialq-demo-sip",
-			MediaIP: "127.0.0.1", RTPPortMin: 30000, RTPPortMax: 31999}
+			MediaIP: "127.0.0.1", RTPPortMin: rtpMin, RTPPortMax: rtpMax}
 	}
 	require.NoError(t, db.SaveTrunk(ctx, exotel))
 	require.NoError(t, db.SaveTrunk(ctx, &dialq.Trunk{ID: s.badTwilio, TenantID: s.tenant, Provider: dialq.ServiceTwilio, LiveKitTrunkID: "ST_doesnotexist"}))

@@ -4,14 +4,11 @@ import (
 	"os"
 	"testing"
 
-	"github.com/go-logr/logr"
-	protologger "github.com/livekit/protocol/logger"
-	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/dialq/dialq/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
-	// The SDK logs WebRTC chatter through its global logger; keep it out.
-	lksdk.SetLogger(protologger.LogRLogger(logr.Discard()))
+	testenv.QuietLiveKitSDK()
 	code := m.Run()
 	if workerBin != "" {
 		os.RemoveAll(workerBin[:len(workerBin)-len("/worker")])

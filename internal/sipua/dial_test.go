@@ -16,6 +16,7 @@ import (
 
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/sipua"
+	"github.com/dialq/dialq/internal/testenv"
 )
 
 const (
@@ -41,7 +42,7 @@ func newUA(t *testing.T) *sipua.UA {
 }
 
 // dialRequest dials callee through sipp as the Exotel trunk.
-func dialRequest(s *sippRun, transport string) sipua.DialRequest {
+func dialRequest(s *testenv.SippRun, transport string) sipua.DialRequest {
 	return sipua.DialRequest{
 		CallID: "call-test",
 		Trunk: dialq.ExotelConfig{
@@ -180,14 +181,14 @@ func TestDigestAnswerRemoteBye(t *testing.T) {
 	require.Equal(t, `remote: Q.850;cause=16;text="Normal call clearing"`, await(t, ev.ended, "hang-up"))
 	awaitDone(t, call)
 	require.NoError(t, call.Hangup(ctx), "hanging up an ended call does nothing")
-	s.requirePassed(t)
+	s.RequirePassed(t)
 	require.Equal(t, []string{
 		"INVITE sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"ACK sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"INVITE sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"ACK sip:" + s.Host + ":" + strconv.Itoa(s.Port) + ";transport=TCP SIP/2.0",
 		"SIP/2.0 200 OK",
-	}, firstLines(s.received()))
+	}, testenv.FirstLines(s.Received()))
 }
 
 // requireOffer checks dialq's SDP offer line by line; the o= line carries a
@@ -276,7 +277,7 @@ func TestFinalResponsesMapToFailures(t *testing.T) {
 			call, err := ua.Dial(ctx, dialRequest(s, "tcp"), nil)
 			require.Nil(t, call)
 			requireFailure(t, err, tc.reason, tc.code, tc.status)
-			s.requirePassed(t) // sipp got its ACK
+			s.RequirePassed(t) // sipp got its ACK
 		})
 	}
 }
@@ -301,19 +302,19 @@ func TestRingTimeoutCancels(t *testing.T) {
 	require.Less(t, took, r.RingTimeout+2*time.Second)
 	require.Equal(t, []int{180}, ev.rang())
 
-	s.requirePassed(t)
+	s.RequirePassed(t)
 	trunk := fmt.Sprintf("%s:%d", s.Host, s.Port)
 	require.Equal(t, []string{
 		"INVITE sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"CANCEL sip:" + dialled + "@" + trunk + " SIP/2.0",
 		"ACK sip:" + dialled + "@" + trunk + " SIP/2.0",
-	}, firstLines(s.received()))
+	}, testenv.FirstLines(s.Received()))
 	require.Equal(t, []string{
 		"SIP/2.0 100 Trying",
 		"SIP/2.0 180 Ringing",
 		"SIP/2.0 200 OK", // to the CANCEL
 		"SIP/2.0 487 Request Terminated",
-	}, firstLines(s.sent()))
+	}, testenv.FirstLines(s.Sent()))
 }
 
 // TestHangupWhileRinging starts a call, sees Answered give up on its own
@@ -339,7 +340,7 @@ func TestHangupWhileRinging(t *testing.T) {
 	awaitDone(t, call)
 	require.ErrorIs(t, call.Answered(ctx), sipua.ErrCanceled)
 	require.Empty(t, ev.hangups(), "a call never answered is not hung up")
-	s.requirePassed(t)
+	s.RequirePassed(t)
 }
 
 // TestHoldResume has the far end put the call on hold and take it off with
@@ -369,17 +370,17 @@ func TestHoldResume(t *testing.T) {
 			require.Equal(t, resumed, call.Answer())
 			require.Equal(t, "remote: bye", await(t, ev.ended, "hang-up"))
 			awaitDone(t, call)
-			s.requirePassed(t)
+			s.RequirePassed(t)
 
 			// dialq's answers as sipp saw them: the codec of the offer,
 			// the mirrored direction, a newer o= version each time; the
 			// OPTIONS answered too.
-			msgs := s.read("messages.log")
+			msgs := s.Read("messages.log")
 			require.Regexp(t, `(?s)SIP/2\.0 200 OK.*CSeq: 1 INVITE.*o=dialq \d+ 2 IN IP4.*m=audio 40000 RTP/AVP 0 101.*a=recvonly`, msgs)
 			require.Regexp(t, `(?s)SIP/2\.0 200 OK.*CSeq: 2 INVITE.*o=dialq \d+ 3 IN IP4.*a=sendrecv`, msgs)
 			require.Regexp(t, `(?s)SIP/2\.0 200 OK.*CSeq: 3 OPTIONS`, msgs)
 			holdAnswers := 0
-			for _, m := range s.received() {
+			for _, m := range s.Received() {
 				if strings.HasPrefix(m, "SIP/2.0 200 OK") && strings.Contains(m, "CSeq: 1 INVITE") {
 					holdAnswers++
 				}
@@ -409,8 +410,8 @@ func TestLocalHangup(t *testing.T) {
 	awaitDone(t, call)
 	require.NoError(t, call.Hangup(ctx), "hanging up twice does nothing")
 	require.Equal(t, []string{"local: hangup"}, ev.hangups())
-	s.requirePassed(t)
-	require.Contains(t, firstLines(s.received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
+	s.RequirePassed(t)
+	require.Contains(t, testenv.FirstLines(s.Received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
 }
 
 // TestUDPAnswerRemoteBye is the happy path over UDP, without a challenge:
@@ -440,7 +441,7 @@ func TestUDPAnswerRemoteBye(t *testing.T) {
 
 	require.Equal(t, "remote: bye", await(t, ev.ended, "hang-up"))
 	awaitDone(t, call)
-	s.requirePassed(t)
+	s.RequirePassed(t)
 }
 
 // TestCloseHangsUpLiveCalls closes the UA under an answered call: it sends
@@ -459,7 +460,7 @@ func TestCloseHangsUpLiveCalls(t *testing.T) {
 	require.NoError(t, ua.Close())
 	awaitDone(t, call)
 	require.Equal(t, []string{"local: shutdown"}, ev.hangups())
-	s.requirePassed(t)
+	s.RequirePassed(t)
 	_, err = ua.Start(ctx, dialRequest(s, "tcp"), nil)
 	require.ErrorIs(t, err, sipua.ErrClosed)
 }
@@ -506,7 +507,8 @@ func TestStartRefusesBadRequests(t *testing.T) {
 func TestUnreachableTrunkIsRetried(t *testing.T) {
 	t.Parallel()
 	ua := newUA(t)
-	r := dialRequest(&sippRun{Host: "127.0.0.1", Port: freePorts(t)}, "tcp")
+	port, _ := testenv.PortBlock(t)
+	r := dialRequest(&testenv.SippRun{Host: "127.0.0.1", Port: port}, "tcp")
 	_, err := ua.Start(context.Background(), r, nil)
 	se, ok := errors.AsType[*dialq.StepError](err)
 	require.True(t, ok, "got %v", err)

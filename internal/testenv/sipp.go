@@ -4,34 +4,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
+	"text/template"
 	"time"
 )
 
 // SippOptions say how to run sipp as a SIP peer (Exotel, a phone).
 type SippOptions struct {
-	// Scenario is the path of the scenario file.
+	// Scenario is the path of the scenario file. One ending in .tmpl is a
+	// text/template, rendered with Data first: sipp checks some values,
+	// such as response codes, as it loads the scenario, before any -key
+	// substitution.
 	Scenario string
+	// Data fills in a .tmpl scenario.
+	Data any
 	// Transport is "tcp" (default) or "udp".
 	Transport string
 	// Calls ends sipp after this many calls (-m); 0 serves until the test ends.
 	Calls int
+	// Timeout, when not 0, ends sipp as failed once it has run that long,
+	// rounded up to whole seconds (-timeout, -timeout_error): a scenario
+	// waiting for a message that never comes fails rather than hangs.
+	Timeout time.Duration
 	// Args are extra sipp arguments, e.g. "-rtp_echo".
 	Args []string
 }
 
 // SippRun is one sipp process answering on 127.0.0.1.
 type SippRun struct {
-	Host      string
-	Port      int
+	// Host and Port are where sipp takes SIP requests.
+	Host string
+	Port int
+	// MediaPort is the RTP port sipp answers with in its SDP.
 	MediaPort int
 	dir       string
 	exited    chan struct{}
@@ -39,9 +50,9 @@ type SippRun struct {
 }
 
 // Sipp starts sipp as a UAS on a free 127.0.0.1 port and returns once it
-// listens. It is killed when the test ends, and its message log is printed
-// if the test failed. sipp comes from Debian's sip-tester (deploy/stack.sh
-// tools installs it).
+// listens. It is killed when the test ends, and its logs are printed if the
+// test failed. sipp comes from Debian's sip-tester (deploy/stack.sh tools
+// installs it).
 func Sipp(t testing.TB, o SippOptions) *SippRun {
 	t.Helper()
 	bin, err := exec.LookPath("sipp")
@@ -51,12 +62,17 @@ func Sipp(t testing.TB, o SippOptions) *SippRun {
 	if o.Transport == "" {
 		o.Transport = "tcp"
 	}
+	base, _ := PortBlock(t)
+	s := &SippRun{Host: "127.0.0.1", Port: base, MediaPort: base + 2, dir: t.TempDir(), exited: make(chan struct{})}
 	scenario, err := filepath.Abs(o.Scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := freeSippPorts(t)
-	s := &SippRun{Host: "127.0.0.1", Port: base, MediaPort: base + 2, dir: t.TempDir(), exited: make(chan struct{})}
+	name := filepath.Base(scenario)
+	if strings.HasSuffix(scenario, ".tmpl") {
+		name = strings.TrimSuffix(name, ".tmpl")
+		scenario = render(t, scenario, filepath.Join(s.dir, name), o.Data)
+	}
 	mode := map[string]string{"tcp": "t1", "udp": "u1"}[o.Transport]
 	args := []string{
 		"-sf", scenario,
@@ -68,6 +84,9 @@ func Sipp(t testing.TB, o SippOptions) *SippRun {
 	}
 	if o.Calls > 0 {
 		args = append(args, "-m", strconv.Itoa(o.Calls))
+	}
+	if o.Timeout > 0 {
+		args = append(args, "-timeout", strconv.Itoa(int(math.Ceil(o.Timeout.Seconds())))+"s", "-timeout_error")
 	}
 	args = append(args, o.Args...)
 	cmd := exec.Command(bin, args...)
@@ -93,19 +112,39 @@ func Sipp(t testing.TB, o SippOptions) *SippRun {
 			<-s.exited
 		}
 		if t.Failed() {
-			t.Logf("sipp %s messages:\n%s", filepath.Base(scenario), s.Read("messages.log"))
-			t.Logf("sipp %s errors:\n%s", filepath.Base(scenario), s.Read("errors.log"))
+			t.Logf("sipp %s messages:\n%s", name, s.Read("messages.log"))
+			t.Logf("sipp %s errors:\n%s", name, s.Read("errors.log"))
+			t.Logf("sipp %s output (tail):\n%s", name, tail(s.Read("stdout.log"), 3000))
 		}
 	})
 	s.awaitListening(t, o.Transport)
 	return s
 }
 
+// render executes the template at path with data into a file at out, and
+// returns out.
+func render(t testing.TB, path, out string, data any) string {
+	t.Helper()
+	tmpl, err := template.ParseFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := tmpl.Execute(f, data); err != nil {
+		t.Fatalf("render %s: %v", path, err)
+	}
+	return out
+}
+
 // Addr is sipp's SIP address.
 func (s *SippRun) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
 // Wait returns sipp's exit once it exits: nil when every call of the
-// scenario passed.
+// scenario passed, an *exec.ExitError when one failed.
 func (s *SippRun) Wait(ctx context.Context) error {
 	select {
 	case <-s.exited:
@@ -115,10 +154,27 @@ func (s *SippRun) Wait(ctx context.Context) error {
 	}
 }
 
-// Received returns the SIP messages sipp received, in order.
+// RequirePassed waits up to 20 s for sipp to exit and fails the test unless
+// every call of its scenario passed: each message it expected came, in
+// order.
+func (s *SippRun) RequirePassed(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := s.Wait(ctx)
+	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+		t.Fatalf("sipp scenario failed (exit %d)", exit.ExitCode())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Received returns the SIP messages sipp received, in order, with LF line
+// ends.
 func (s *SippRun) Received() []string { return s.messages("message received") }
 
-// Sent returns the SIP messages sipp sent, in order.
+// Sent returns the SIP messages sipp sent, in order, with LF line ends.
 func (s *SippRun) Sent() []string { return s.messages("message sent") }
 
 // Read returns one of sipp's files (messages.log, errors.log, stdout.log).
@@ -153,45 +209,6 @@ func FirstLines(msgs []string) []string {
 		lines = append(lines, first)
 	}
 	return lines
-}
-
-// sipp binds without SO_REUSEADDR, so a port with a connection in
-// TIME_WAIT is refused although Go's bind succeeds: blocks are handed out
-// below Linux's ephemeral range (32768-60999), 8 ports each (SIP, then the
-// four media ports sipp binds).
-var nextSippBlock atomic.Int32
-
-const sippBlock = 8
-
-func init() { nextSippBlock.Store(int32(10000 + sippBlock*mrand.IntN(1000))) }
-
-func freeSippPorts(t testing.TB) int {
-	t.Helper()
-	for range 100 {
-		base := int(nextSippBlock.Add(sippBlock)) - sippBlock
-		if portsFree(base, sippBlock) {
-			return base
-		}
-	}
-	t.Fatal("no free ports for sipp")
-	return 0
-}
-
-func portsFree(base, n int) bool {
-	for port := base; port < base+n; port++ {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		l, err := net.Listen("tcp4", addr)
-		if err != nil {
-			return false
-		}
-		l.Close()
-		c, err := net.ListenPacket("udp4", addr)
-		if err != nil {
-			return false
-		}
-		c.Close()
-	}
-	return true
 }
 
 // awaitListening waits until sipp has bound its port, as /proc/net shows:
@@ -237,4 +254,12 @@ func boundOnLoopback(transport string, port int) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
 }

@@ -1,6 +1,7 @@
 // Package testenv connects tests to the local stack `make up` starts (real
 // PostgreSQL, Redis and livekit-server on 127.0.0.1) and isolates each test:
-// its own Postgres schema, its own queue and notification channel names.
+// its own Postgres schema, its own queue and notification channel names, its
+// own ports (PortBlock), its own sipp standing in for a SIP peer (Sipp).
 package testenv
 
 import (
@@ -15,8 +16,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/dialq/dialq/internal/postgres"
 )
@@ -94,6 +99,13 @@ type LiveKit struct {
 func LiveKitServer(t testing.TB) LiveKit {
 	t.Helper()
 	return LiveKit{URL: Env(t, "LIVEKIT_URL"), APIKey: Env(t, "LIVEKIT_API_KEY"), APISecret: Env(t, "LIVEKIT_API_SECRET")}
+}
+
+// QuietLiveKitSDK discards what the LiveKit SDK logs through its global
+// logger, for a TestMain to call: the SDK logs its WebRTC (pion) chatter
+// there, not through the per-room logger, and it would bury test output.
+func QuietLiveKitSDK() {
+	lksdk.SetLogger(protologger.LogRLogger(logr.Discard()))
 }
 
 // Logger returns a logger whose lines are shown only if the test fails.

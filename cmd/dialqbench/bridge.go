@@ -29,8 +29,8 @@ const (
 )
 
 // The bridge benchmark's RTP ports (the Exotel trunk's range), away from
-// make run's 58100-58299, the e2e tests' 30000-31999 and the rtpbridge
-// tests' 21000-22003, below Linux's ephemeral range.
+// make run's 58100-58299, the tests' ports (testenv.PortBlock: 10000-20999)
+// and the rtpbridge tests' 21000-22003, below Linux's ephemeral range.
 const (
 	bridgeRTPMin = 24000
 	bridgeRTPMax = 25999

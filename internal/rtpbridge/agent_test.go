@@ -79,8 +79,10 @@ func (a *agent) poke() {
 // changed.
 func (a *agent) noteStatus(p lksdk.Participant) {
 	if p.Identity() == a.phone {
-		status := p.Attributes()["sip.callStatus"]
+		// Read under the lock: callbacks run on several goroutines, and a
+		// status read before the lock could be recorded after a newer one.
 		a.mu.Lock()
+		status := p.Attributes()["sip.callStatus"]
 		a.seen = true
 		if n := len(a.statuses); n == 0 || a.statuses[n-1] != status {
 			a.statuses = append(a.statuses, status)

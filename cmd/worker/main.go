@@ -74,19 +74,11 @@ func run() error {
 	var bridges *bridge.Manager
 	if cfg.Bridge {
 		var stopBridge func()
-		if bridges, stopBridge, err = startBridge(cfg, db, d.Notify, log); err != nil {
+		if bridges, stopBridge, err = startBridge(cfg, db, rdb, d.Notify, log); err != nil {
 			return err
 		}
 		defer stopBridge()
 		d.Bridge = bridges
-		err := notify.NewHangups(rdb, "").Listen(ctx, log, func(id uuid.UUID, reason string) {
-			if bridges.Hangup(id, reason) {
-				log.Info("hanging up on request", "call_id", id, "reason", reason)
-			}
-		})
-		if err != nil {
-			return err
-		}
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:       cfg.Concurrency,
@@ -121,10 +113,11 @@ func run() error {
 	return nil
 }
 
-// startBridge starts the Exotel bridge: the SIP user agent and the manager
-// that vouches for this process's calls. The returned function stops both;
-// until then the manager keeps vouching, through the drain after SIGTERM.
-func startBridge(cfg config, db *postgres.DB, n bridge.Notifier, log *slog.Logger) (*bridge.Manager, func(), error) {
+// startBridge starts the Exotel bridge: the SIP user agent, the manager
+// that vouches for this process's calls and the listener for hang-up
+// requests. The returned function stops them; until then the manager keeps
+// vouching and hanging up on request, through the drain after SIGTERM.
+func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n bridge.Notifier, log *slog.Logger) (*bridge.Manager, func(), error) {
 	if cfg.SecretKey != "" {
 		key, err := secret.ParseKey(cfg.SecretKey)
 		if err != nil {
@@ -150,6 +143,16 @@ func startBridge(cfg config, db *postgres.DB, n bridge.Notifier, log *slog.Logge
 	}, ua, db, n, log.With("component", "bridge"))
 	ctx, cancel := context.WithCancel(context.Background())
 	go m.Run(ctx)
+	err = notify.NewHangups(rdb, "").Listen(ctx, log, func(id uuid.UUID, reason string) {
+		if m.Hangup(id, reason) {
+			log.Info("hanging up on request", "call_id", id, "reason", reason)
+		}
+	})
+	if err != nil {
+		cancel()
+		ua.Close()
+		return nil, nil, err
+	}
 	log.Info("Exotel bridge ready", "sip_tcp", ua.LocalAddr("tcp").String(), "sip_udp", ua.LocalAddr("udp").String(),
 		"rtp_ip", cfg.RTPBindIP, "drain_timeout", cfg.DrainTimeout)
 	return m, func() {

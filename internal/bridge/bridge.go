@@ -31,7 +31,7 @@ type Store interface {
 	RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
 	RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error)
 	RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
-	TouchBridged(ctx context.Context, worker string) (int64, error)
+	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, error)
 	CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
 }
 
@@ -188,6 +188,17 @@ func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
 	return nil
 }
 
+// held returns the ids of the calls this process holds.
+func (m *Manager) held() []uuid.UUID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]uuid.UUID, 0, len(m.calls))
+	for id := range m.calls {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // Live returns how many bridged calls this process holds.
 func (m *Manager) Live() int {
 	m.mu.Lock()
@@ -221,7 +232,7 @@ func (m *Manager) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := m.store.TouchBridged(ctx, m.cfg.Worker); err != nil && ctx.Err() == nil {
+		if _, err := m.store.TouchBridged(ctx, m.cfg.Worker, m.held()); err != nil && ctx.Err() == nil {
 			m.log.Warn("vouch for bridged calls", "err", err)
 		}
 		ids, err := m.store.CloseOrphanedBridged(ctx, m.now().Add(-m.cfg.OrphanAfter))

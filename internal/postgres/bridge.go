@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"github.com/dialq/dialq/internal/dialq"
 )
@@ -54,11 +55,21 @@ func (s *DB) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failu
 		live, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
 }
 
-// TouchBridged renews worker's claim on its live bridged calls and returns
-// how many it holds.
-func (s *DB) TouchBridged(ctx context.Context, worker string) (int64, error) {
+// TouchBridged renews worker's claim on the live bridged calls ids, the ones
+// it holds in memory, and returns how many rows it touched. A row of
+// worker's that is not among ids (its session ended but the end could not
+// be recorded) is left to go stale and be closed as lost.
+func (s *DB) TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	texts := make([]string, len(ids))
+	for i, id := range ids {
+		texts[i] = id.String()
+	}
 	res, err := s.exec(ctx, `UPDATE calls SET bridge_seen_at = now()
-		WHERE bridge_worker = $1 AND status IN ('dialing', 'ringing', 'answered')`, worker)
+		WHERE bridge_worker = $1 AND id = ANY($2::uuid[]) AND status IN ('dialing', 'ringing', 'answered')`,
+		worker, pq.Array(texts))
 	if err != nil {
 		return 0, fmt.Errorf("touch bridged calls of %s: %w", worker, err)
 	}

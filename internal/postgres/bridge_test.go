@@ -73,7 +73,9 @@ func TestBridgedCallLifecycle(t *testing.T) {
 }
 
 // TestOrphanedBridgedCallsAreClosed: calls whose worker stopped vouching for
-// them fail as worker_lost; a vouched-for call is left alone.
+// them fail as worker_lost, and so does a call of a live worker that no
+// longer holds it (its end could not be recorded); a vouched-for call is
+// left alone.
 func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -82,18 +84,20 @@ func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
 	dead := newExotelCall(t, db, tenant)
 	alive := newExotelCall(t, db, tenant)
+	dropped := newExotelCall(t, db, tenant)
 	require.NoError(t, db.RecordInviteSent(ctx, dead.ID, "worker-dead", "sip-dead"))
 	require.NoError(t, db.RecordInviteSent(ctx, alive.ID, "worker-alive", "sip-alive"))
+	require.NoError(t, db.RecordInviteSent(ctx, dropped.ID, "worker-alive", "sip-dropped"))
 
 	time.Sleep(50 * time.Millisecond)
 	cut := time.Now()
-	n, err := db.TouchBridged(ctx, "worker-alive")
+	n, err := db.TouchBridged(ctx, "worker-alive", []uuid.UUID{alive.ID, dead.ID})
 	require.NoError(t, err)
-	require.EqualValues(t, 1, n)
+	require.EqualValues(t, 1, n, "a worker vouches only for its own calls, and only those it names")
 
 	ids, err := db.CloseOrphanedBridged(ctx, cut)
 	require.NoError(t, err)
-	require.Equal(t, []uuid.UUID{dead.ID}, ids)
+	require.ElementsMatch(t, []uuid.UUID{dead.ID, dropped.ID}, ids)
 
 	got, err := db.GetCall(ctx, dead.ID)
 	require.NoError(t, err)

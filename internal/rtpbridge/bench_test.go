@@ -11,6 +11,7 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 
 	"github.com/dialq/dialq/internal/rtpbridge"
+	"github.com/dialq/dialq/internal/testroom"
 )
 
 // BenchmarkCodecPath measures the bare codec work of one 20 ms frame in each
@@ -78,11 +79,11 @@ func reportRealtime(b *testing.B) {
 
 // g711Frames returns n 20 ms μ-law frames of a 440 Hz tone.
 func g711Frames(n int) [][]byte {
-	tn := tone{freq: 440}
+	tn := testroom.Tone{Freq: 440}
 	out := make([][]byte, n)
 	for i := range out {
 		out[i] = make([]byte, 160)
-		g711.EncodeULawTo(out[i], tn.next(160))
+		g711.EncodeULawTo(out[i], tn.Next(160))
 	}
 	return out
 }
@@ -94,9 +95,9 @@ func opusFrames(b *testing.B, n int) []opus.Sample {
 	enc, err := opus.Encode(sink, 1, protologger.GetLogger())
 	require.NoError(b, err)
 	up := msdk.ResampleWriter(enc, 8000)
-	tn := tone{freq: 440}
+	tn := testroom.Tone{Freq: 440}
 	for len(sink.packets) < n {
-		require.NoError(b, up.WriteSample(tn.next(160)))
+		require.NoError(b, up.WriteSample(tn.Next(160)))
 	}
 	return sink.packets[:n]
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/rtpbridge"
+	"github.com/dialq/dialq/internal/testroom"
 )
 
 // The phone's audio survives the bridge's Opus encoder and decoder at 8 kHz,
@@ -21,10 +22,10 @@ func TestOpusRoundTrip(t *testing.T) {
 	_, err = enc.Encode(make([]int16, 80))
 	require.Error(t, err, "a frame is 20 ms")
 
-	tn := tone{freq: 440}
+	tn := testroom.Tone{Freq: 440}
 	var packets [][]byte
 	for range 100 {
-		pkt, err := enc.Encode(tn.next(160))
+		pkt, err := enc.Encode(tn.Next(160))
 		require.NoError(t, err)
 		require.Less(t, len(pkt), 160, "24 kbit/s is 60 bytes a frame")
 		packets = append(packets, append([]byte(nil), pkt...))
@@ -37,9 +38,9 @@ func TestOpusRoundTrip(t *testing.T) {
 		require.Len(t, pcm, 160)
 		heard = append(heard, pcm...)
 	}
-	loud := loudFrames(heard)
+	loud := testroom.LoudFrames(heard)
 	require.Greater(t, len(loud), 40*160, "the tone comes out at its level")
-	require.InDelta(t, 440, frequency(loud), 10)
+	require.InDelta(t, 440, testroom.Frequency(loud), 10)
 
 	for _, tc := range []struct {
 		lost, want int

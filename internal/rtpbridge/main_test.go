@@ -4,15 +4,10 @@ import (
 	"os"
 	"testing"
 
-	"github.com/go-logr/logr"
-
-	protologger "github.com/livekit/protocol/logger"
-	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/dialq/dialq/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
-	// The SDK logs its WebRTC (pion) chatter through its global logger, not
-	// through the per-room one; keep it out of test output.
-	lksdk.SetLogger(protologger.LogRLogger(logr.Discard()))
+	testenv.QuietLiveKitSDK()
 	os.Exit(m.Run())
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/livekit/media-sdk/g711"
+
+	"github.com/dialq/dialq/internal/testroom"
 )
 
 // phone stands in for Exotel's end of the call: a UDP socket that sends and
@@ -54,12 +56,12 @@ func (p *phone) talk(dst net.Addr, pt uint8, freq float64) {
 	p.t.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
-		tn := tone{freq: freq}
+		tn := testroom.Tone{Freq: freq}
 		payload := make([]byte, 160)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for first := true; ; first = false {
-			encode(pt, payload, tn.next(160))
+			encode(pt, payload, tn.Next(160))
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: p.ssrc, PayloadType: pt,
 				SequenceNumber: p.seq, Timestamp: p.ts, Marker: first}, Payload: payload}
 			if b, err := pkt.Marshal(); err == nil {
@@ -78,12 +80,12 @@ func (p *phone) talk(dst net.Addr, pt uint8, freq float64) {
 
 // say sends n 20 ms G.711 frames of tn to dst, of payload type pt, in real
 // time, and returns once it sent them.
-func (p *phone) say(dst net.Addr, pt uint8, tn *tone, n int) {
+func (p *phone) say(dst net.Addr, pt uint8, tn *testroom.Tone, n int) {
 	payload := make([]byte, 160)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for i := range n {
-		encode(pt, payload, tn.next(160))
+		encode(pt, payload, tn.Next(160))
 		p.send(dst, rtp.Header{PayloadType: pt, SequenceNumber: p.seq, Timestamp: p.ts, Marker: i == 0}, payload)
 		p.seq++
 		p.ts += 160

@@ -17,7 +17,11 @@ import (
 
 	"github.com/dialq/dialq/internal/rtpbridge"
 	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testroom"
 )
+
+// waitFor is how long a test waits for the session to start or end.
+const waitFor = 10 * time.Second
 
 const (
 	phoneNumber = "+919876543210"
@@ -28,7 +32,7 @@ const (
 // and the address the phone sends its RTP to.
 type call struct {
 	s      *rtpbridge.Session
-	agent  *agent
+	agent  *testroom.Agent
 	bridge *net.UDPAddr
 	room   string
 	lk     testenv.LiveKit
@@ -41,7 +45,7 @@ func startCall(t *testing.T, edit func(*rtpbridge.Config)) *call {
 	lk := testenv.LiveKitServer(t)
 	c := &call{room: testenv.Name("rtpbridge-"), lk: lk}
 	identity := "phone-" + phoneNumber
-	c.agent = joinAgent(t, lk, c.room, identity)
+	c.agent = testroom.Join(t, lk, c.room, identity)
 
 	conn, err := rtpbridge.Listen("127.0.0.1", 21000, 21999)
 	require.NoError(t, err)
@@ -80,7 +84,7 @@ func (c *call) awaitEnd(t *testing.T) string {
 func TestPhoneToRoom(t *testing.T) {
 	t.Parallel()
 	c := startCall(t, nil)
-	p := c.agent.awaitStatus("dialing")
+	p := c.agent.AwaitStatus("dialing")
 	require.Equal(t, "phone-"+phoneNumber, p.Identity())
 	require.Equal(t, phoneNumber, p.Name())
 	require.Equal(t, lksdk.ParticipantSIP, p.Kind())
@@ -94,22 +98,22 @@ func TestPhoneToRoom(t *testing.T) {
 	require.Equal(t, "phone", pub.Name())
 
 	c.s.Ringing()
-	c.agent.awaitStatus("ringing")
+	c.agent.AwaitStatus("ringing")
 
 	ph := newPhone(t)
 	require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMU, 101))
-	p = c.agent.awaitStatus("active")
+	p = c.agent.AwaitStatus("active")
 	require.NotEmpty(t, p.Attributes()["lk.sip.answerTime"])
 
 	ph.talk(c.bridge, rtpbridge.PayloadTypePCMU, 440)
-	heard := c.agent.awaitTone(500 * time.Millisecond)
-	require.InDelta(t, 440, frequency(heard), 30, "the agent hears the phone's 440 Hz tone")
+	heard := c.agent.AwaitFrames("tone from the phone", 0, 25, testroom.Loud) // 500 ms
+	require.InDelta(t, 440, testroom.Frequency(heard), 30, "the agent hears the phone's 440 Hz tone")
 	require.Greater(t, c.s.Stats().PacketsIn, uint64(25))
 
 	c.s.Close("phone hung up")
 	require.Equal(t, "phone hung up", c.s.Reason())
-	c.agent.awaitPhoneGone()
-	require.Equal(t, []string{"dialing", "ringing", "active", "hangup"}, c.agent.callStatuses())
+	c.agent.AwaitPhoneGone()
+	require.Equal(t, []string{"dialing", "ringing", "active", "hangup"}, c.agent.CallStatuses())
 }
 
 // The room hears the phone as it speaks and no more: the phone's track
@@ -120,13 +124,9 @@ func TestPhoneToRoomAddsNothing(t *testing.T) {
 	c := startCall(t, nil)
 	ph := newPhone(t)
 	require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMA, -1))
-	heard := func() int {
-		c.agent.mu.Lock()
-		defer c.agent.mu.Unlock()
-		return len(c.agent.audio)
-	}
+	heard := c.agent.Heard
 	// The phone speaks until the agent, once subscribed, hears it.
-	tn := tone{freq: 440}
+	tn := testroom.Tone{Freq: 440}
 	for n := 0; heard() == 0; n++ {
 		require.Less(t, n, int(waitFor/(20*time.Millisecond)), "the agent never heard the phone")
 		ph.say(c.bridge, rtpbridge.PayloadTypePCMA, &tn, 1)
@@ -138,10 +138,10 @@ func TestPhoneToRoomAddsNothing(t *testing.T) {
 	ph.say(c.bridge, rtpbridge.PayloadTypePCMA, &tn, 40)
 	const sent = 80 * 160
 	const inFlight = 10 * 160 // of the frames before, not yet heard then
-	c.agent.await("the phone's audio", func() bool { return heard()-before >= sent-10*160 })
+	c.agent.AwaitFrames("the phone's audio", before, sent/160-10, func([]int16) bool { return true })
 	require.Never(t, func() bool { return heard()-before > sent+inFlight }, 500*time.Millisecond, 20*time.Millisecond,
 		"the agent hears no more than the phone said")
-	require.InDelta(t, 440, frequency(c.agent.awaitTone(time.Second)), 30)
+	require.InDelta(t, 440, testroom.Frequency(c.agent.AwaitFrames("tone from the phone", 0, 50, testroom.Loud)), 30) // 1 s
 }
 
 // What the agent says reaches the phone as continuous 20 ms G.711 RTP, in
@@ -158,7 +158,7 @@ func TestRoomToPhone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c := startCall(t, nil)
-			c.agent.speak(440)
+			c.agent.Speak(440)
 			ph := newPhone(t)
 			require.NoError(t, c.s.Answered(ph.addr(), tc.pt, -1))
 
@@ -175,12 +175,12 @@ func TestRoomToPhone(t *testing.T) {
 				require.Equal(t, prev.SequenceNumber+1, pkt.SequenceNumber, "sequence numbers are continuous")
 				require.Equal(t, prev.Timestamp+160, pkt.Timestamp, "timestamps advance 160 per frame")
 				require.False(t, pkt.Marker)
-				if pcm := decode(tc.pt, pkt.Payload); rms(pcm) > loudRMS {
+				if pcm := decode(tc.pt, pkt.Payload); testroom.Loud(pcm) {
 					loud = append(loud, pcm...)
 				}
 				prev = pkt
 			}
-			require.InDelta(t, 440, frequency(loud), 30, "the phone hears the agent's 440 Hz tone")
+			require.InDelta(t, 440, testroom.Frequency(loud), 30, "the phone hears the agent's 440 Hz tone")
 			st := c.s.Stats()
 			require.GreaterOrEqual(t, st.PacketsOut, uint64(50))
 			t.Logf("stats: %+v", st)
@@ -200,7 +200,7 @@ func TestLatchesOntoPhonePort(t *testing.T) {
 
 	actual.talk(c.bridge, rtpbridge.PayloadTypePCMU, 440)
 	actual.receive(2 * time.Second)
-	c.agent.awaitTone(200 * time.Millisecond)
+	c.agent.AwaitFrames("tone from the phone", 0, 10, testroom.Loud) // 200 ms
 	drain(sdp)
 	require.True(t, sdp.quiet(200*time.Millisecond), "nothing goes to the SDP's port any more")
 
@@ -230,18 +230,18 @@ func TestCallEvents(t *testing.T) {
 	c := startCall(t, nil)
 	ph := newPhone(t)
 	require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMU, -1))
-	c.agent.awaitEvents("call_answered")
+	c.agent.AwaitEvents("call_answered")
 	ph.receive(2 * time.Second)
 
 	c.s.Hold()
-	c.agent.awaitEvents("call_answered", "call_hold")
+	c.agent.AwaitEvents("call_answered", "call_hold")
 	last := drain(ph)
 	require.NotNil(t, last)
 	held := time.Now()
 	require.True(t, ph.quiet(300*time.Millisecond), "no RTP to the phone on hold")
 
 	c.s.Resume()
-	c.agent.awaitEvents("call_answered", "call_hold", "call_resume")
+	c.agent.AwaitEvents("call_answered", "call_hold", "call_resume")
 	pkt := ph.receive(2 * time.Second)
 	require.True(t, pkt.Marker, "the first packet after hold starts a talkspurt")
 	require.Equal(t, last.SequenceNumber+1, pkt.SequenceNumber, "no gap in sequence numbers")
@@ -258,7 +258,7 @@ func TestDTMF(t *testing.T) {
 	require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMU, 101))
 	ph.key(c.bridge, 101, 1)
 	ph.key(c.bridge, 101, 11)
-	c.agent.awaitDigits("1#")
+	c.agent.AwaitDigits("1#")
 	require.Equal(t, "1#", c.s.Stats().DTMF)
 }
 
@@ -272,11 +272,11 @@ func TestSessionEnds(t *testing.T) {
 		ph := newPhone(t)
 		answered := time.Now()
 		require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMU, -1))
-		c.agent.awaitStatus("active")
+		c.agent.AwaitStatus("active")
 		require.Equal(t, rtpbridge.ReasonNoRTP, c.awaitEnd(t))
 		require.GreaterOrEqual(t, time.Since(answered), time.Second)
-		c.agent.awaitPhoneGone()
-		statuses := c.agent.callStatuses()
+		c.agent.AwaitPhoneGone()
+		statuses := c.agent.CallStatuses()
 		require.Equal(t, "hangup", statuses[len(statuses)-1], "statuses %v", statuses)
 	})
 	t.Run("max duration", func(t *testing.T) {
@@ -289,15 +289,15 @@ func TestSessionEnds(t *testing.T) {
 		require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMU, -1))
 		ph.talk(c.bridge, rtpbridge.PayloadTypePCMU, 440)
 		require.Equal(t, rtpbridge.ReasonMaxDuration, c.awaitEnd(t))
-		c.agent.awaitPhoneGone()
+		c.agent.AwaitPhoneGone()
 	})
 	t.Run("agent left", func(t *testing.T) {
 		t.Parallel()
 		c := startCall(t, nil)
 		ph := newPhone(t)
 		require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMU, -1))
-		c.agent.awaitStatus("active")
-		c.agent.room.Disconnect()
+		c.agent.AwaitStatus("active")
+		c.agent.Leave()
 		require.Equal(t, rtpbridge.ReasonRoomClosed, c.awaitEnd(t))
 	})
 	t.Run("room deleted", func(t *testing.T) {
@@ -305,7 +305,7 @@ func TestSessionEnds(t *testing.T) {
 		c := startCall(t, nil)
 		ph := newPhone(t)
 		require.NoError(t, c.s.Answered(ph.addr(), rtpbridge.PayloadTypePCMU, -1))
-		c.agent.awaitStatus("active")
+		c.agent.AwaitStatus("active")
 		rooms := lksdk.NewRoomServiceClient(c.lk.URL, c.lk.APIKey, c.lk.APISecret)
 		_, err := rooms.DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: c.room})
 		require.NoError(t, err)
@@ -314,13 +314,13 @@ func TestSessionEnds(t *testing.T) {
 	t.Run("closed before the answer", func(t *testing.T) {
 		t.Parallel()
 		c := startCall(t, nil)
-		c.agent.awaitStatus("dialing")
+		c.agent.AwaitStatus("dialing")
 		c.s.Ringing()
-		c.agent.awaitStatus("ringing")
+		c.agent.AwaitStatus("ringing")
 		c.s.Close("busy")
 		require.Equal(t, "busy", c.s.Reason())
-		c.agent.awaitPhoneGone()
-		require.Equal(t, []string{"dialing", "ringing"}, c.agent.callStatuses(), "like livekit-sip: no hangup for a call never answered")
+		c.agent.AwaitPhoneGone()
+		require.Equal(t, []string{"dialing", "ringing"}, c.agent.CallStatuses(), "like livekit-sip: no hangup for a call never answered")
 		require.ErrorIs(t, c.s.Answered(newPhone(t).addr(), rtpbridge.PayloadTypePCMU, -1), rtpbridge.ErrClosed)
 	})
 }

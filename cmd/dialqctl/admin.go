@@ -28,12 +28,7 @@ func openDB(ctx context.Context) (*postgres.DB, error) {
 		return nil, err
 	}
 	if key != "" {
-		k, err := secret.ParseKey(key)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
-		}
-		box, err := secret.NewBox(k)
+		box, err := secret.BoxFromKey(key)
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)

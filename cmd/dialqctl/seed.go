@@ -104,16 +104,12 @@ func seedDemo(ctx context.Context, args []string) error {
 	// an earlier seeding, or the sealed password could not be opened.
 	prev := readEnv(*envFile)
 	secretKey := prev["DIALQ_SECRET_KEY"]
-	if _, err := secret.ParseKey(secretKey); err != nil {
+	box, err := secret.BoxFromKey(secretKey)
+	if err != nil {
 		secretKey = secret.NewKey()
-	}
-	key32, err := secret.ParseKey(secretKey)
-	if err != nil {
-		return err
-	}
-	box, err := secret.NewBox(key32)
-	if err != nil {
-		return err
+		if box, err = secret.BoxFromKey(secretKey); err != nil {
+			return err
+		}
 	}
 	db.UseSecrets(box)
 	exotel, err := demoExotelConfig(*exotelAddr, *exotelRTP)

@@ -119,11 +119,7 @@ func run() error {
 // vouching and hanging up on request, through the drain after SIGTERM.
 func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n bridge.Notifier, log *slog.Logger) (*bridge.Manager, func(), error) {
 	if cfg.SecretKey != "" {
-		key, err := secret.ParseKey(cfg.SecretKey)
-		if err != nil {
-			return nil, nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
-		}
-		box, err := secret.NewBox(key)
+		box, err := secret.BoxFromKey(cfg.SecretKey)
 		if err != nil {
 			return nil, nil, fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
 		}

@@ -65,9 +65,7 @@ func newHarnessWithStore(t *testing.T, edit func(*bridge.Config), wrap func(*pos
 	t.Helper()
 	ctx := context.Background()
 	db, _ := testenv.Postgres(t)
-	key, err := secret.ParseKey(secret.NewKey())
-	require.NoError(t, err)
-	box, err := secret.NewBox(key)
+	box, err := secret.BoxFromKey(secret.NewKey())
 	require.NoError(t, err)
 	db.UseSecrets(box)
 

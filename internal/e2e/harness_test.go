@@ -113,9 +113,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	exotel := &dialq.Trunk{ID: s.exotel, TenantID: s.tenant, Provider: dialq.ServiceExotel}
 	if p := o.exotelPhone; p != nil {
 		rtpMin, rtpMax := testenv.PortBlock(t)
-		key, err := secret.ParseKey(secret.NewKey())
-		require.NoError(t, err)
-		box, err := secret.NewBox(key)
+		box, err := secret.BoxFromKey(secret.NewKey())
 		require.NoError(t, err)
 		db.UseSecrets(box)
 		exotel.Exotel = &dialq.ExotelConfig{SIPHost: p.Host, SIPPort: p.Port, Transport: "tcp", FromDomain: "exotel.local",

@@ -18,9 +18,7 @@ func TestExotelPasswordIsSealedAtRest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db, dsn := testenv.Postgres(t)
-	key, err := secret.ParseKey(secret.NewKey())
-	require.NoError(t, err)
-	box, err := secret.NewBox(key)
+	box, err := secret.BoxFromKey(secret.NewKey())
 	require.NoError(t, err)
 
 	tenant := uuid.New()

@@ -47,6 +47,15 @@ func ParseKey(s string) ([]byte, error) {
 	return key, nil
 }
 
+// BoxFromKey returns the Box of a base64 key as set in DIALQ_SECRET_KEY.
+func BoxFromKey(s string) (*Box, error) {
+	key, err := ParseKey(s)
+	if err != nil {
+		return nil, err
+	}
+	return NewBox(key)
+}
+
 // NewKey returns a random key in the base64 form ParseKey reads.
 func NewKey() string {
 	key := make([]byte, KeySize)

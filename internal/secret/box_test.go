@@ -40,3 +40,15 @@ func TestSealOpen(t *testing.T) {
 	_, err = secret.NewBox([]byte("short"))
 	require.Error(t, err)
 }
+
+// TestBoxFromKey: the configured form of a key gives a working box; a
+// malformed one is refused with the rule it breaks.
+func TestBoxFromKey(t *testing.T) {
+	b, err := secret.BoxFromKey(secret.NewKey())
+	require.NoError(t, err)
+	got, err := b.Open(b.Seal("pw"))
+	require.NoError(t, err)
+	require.Equal(t, "pw", got)
+	_, err = secret.BoxFromKey("not-a-key")
+	require.ErrorContains(t, err, "random bytes in base64")
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/localport"
 	"github.com/dialq/dialq/internal/secret"
 )
 
@@ -155,8 +155,7 @@ func runBridge(ctx context.Context, e env, o bridgeOptions, logDir string) (*bri
 	}
 	defer f.close()
 	key := secret.NewKey()
-	k, _ := secret.ParseKey(key)
-	box, err := secret.NewBox(k)
+	box, err := secret.BoxFromKey(key)
 	if err != nil {
 		return nil, err
 	}
@@ -399,28 +398,11 @@ func createRooms(ctx context.Context, j *roomJanitor, prefix string, n int) erro
 func sippPorts() (sip, media int, err error) {
 	for range 100 {
 		base := 28000 + 8*rand.IntN(240)
-		if portsFree(base, 8) {
+		if localport.Free(base, 8) {
 			return base, base + 2, nil
 		}
 	}
 	return 0, 0, fmt.Errorf("no free ports for sipp in 28000-29919")
-}
-
-func portsFree(base, n int) bool {
-	for port := base; port < base+n; port++ {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		l, err := net.Listen("tcp4", addr)
-		if err != nil {
-			return false
-		}
-		l.Close()
-		c, err := net.ListenPacket("udp4", addr)
-		if err != nil {
-			return false
-		}
-		c.Close()
-	}
-	return true
 }
 
 // awaitTCPListen waits until c listens on 127.0.0.1:port, as /proc/net/tcp

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -209,13 +208,9 @@ func serveBridge(args []string) error {
 	base := logging.New(stderr, "info")
 	log := slog.New(statsHandler{base.Handler(), stats}).With("service", "worker")
 
-	key, err := secret.ParseKey(*secretKey)
+	box, err := secret.BoxFromKey(*secretKey)
 	if err != nil {
 		return fmt.Errorf("-secret-key: %w", err)
-	}
-	box, err := secret.NewBox(key)
-	if err != nil {
-		return err
 	}
 	tenantID, err1 := uuid.Parse(*tenant)
 	assistantID, err2 := uuid.Parse(*assistant)
@@ -307,7 +302,7 @@ func serveBridge(args []string) error {
 		}
 		switch c {
 		case "measure":
-			if stopProfile, err = windowProfile(); err != nil {
+			if stopProfile, err = profileChild(); err != nil {
 				return err
 			}
 		case "hangup":
@@ -357,27 +352,3 @@ func placeBenchCall(ctx context.Context, m *bridge.Manager, db *postgres.DB, ten
 	return id, nil
 }
 
-// windowProfile starts a CPU profile of the measured window only, to
-// $DIALQBENCH_CPUPROFILE.<pid> (as profileChild names it), when that is
-// set. The returned function stops it.
-func windowProfile() (func(), error) {
-	p := os.Getenv("DIALQBENCH_CPUPROFILE")
-	if p == "" {
-		return func() {}, nil
-	}
-	f, err := os.Create(fmt.Sprintf("%s.%d", p, os.Getpid()))
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		})
-	}, nil
-}

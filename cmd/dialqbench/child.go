@@ -189,7 +189,8 @@ var errChildGone = errors.New("child process exited")
 // profileChild writes a CPU profile of this child process to
 // $DIALQBENCH_CPUPROFILE.<pid> when that is set, for finding where a server
 // under test spends its CPU (go tool pprof <binary> <file>). The returned
-// function stops it.
+// function stops it; calling it again does nothing. The servers profile
+// their whole life, the bridge child only its measured window.
 func profileChild() (func(), error) {
 	p := os.Getenv("DIALQBENCH_CPUPROFILE")
 	if p == "" {
@@ -203,8 +204,11 @@ func profileChild() (func(), error) {
 		f.Close()
 		return nil, err
 	}
+	var once sync.Once
 	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
+		once.Do(func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
 	}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/dialq/dialq/internal/localport"
 )
 
 // PortBlockSize is how many consecutive ports PortBlock hands out: sipp's
@@ -58,7 +60,7 @@ func PortBlock(t testing.TB) (first, last int) {
 		}
 		base := ports.next
 		ports.next += PortBlockSize
-		if portsFree(base, PortBlockSize) {
+		if localport.Free(base, PortBlockSize) {
 			return base, base + PortBlockSize - 1
 		}
 	}
@@ -84,23 +86,4 @@ func reservePortRegion() bool {
 		return true
 	}
 	return false
-}
-
-// portsFree reports whether n ports from base can be bound on 127.0.0.1,
-// for TCP and for UDP.
-func portsFree(base, n int) bool {
-	for port := base; port < base+n; port++ {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		l, err := net.Listen("tcp4", addr)
-		if err != nil {
-			return false
-		}
-		l.Close()
-		c, err := net.ListenPacket("udp4", addr)
-		if err != nil {
-			return false
-		}
-		c.Close()
-	}
-	return true
 }

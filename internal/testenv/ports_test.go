@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/dialq/dialq/internal/localport"
 )
 
 // TestPortBlocks hands out more blocks than a region holds: each is whole,
@@ -23,7 +25,7 @@ func TestPortBlocks(t *testing.T) {
 		require.Zero(t, first%2)
 		require.GreaterOrEqual(t, first, portsLow)
 		require.Less(t, last, portsHigh)
-		require.True(t, portsFree(first, PortBlockSize))
+		require.True(t, localport.Free(first, PortBlockSize))
 		for port := first; port <= last; port++ {
 			require.False(t, taken[port], "port %d handed out twice", port)
 			taken[port] = true

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/priority"
 	"github.com/dialq/dialq/internal/queue"
 )
 
@@ -43,6 +44,7 @@ type config struct {
 	MaxCallDuration time.Duration // DIALQ_MAX_CALL_DURATION
 	DrainTimeout    time.Duration // DIALQ_DRAIN_TIMEOUT: on SIGTERM, how long live calls may go on
 	BridgeHeartbeat time.Duration // DIALQ_BRIDGE_HEARTBEAT: how often the worker vouches for its calls
+	BridgeNice      int           // DIALQ_BRIDGE_NICE: the worker's nice value while it bridges calls; 0 leaves it
 
 	LogLevel string // DIALQ_LOG_LEVEL
 }
@@ -85,6 +87,7 @@ func loadConfig() (config, error) {
 		MaxCallDuration:   l.Duration("DIALQ_MAX_CALL_DURATION", time.Hour),
 		DrainTimeout:      l.Duration("DIALQ_DRAIN_TIMEOUT", 2*time.Minute),
 		BridgeHeartbeat:   l.Duration("DIALQ_BRIDGE_HEARTBEAT", 10*time.Second),
+		BridgeNice:        l.Int("DIALQ_BRIDGE_NICE", priority.Bridge),
 		LogLevel:          l.String("DIALQ_LOG_LEVEL", "info"),
 	}
 	if c.ShutdownTimeout == 0 {
@@ -103,5 +106,6 @@ func loadConfig() (config, error) {
 	l.Check(c.MaxCallDuration >= time.Minute, "DIALQ_MAX_CALL_DURATION", "must be at least 1m")
 	l.Check(c.DrainTimeout >= 0, "DIALQ_DRAIN_TIMEOUT", "must not be negative")
 	l.Check(c.BridgeHeartbeat >= time.Second, "DIALQ_BRIDGE_HEARTBEAT", "must be at least 1s")
+	l.Check(c.BridgeNice >= -20 && c.BridgeNice <= 0, "DIALQ_BRIDGE_NICE", "must be from -20 to 0")
 	return c, l.Err()
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/priority"
 	"github.com/dialq/dialq/internal/queue"
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipua"
@@ -118,6 +119,16 @@ func run() error {
 // requests. The returned function stops them; until then the manager keeps
 // vouching and hanging up on request, through the drain after SIGTERM.
 func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n bridge.Notifier, log *slog.Logger) (*bridge.Manager, func(), error) {
+	if cfg.BridgeNice != 0 {
+		// Frames to the phones go out on a 20 ms schedule: see package
+		// priority. Without the right to, the calls still work.
+		if err := priority.Set(cfg.BridgeNice); err != nil {
+			log.Warn("cannot raise the worker's CPU priority for the bridge's audio; RTP to the phones may be late when the cores are busy",
+				"DIALQ_BRIDGE_NICE", cfg.BridgeNice, "error", err)
+		} else {
+			log.Info("worker's CPU priority raised for the bridge's audio", "nice", cfg.BridgeNice)
+		}
+	}
 	if cfg.SecretKey != "" {
 		box, err := secret.BoxFromKey(cfg.SecretKey)
 		if err != nil {

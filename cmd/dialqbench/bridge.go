@@ -44,9 +44,11 @@ type bridgeOptions struct {
 	Warmup   time.Duration `json:"warmup_ns"`
 	Duration time.Duration `json:"duration_ns"`
 	// SharedLiveKit uses the stack's livekit-server instead of a private one.
-	SharedLiveKit bool   `json:"shared_livekit"`
-	Capture       bool   `json:"capture"` // time the frames to the phones on the wire
-	Scenario      string `json:"scenario"`
+	SharedLiveKit bool `json:"shared_livekit"`
+	Capture       bool `json:"capture"` // time the frames to the phones on the wire
+	// Nice is the bridge's nice value, as the worker's DIALQ_BRIDGE_NICE.
+	Nice     int    `json:"nice"`
+	Scenario string `json:"scenario"`
 }
 
 // bridgeResult is the bridge benchmark's outcome: one run per number of
@@ -63,15 +65,17 @@ type bridgeRun struct {
 	// CPU is the measured window's CPU by process: bridge, livekit, sipp,
 	// agents, postgres, bench (this process, which runs the capture).
 	CPU *cpuUse `json:"cpu"`
-	// CodecCPU is the bare codec arm's process over a window as long, in %
-	// of one core, for Up.Answered calls; CodecFrames the 20 ms frames (both
-	// directions of a call) it did per second, which should be 50 a call.
-	CodecCPU    float64 `json:"codec_cpu_pct"`
-	CodecFrames float64 `json:"codec_frames_per_sec"`
-	// Per call, in % of one core, and their ratio.
+	// Codec is the bare codec arm in the bridge's own pipeline (8 kHz Opus);
+	// RefCodec in the issue's reference pipeline (G.711 + soxr resample +
+	// 48 kHz Opus, LiveKit's pieces). Each over a window as long as the
+	// bridge's, for Up.Answered calls.
+	Codec    codecArm `json:"codec"`
+	RefCodec codecArm `json:"ref_codec"`
+	// BridgePerCall is the bridge's CPU per call, in % of one core; Ratio
+	// and RefRatio compare it with the two arms' per call.
 	BridgePerCall float64 `json:"bridge_pct_per_call"`
-	CodecPerCall  float64 `json:"codec_pct_per_call"`
 	Ratio         float64 `json:"ratio"`
+	RefRatio      float64 `json:"ref_ratio"`
 	// Wire is the frames to the phones during the window, as captured on
 	// loopback; nil without the capture.
 	Wire *wireStats `json:"wire,omitempty"`
@@ -80,15 +84,28 @@ type bridgeRun struct {
 	Load     string        `json:"load_at_window_end"`
 	// Saturated says the machine's cores were busy (95% or more) during the
 	// bridge's window: the bridge then got less CPU than it wanted and its
-	// share per call says nothing of its cost. CodecSaturated says the bare
-	// codec arm did less than 98% of its frames: the same for its share.
-	Saturated      bool `json:"saturated"`
-	CodecSaturated bool `json:"codec_saturated"`
+	// share per call says nothing of its cost.
+	Saturated bool `json:"saturated"`
 }
 
-// ratioMeaningful says whether the run's ratio compares costs: neither arm
+// codecArm is one bare codec arm's measurement.
+type codecArm struct {
+	// CPU is the arm's process over the window, in % of one core; Frames the
+	// 20 ms frames (both directions of a call) it did per second, which
+	// should be 50 a call; PerCall its CPU per call.
+	CPU     float64 `json:"cpu_pct"`
+	Frames  float64 `json:"frames_per_sec"`
+	PerCall float64 `json:"pct_per_call"`
+	// Saturated says the arm did less than 98% of its frames: it was short
+	// of CPU and its share says nothing of its cost.
+	Saturated bool `json:"saturated"`
+}
+
+// ratioMeaningful says whether a ratio to arm compares costs: neither side
 // was short of CPU.
-func (r *bridgeRun) ratioMeaningful() bool { return !r.Saturated && !r.CodecSaturated && r.Ratio > 0 }
+func (r *bridgeRun) ratioMeaningful(arm codecArm, ratio float64) bool {
+	return !r.Saturated && !arm.Saturated && ratio > 0
+}
 
 // latePct is the run's late-frame share: on the wire if captured, else the
 // sessions' own counters.
@@ -218,7 +235,7 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 	br, err := startSelf(ctx, "dialq bridge", logPath, "serve-bridge",
 		"-dsn", bs.f.DSN, "-secret-key", bs.secretKey, "-trunk", bs.trunkID,
 		"-tenant", bs.f.Tenant.String(), "-assistant", bs.f.Assistant.String(), "-agent-name", bs.f.AgentName,
-		"-livekit", bs.lkURL, "-room-prefix", prefix, "-calls", strconv.Itoa(n), "-rate", fmt.Sprint(o.Rate))
+		"-livekit", bs.lkURL, "-room-prefix", prefix, "-calls", strconv.Itoa(n), "-rate", fmt.Sprint(o.Rate), "-nice", strconv.Itoa(o.Nice))
 	if err != nil {
 		return nil, err
 	}
@@ -285,32 +302,36 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 	agents.stop()
 	rooms.deleteAll(ctx)
 
-	if err := bs.codec(ctx, run); err != nil {
+	if run.Codec, err = bs.codec(ctx, "bridge", run.Up.Answered); err != nil {
 		return nil, err
 	}
-	calls := float64(run.Up.Answered)
-	run.BridgePerCall = cpu.Procs["bridge"] / calls
-	run.CodecPerCall = run.CodecCPU / calls
-	if run.CodecPerCall > 0 {
-		run.Ratio = run.BridgePerCall / run.CodecPerCall
+	if run.RefCodec, err = bs.codec(ctx, "livekit", run.Up.Answered); err != nil {
+		return nil, err
+	}
+	run.BridgePerCall = cpu.Procs["bridge"] / float64(run.Up.Answered)
+	if run.Codec.PerCall > 0 {
+		run.Ratio = run.BridgePerCall / run.Codec.PerCall
+	}
+	if run.RefCodec.PerCall > 0 {
+		run.RefRatio = run.BridgePerCall / run.RefCodec.PerCall
 	}
 	run.Saturated = cpu.Machine >= 95*float64(numCPU())
-	run.CodecSaturated = run.CodecFrames < 0.98*50*calls
 	bs.log(run)
 	return run, nil
 }
 
-// codec measures the bare codec arm for the run's answered calls, over a
-// window as long as the bridge's, once the calls have ended.
-func (bs *bridgeSetup) codec(ctx context.Context, run *bridgeRun) error {
+// codec measures a bare codec arm (serveCodec's -pipeline) for calls
+// calls, over a window as long as the bridge's, once the calls have ended.
+func (bs *bridgeSetup) codec(ctx context.Context, pipeline string, calls int) (codecArm, error) {
+	var arm codecArm
 	c, err := startSelf(ctx, "bare codec", filepath.Join(bs.logDir, "bench-bridge-codec.log"), "bridge-codec",
-		"-streams", strconv.Itoa(run.Up.Answered))
+		"-streams", strconv.Itoa(calls), "-pipeline", pipeline)
 	if err != nil {
-		return err
+		return arm, err
 	}
 	defer c.stop()
 	if err := sleep(ctx, min(bs.o.Warmup, 3*time.Second)); err != nil {
-		return err
+		return arm, err
 	}
 	frames := func() (int64, error) {
 		if err := c.send("report"); err != nil {
@@ -324,31 +345,36 @@ func (bs *bridgeSetup) codec(ctx context.Context, run *bridgeRun) error {
 	}
 	f0, err := frames()
 	if err != nil {
-		return err
+		return arm, err
 	}
 	start := time.Now()
 	w := watchCPU(map[string]int{"codec": c.Pid()}, nil)
 	if err := sleep(ctx, bs.o.Duration); err != nil {
-		return err
+		return arm, err
 	}
 	cpu := w.stop()
 	f1, err := frames()
 	if err != nil {
-		return err
+		return arm, err
 	}
-	run.CodecCPU = cpu.Procs["codec"]
-	run.CodecFrames = float64(f1-f0) / time.Since(start).Seconds()
-	return nil
+	arm.CPU = cpu.Procs["codec"]
+	arm.Frames = float64(f1-f0) / time.Since(start).Seconds()
+	arm.PerCall = arm.CPU / float64(calls)
+	arm.Saturated = arm.Frames < 0.98*50*float64(calls)
+	return arm, nil
 }
 
 func (bs *bridgeSetup) log(r *bridgeRun) {
 	c := r.CPU.Procs
-	logf("bridge %d calls: bridge %.1f%% (%.2f%%/call), bare codec %.1f%% (%.2f%%/call, %.0f frames/s), ratio %.2f; "+
+	logf("bridge %d calls: bridge %.1f%% (%.2f%%/call); bare codec 8 kHz %.1f%% (%.2f%%/call, %.0f frames/s), ratio %.2f; "+
+		"reference codec 48 kHz %.1f%% (%.2f%%/call, %.0f frames/s), ratio %.2f; "+
 		"cpu: machine %.0f%% livekit %.0f%% sipp %.0f%% agents %.0f%% postgres %.0f%% bench %.0f%%; load %s",
-		r.Calls, c["bridge"], r.BridgePerCall, r.CodecCPU, r.CodecPerCall, r.CodecFrames, r.Ratio,
+		r.Calls, c["bridge"], r.BridgePerCall, r.Codec.CPU, r.Codec.PerCall, r.Codec.Frames, r.Ratio,
+		r.RefCodec.CPU, r.RefCodec.PerCall, r.RefCodec.Frames, r.RefRatio,
 		r.CPU.Machine, c["livekit"], c["sipp"], c["agents"], c["postgres"], c["bench"], r.Load)
-	if r.Saturated || r.CodecSaturated {
-		logf("  saturated (bridge window %v, bare codec %v): the CPU shares are what each got, not what it needed", r.Saturated, r.CodecSaturated)
+	if r.Saturated || r.Codec.Saturated || r.RefCodec.Saturated {
+		logf("  saturated (bridge window %v, bare codec %v, reference codec %v): the CPU shares are what each got, not what it needed",
+			r.Saturated, r.Codec.Saturated, r.RefCodec.Saturated)
 	}
 	if w := r.Wire; w != nil {
 		logf("  wire: %d frames of %d calls, late %.2f%%, lateness p50 %s p99 %s p99.9 %s max %s, skipped %d, capture drops %d",

@@ -8,22 +8,32 @@ import (
 	"sync/atomic"
 	"time"
 
+	msdk "github.com/livekit/media-sdk"
 	"github.com/livekit/media-sdk/g711"
+	"github.com/livekit/media-sdk/opus"
+	protologger "github.com/livekit/protocol/logger"
 
 	"github.com/dialq/dialq/internal/rtpbridge"
 )
 
 // serveCodec is the child process of the bridge benchmark's bare codec
-// arm: the audio work of n bridged calls and nothing else (no network, no
-// WebRTC, no mixing), with the bridge's own encoder and decoder
+// arms: the audio work of n bridged calls and nothing else (no network, no
+// WebRTC, no mixing), on the same audio, at the bridge's pace. Every 20 ms,
+// with -pipeline bridge, the bridge's own encoder and decoder
 // (rtpbridge.OpusEncoder and OpusDecoder, so the same settings and frame
-// sizes), on the same audio, at the bridge's pace, every 20 ms:
+// sizes):
 //
 //   - phone → room: 160 samples of the phone's speech A-law-decoded and
 //     encoded to one 20 ms Opus frame at 8 kHz (what the bridge's receive
 //     loop does with the phone's packets);
 //   - room → phone: one of the agents' Opus packets decoded at 8 kHz, then
 //     A-law encode of the 160 samples (the pacer's work).
+//
+// With -pipeline livekit, the pipeline the issue gives as the bare codec
+// cost, "G.711 decode + resample + Opus encode and the reverse", built from
+// the pieces LiveKit's PCM tracks and livekit-sip use (media-sdk's soxr
+// resampler and Opus writers, libopus defaults): A-law decode, 8 → 48 kHz,
+// Opus encode at 48 kHz; Opus decode at 48 kHz, 48 → 8 kHz, A-law encode.
 //
 // Each call runs on its own goroutine at a random phase, as the bridge's
 // calls do, so that the codecs find their caches as cold as in the bridge
@@ -33,7 +43,16 @@ import (
 func serveCodec(args []string) error {
 	fs := flag.NewFlagSet("bridge-codec", flag.ExitOnError)
 	n := fs.Int("streams", 1, "calls")
+	pipeline := fs.String("pipeline", "bridge", "bridge (8 kHz Opus, the bridge's own) or livekit (48 kHz Opus behind soxr, the issue's reference)")
 	fs.Parse(args)
+	newStream := newCodecStream
+	switch *pipeline {
+	case "bridge":
+	case "livekit":
+		newStream = newLiveKitCodecStream
+	default:
+		return fmt.Errorf("-pipeline %q: want bridge or livekit", *pipeline)
+	}
 
 	ctx, cancel, cmds := commandContext()
 	defer cancel()
@@ -45,9 +64,9 @@ func serveCodec(args []string) error {
 	if err != nil {
 		return err
 	}
-	streams := make([]*codecStream, *n)
+	streams := make([]codecFramer, *n)
 	for i := range streams {
-		if streams[i], err = newCodecStream(alaw, clip); err != nil {
+		if streams[i], err = newStream(alaw, clip); err != nil {
 			return err
 		}
 	}
@@ -94,7 +113,10 @@ func serveCodec(args []string) error {
 	}
 }
 
-// codecStream is the codec state of one call.
+// codecFramer is one call's codec work: frame does 20 ms of it both ways.
+type codecFramer interface{ frame() error }
+
+// codecStream is the codec state of one call in the bridge's pipeline.
 type codecStream struct {
 	alaw []byte   // the phone's speech
 	clip [][]byte // the agents' Opus packets
@@ -107,7 +129,7 @@ type codecStream struct {
 	down alawFramer             // 8 kHz PCM → A-law
 }
 
-func newCodecStream(alaw []byte, clip [][]byte) (*codecStream, error) {
+func newCodecStream(alaw []byte, clip [][]byte) (codecFramer, error) {
 	enc, err := rtpbridge.NewOpusEncoder()
 	if err != nil {
 		return nil, err
@@ -156,4 +178,73 @@ func (f *alawFramer) write(pcm []int16) {
 		g711.EncodeALawTo(f.out[:], f.buf[:160])
 		f.buf = f.buf[:copy(f.buf, f.buf[160:])]
 	}
+}
+
+// liveKitCodecStream is the codec state of one call in the issue's
+// reference pipeline, with LiveKit's pieces (see serveCodec).
+type liveKitCodecStream struct {
+	alaw []byte
+	clip [][]byte
+	pos  int
+	pkt  int
+
+	pcm  msdk.PCM16Sample
+	up   msdk.PCM16Writer // 8 kHz → soxr → 48 kHz Opus encoder → discard
+	down opus.Writer      // Opus decoder at 48 kHz → soxr → 8 kHz A-law
+}
+
+func newLiveKitCodecStream(alaw []byte, clip [][]byte) (codecFramer, error) {
+	enc, err := opus.Encode(discardOpus{}, 1, protologger.GetLogger())
+	if err != nil {
+		return nil, err
+	}
+	dec, err := opus.Decode(msdk.ResampleWriter(&alawWriter{}, opusRate), 1, protologger.GetLogger())
+	if err != nil {
+		return nil, err
+	}
+	return &liveKitCodecStream{
+		alaw: alaw, clip: clip,
+		pos: 160 * rand.IntN(len(alaw)/160), pkt: rand.IntN(len(clip)),
+		pcm: make(msdk.PCM16Sample, 160),
+		up:  msdk.ResampleWriter(enc, 8000), down: dec,
+	}, nil
+}
+
+func (s *liveKitCodecStream) frame() error {
+	if s.pos+160 > len(s.alaw) {
+		s.pos = 0
+	}
+	g711.DecodeALawTo(s.pcm, s.alaw[s.pos:s.pos+160])
+	s.pos += 160
+	if err := s.up.WriteSample(s.pcm); err != nil {
+		return err
+	}
+	err := s.down.WriteSample(s.clip[s.pkt])
+	s.pkt = (s.pkt + 1) % len(s.clip)
+	return err
+}
+
+// opusRate is Opus's full band, what LiveKit's PCM tracks encode and
+// decode at.
+const opusRate = 48000
+
+// discardOpus takes the 48 kHz encoder's packets and drops them.
+type discardOpus struct{}
+
+func (discardOpus) String() string                { return "discard" }
+func (discardOpus) SampleRate() int               { return opusRate }
+func (discardOpus) Close() error                  { return nil }
+func (discardOpus) WriteSample(opus.Sample) error { return nil }
+
+// alawWriter takes the resampler's 8 kHz audio and A-law-encodes it 160
+// samples at a time, as alawFramer does.
+type alawWriter struct{ f alawFramer }
+
+func (*alawWriter) String() string  { return "A-law" }
+func (*alawWriter) SampleRate() int { return 8000 }
+func (*alawWriter) Close() error    { return nil }
+
+func (w *alawWriter) WriteSample(pcm msdk.PCM16Sample) error {
+	w.f.write(pcm)
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/priority"
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipua"
 )
@@ -200,7 +201,13 @@ func serveBridge(args []string) error {
 	prefix := fs.String("room-prefix", "", "rooms are <prefix>000, <prefix>001, ...")
 	calls := fs.Int("calls", 1, "calls to place")
 	rate := fs.Float64("rate", 20, "calls placed per second")
+	nice := fs.Int("nice", 0, "nice value, as the worker's DIALQ_BRIDGE_NICE (0 leaves it)")
 	fs.Parse(args)
+	if *nice != 0 {
+		if err := priority.Set(*nice); err != nil {
+			return err
+		}
+	}
 
 	ctx, cancel, cmds := commandContext()
 	defer cancel()
@@ -351,4 +358,3 @@ func placeBenchCall(ctx context.Context, m *bridge.Manager, db *postgres.DB, ten
 	}
 	return id, nil
 }
-

@@ -40,6 +40,8 @@ import (
 	_ "github.com/lib/pq" // the reference handler's driver
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/dialq/dialq/internal/priority"
 )
 
 // stderr is where children log; the parent points it at a log file.
@@ -157,6 +159,7 @@ func run(args []string) error {
 	fs.DurationVar(&br.Duration, "bridge-duration", 20*time.Second, "bridge: measured window (and the bare codec arm's)")
 	fs.BoolVar(&br.SharedLiveKit, "bridge-shared-livekit", false, "bridge: use the stack's livekit-server instead of a private one")
 	fs.BoolVar(&br.Capture, "bridge-capture", true, "bridge: time the RTP to the phones on loopback (needs root)")
+	fs.IntVar(&br.Nice, "bridge-nice", priority.Bridge, "bridge: the bridge's nice value, as the worker's DIALQ_BRIDGE_NICE (0 leaves it)")
 	fs.StringVar(&br.Scenario, "bridge-scenario", "deploy/sipp/bench-phone.xml", "bridge: the sipp phone's scenario")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")

@@ -92,6 +92,16 @@ type Call struct {
 	lastRinging int
 	challenges  int
 
+	// wireMu guards what the transport saw of the INVITE's responses, in
+	// the order they arrived. sipgo's transaction layer handles each
+	// response on a goroutine of its own: a 200 right behind a 180 can win,
+	// and the transaction, answered, then drops the 180. The 18x codes seen
+	// on the wire are reported from the next response the dial goroutine
+	// gets, so the answer never comes without the ringing before it.
+	wireMu    sync.Mutex
+	wireRings []int  // 180 and 183 codes not yet reported
+	wireFinal uint32 // CSeq of the last INVITE with a final response (a challenge, the answer): its 18x are stale
+
 	// offerMu serializes the far end's offers; it guards sdp after Start.
 	offerMu sync.Mutex
 	sdp     sdpSession

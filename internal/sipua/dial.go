@@ -340,20 +340,20 @@ func (c *Call) ringTimedOut(res *sip.Response, err error) error {
 	}
 }
 
-// onResponse sees every response to the INVITE while dialing, on the dial
-// goroutine, before sipgo acts on it.
+// onResponse sees every response to the INVITE that sipgo's transaction
+// passes up while dialing, on the dial goroutine, before sipgo acts on it.
+// It first reports the ringing the wire saw before (see Call.wireMu).
 func (c *Call) onResponse(res *sip.Response) error {
 	c.gotResponse = true
 	c.mu.Lock()
 	c.invite = snapshot(c.sess.InviteRequest)
 	c.mu.Unlock()
+	for _, code := range c.takeWireRings() {
+		c.ringing(code)
+	}
 	switch code := res.StatusCode; {
 	case code == 180 || code == 183:
-		if code != c.lastRinging {
-			c.lastRinging = code
-			c.log.Info("ringing", "sip_code", code)
-			c.ev.Ringing(code)
-		}
+		c.ringing(code)
 	case code == 401 || code == 407:
 		c.challenges++
 		if c.challenges > 1 {
@@ -367,6 +367,39 @@ func (c *Call) onResponse(res *sip.Response) error {
 		c.bindDialog(res)
 	}
 	return nil
+}
+
+// ringing reports a 180 or 183 unless it repeats the last one. Dial
+// goroutine only.
+func (c *Call) ringing(code int) {
+	if code == c.lastRinging {
+		return
+	}
+	c.lastRinging = code
+	c.log.Info("ringing", "sip_code", code)
+	c.ev.Ringing(code)
+}
+
+// wireResponse notes a response to the INVITE with CSeq seq (the first,
+// or the one that answered a digest challenge) as the transport read it.
+func (c *Call) wireResponse(seq uint32, code int) {
+	c.wireMu.Lock()
+	defer c.wireMu.Unlock()
+	switch {
+	case code >= 200:
+		c.wireFinal = max(c.wireFinal, seq)
+	case (code == 180 || code == 183) && seq > c.wireFinal:
+		c.wireRings = append(c.wireRings, code)
+	}
+}
+
+// takeWireRings returns the 18x codes the wire saw since the last call.
+func (c *Call) takeWireRings() []int {
+	c.wireMu.Lock()
+	defer c.wireMu.Unlock()
+	rings := c.wireRings
+	c.wireRings = nil
+	return rings
 }
 
 func (c *Call) bindDialog(res *sip.Response) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/dialq"
@@ -441,6 +442,51 @@ func TestUDPAnswerRemoteBye(t *testing.T) {
 
 	require.Equal(t, "remote: bye", await(t, ev.ended, "hang-up"))
 	awaitDone(t, call)
+	s.RequirePassed(t)
+}
+
+// TestRingingRightBeforeTheAnswerIsReported has phones answer the moment
+// they ring: over UDP the 180 and the 200 arrive back to back and sipgo
+// handles each on a goroutine of its own, so the 200 can overtake the 180,
+// after which sipgo drops it. Every call must still report its ringing,
+// and before Dial returns with the answer. Many calls at once make the
+// overtaking likely (about one call in four before it was handled).
+func TestRingingRightBeforeTheAnswerIsReported(t *testing.T) {
+	t.Parallel()
+	const calls = 40
+	s := testenv.Sipp(t, testenv.SippOptions{Scenario: "testdata/ring_answer_at_once.xml", Transport: "udp",
+		Calls: calls, Timeout: 25 * time.Second})
+	ua := newUA(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			ev := newRecorder()
+			r := dialRequest(s, "udp")
+			r.Trunk.Password = ""
+			r.CallID = fmt.Sprintf("call-%d", i)
+			call, err := ua.Dial(ctx, r, ev)
+			if !assert.NoError(t, err) {
+				return
+			}
+			assert.Equal(t, []int{180}, ev.rang(), "call %d: the ringing before the answer", i)
+			select { // not await: FailNow must not run off the test's goroutine
+			case by := <-ev.ended:
+				assert.Equal(t, "remote: bye", by, "call %d", i)
+			case <-ctx.Done():
+				t.Errorf("call %d: no hang-up", i)
+				return
+			}
+			select {
+			case <-call.Done():
+			case <-ctx.Done():
+				t.Errorf("call %d: not done after the hang-up", i)
+			}
+		})
+	}
+	wg.Wait()
 	s.RequirePassed(t)
 }
 

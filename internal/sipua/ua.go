@@ -52,6 +52,7 @@ type UA struct {
 	mu      sync.Mutex
 	closed  bool
 	calls   map[*Call]struct{}
+	byID    map[string]*Call // by SIP Call-ID
 	dialogs map[string]*Call // by sipgo dialog id: Call-ID, our tag, their tag
 }
 
@@ -119,8 +120,12 @@ func New(cfg Config) (*UA, error) {
 		sip:       agent,
 		client:    client,
 		calls:     make(map[*Call]struct{}),
+		byID:      make(map[string]*Call),
 		dialogs:   make(map[string]*Call),
 	}
+	// After the transaction layer's own handler, which hands each message
+	// to a goroutine of its own: this one sees them in the order they came.
+	agent.TransportLayer().OnMessage(ua.onWire)
 	server.OnInvite(ua.onInvite)
 	server.OnUpdate(ua.onUpdate)
 	server.OnAck(ua.onAck)
@@ -251,6 +256,7 @@ func (ua *UA) track(c *Call) error {
 		return ErrClosed
 	}
 	ua.calls[c] = struct{}{}
+	ua.byID[c.callID] = c
 	return nil
 }
 
@@ -265,10 +271,34 @@ func (ua *UA) bindDialog(id string, c *Call) {
 func (ua *UA) forget(c *Call, dialogID string) {
 	ua.mu.Lock()
 	delete(ua.calls, c)
+	if ua.byID[c.callID] == c {
+		delete(ua.byID, c.callID)
+	}
 	if dialogID != "" && ua.dialogs[dialogID] == c {
 		delete(ua.dialogs, dialogID)
 	}
 	ua.mu.Unlock()
+}
+
+// onWire sees every SIP message as the transport reads it, in the order
+// each connection delivered them, and tells a dialing call about the
+// responses to its INVITE (see Call.wireResponse). It runs on the
+// transport's read loop: it must not block.
+func (ua *UA) onWire(msg sip.Message) {
+	res, ok := msg.(*sip.Response)
+	if !ok {
+		return
+	}
+	cseq, id := res.CSeq(), res.CallID()
+	if cseq == nil || id == nil || cseq.MethodName != sip.INVITE {
+		return
+	}
+	ua.mu.Lock()
+	c := ua.byID[id.Value()]
+	ua.mu.Unlock()
+	if c != nil {
+		c.wireResponse(cseq.SeqNo, res.StatusCode)
+	}
 }
 
 // dialogOf returns the call req belongs to, or nil.

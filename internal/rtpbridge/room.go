@@ -3,11 +3,13 @@ package rtpbridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/twitchtv/twirp"
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/sip"
@@ -154,9 +156,16 @@ func (s *Session) ensureGone() {
 	defer cancel()
 	rooms := lksdk.NewRoomServiceClient(s.cfg.LiveKitURL, s.cfg.APIKey, s.cfg.APISecret)
 	_, err := rooms.RemoveParticipant(ctx, &livekit.RoomParticipantIdentity{Room: s.cfg.Room, Identity: s.cfg.Identity})
-	if err != nil && !strings.Contains(err.Error(), "not_found") && !strings.Contains(strings.ToLower(err.Error()), "not found") {
+	if err != nil && !alreadyGone(err) {
 		s.log.Warn("remove the phone participant after leaving", "err", err)
 	}
+}
+
+// alreadyGone says whether livekit-server refused to remove a participant
+// because it is not there: the participant, or its whole room, is gone.
+func alreadyGone(err error) bool {
+	te, ok := errors.AsType[twirp.Error](err)
+	return ok && te.Code() == twirp.NotFound
 }
 
 // sendEvent tells the room about the call: {"event": name}, reliably, on

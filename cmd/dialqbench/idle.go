@@ -24,26 +24,11 @@ import (
 // workerAsynqConfig is the asynq configuration cmd/worker runs with (its
 // defaults), on queue q with TaskCheckInterval tci.
 func workerAsynqConfig(q string, tci time.Duration, log *slog.Logger) asynq.Config {
-	return asynq.Config{
-		Concurrency:              200, // DIALQ_WORKER_CONCURRENCY
-		Queues:                   map[string]int{q: 1},
-		TaskCheckInterval:        tci,
-		DelayedTaskCheckInterval: time.Second, // DIALQ_RETRY_CHECK_INTERVAL
-		ShutdownTimeout:          5 * time.Second,
-		RetryDelayFunc:           dialer.RetryDelay(time.Second), // DIALQ_RETRY_BASE
-		Logger:                   asynqLogger{log},
-		LogLevel:                 asynq.WarnLevel,
-	}
+	o := dialer.DefaultServerOptions(q)
+	o.TaskCheckInterval = tci
+	o.ShutdownTimeout = 5 * time.Second
+	return dialer.ServerConfig(o, log)
 }
-
-// asynqLogger routes asynq's log lines into slog, as cmd/worker does.
-type asynqLogger struct{ log *slog.Logger }
-
-func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...), "source", "asynq") }
-func (l asynqLogger) Info(args ...any)  { l.log.Info(fmt.Sprint(args...), "source", "asynq") }
-func (l asynqLogger) Warn(args ...any)  { l.log.Warn(fmt.Sprint(args...), "source", "asynq") }
-func (l asynqLogger) Error(args ...any) { l.log.Error(fmt.Sprint(args...), "source", "asynq") }
-func (l asynqLogger) Fatal(args ...any) { l.log.Error(fmt.Sprint(args...), "source", "asynq") }
 
 // idleOptions configure benchmark (c).
 type idleOptions struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"time"
 
+	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/priority"
 	"github.com/dialq/dialq/internal/queue"
@@ -25,14 +26,10 @@ type config struct {
 	LiveKitSIPURL    string        // LIVEKIT_SIP_URL: defaults to LIVEKIT_URL
 	RoomEmptyTimeout time.Duration // DIALQ_ROOM_EMPTY_TIMEOUT
 
-	Dial              queue.DialOptions // DIALQ_QUEUE, DIALQ_DIAL_MAX_RETRY, DIALQ_DIAL_TIMEOUT, DIALQ_TASK_RETENTION
-	RingTimeout       time.Duration     // DIALQ_RING_TIMEOUT
-	Concurrency       int               // DIALQ_WORKER_CONCURRENCY
-	TaskCheckInterval time.Duration     // DIALQ_TASK_CHECK_INTERVAL
-	ShutdownTimeout   time.Duration     // DIALQ_SHUTDOWN_TIMEOUT
-	RetryBase         time.Duration     // DIALQ_RETRY_BASE: first retry delay, doubled each time
-	RetryCheck        time.Duration     // DIALQ_RETRY_CHECK_INTERVAL: how often due retries are moved to the queue
-	SweepAge          time.Duration     // DIALQ_SWEEP_AGE: re-enqueue calls queued longer than this
+	Dial        queue.DialOptions    // DIALQ_QUEUE, DIALQ_DIAL_MAX_RETRY, DIALQ_DIAL_TIMEOUT, DIALQ_TASK_RETENTION
+	Server      dialer.ServerOptions // DIALQ_QUEUE, DIALQ_WORKER_CONCURRENCY, DIALQ_TASK_CHECK_INTERVAL, DIALQ_RETRY_BASE, DIALQ_RETRY_CHECK_INTERVAL, DIALQ_SHUTDOWN_TIMEOUT
+	RingTimeout time.Duration        // DIALQ_RING_TIMEOUT
+	SweepAge    time.Duration        // DIALQ_SWEEP_AGE: re-enqueue calls queued longer than this
 
 	// The Exotel bridge.
 	Bridge          bool          // DIALQ_BRIDGE: dial Exotel trunks from this worker
@@ -52,6 +49,7 @@ type config struct {
 func loadConfig() (config, error) {
 	l := envconf.New()
 	d := queue.DefaultDialOptions()
+	sd := dialer.DefaultServerOptions(d.Queue)
 	c := config{
 		DatabaseURL:      l.Required("DATABASE_URL"),
 		DBMaxConns:       l.Int("DIALQ_DB_MAX_CONNS", 20),
@@ -71,37 +69,40 @@ func loadConfig() (config, error) {
 			Timeout:   l.Duration("DIALQ_DIAL_TIMEOUT", d.Timeout),
 			Retention: l.Duration("DIALQ_TASK_RETENTION", d.Retention),
 		},
-		RingTimeout:       l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
-		Concurrency:       l.Int("DIALQ_WORKER_CONCURRENCY", 200),
-		TaskCheckInterval: l.Duration("DIALQ_TASK_CHECK_INTERVAL", 2*time.Millisecond),
-		ShutdownTimeout:   l.Duration("DIALQ_SHUTDOWN_TIMEOUT", 0),
-		RetryBase:         l.Duration("DIALQ_RETRY_BASE", time.Second),
-		RetryCheck:        l.Duration("DIALQ_RETRY_CHECK_INTERVAL", time.Second),
-		SweepAge:          l.Duration("DIALQ_SWEEP_AGE", time.Minute),
-		Bridge:            l.Bool("DIALQ_BRIDGE", true),
-		SecretKey:         l.String("DIALQ_SECRET_KEY", ""),
-		SIPListen:         l.String("DIALQ_SIP_LISTEN", "127.0.0.1:0"),
-		SIPContactHost:    l.String("DIALQ_SIP_CONTACT_HOST", ""),
-		RTPBindIP:         l.String("DIALQ_RTP_BIND_IP", "127.0.0.1"),
-		NoRTPTimeout:      l.Duration("DIALQ_NO_RTP_TIMEOUT", 30*time.Second),
-		MaxCallDuration:   l.Duration("DIALQ_MAX_CALL_DURATION", time.Hour),
-		DrainTimeout:      l.Duration("DIALQ_DRAIN_TIMEOUT", 2*time.Minute),
-		BridgeHeartbeat:   l.Duration("DIALQ_BRIDGE_HEARTBEAT", 10*time.Second),
-		BridgeNice:        l.Int("DIALQ_BRIDGE_NICE", priority.Bridge),
-		LogLevel:          l.String("DIALQ_LOG_LEVEL", "info"),
+		Server: dialer.ServerOptions{
+			Concurrency:       l.Int("DIALQ_WORKER_CONCURRENCY", sd.Concurrency),
+			TaskCheckInterval: l.Duration("DIALQ_TASK_CHECK_INTERVAL", sd.TaskCheckInterval),
+			ShutdownTimeout:   l.Duration("DIALQ_SHUTDOWN_TIMEOUT", 0),
+			RetryBase:         l.Duration("DIALQ_RETRY_BASE", sd.RetryBase),
+			RetryCheck:        l.Duration("DIALQ_RETRY_CHECK_INTERVAL", sd.RetryCheck),
+		},
+		RingTimeout:     l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
+		SweepAge:        l.Duration("DIALQ_SWEEP_AGE", time.Minute),
+		Bridge:          l.Bool("DIALQ_BRIDGE", true),
+		SecretKey:       l.String("DIALQ_SECRET_KEY", ""),
+		SIPListen:       l.String("DIALQ_SIP_LISTEN", "127.0.0.1:0"),
+		SIPContactHost:  l.String("DIALQ_SIP_CONTACT_HOST", ""),
+		RTPBindIP:       l.String("DIALQ_RTP_BIND_IP", "127.0.0.1"),
+		NoRTPTimeout:    l.Duration("DIALQ_NO_RTP_TIMEOUT", 30*time.Second),
+		MaxCallDuration: l.Duration("DIALQ_MAX_CALL_DURATION", time.Hour),
+		DrainTimeout:    l.Duration("DIALQ_DRAIN_TIMEOUT", 2*time.Minute),
+		BridgeHeartbeat: l.Duration("DIALQ_BRIDGE_HEARTBEAT", 10*time.Second),
+		BridgeNice:      l.Int("DIALQ_BRIDGE_NICE", priority.Bridge),
+		LogLevel:        l.String("DIALQ_LOG_LEVEL", "info"),
 	}
-	if c.ShutdownTimeout == 0 {
+	c.Server.Queue = c.Dial.Queue
+	if c.Server.ShutdownTimeout == 0 {
 		// Let a dial in flight finish ringing rather than cut it off.
-		c.ShutdownTimeout = c.RingTimeout + 15*time.Second
+		c.Server.ShutdownTimeout = c.RingTimeout + 15*time.Second
 	}
 	l.Check(c.RingTimeout >= 5*time.Second, "DIALQ_RING_TIMEOUT", "must be at least 5s")
 	l.Check(c.Dial.Timeout >= c.RingTimeout+30*time.Second, "DIALQ_DIAL_TIMEOUT",
 		"(%s) must exceed DIALQ_RING_TIMEOUT (%s) by at least 30s, or a task would time out while the phone rings and be retried",
 		c.Dial.Timeout, c.RingTimeout)
-	l.Check(c.Concurrency > 0, "DIALQ_WORKER_CONCURRENCY", "must be more than 0")
-	l.Check(c.TaskCheckInterval > 0, "DIALQ_TASK_CHECK_INTERVAL", "must be more than 0")
-	l.Check(c.RetryBase > 0, "DIALQ_RETRY_BASE", "must be more than 0")
-	l.Check(c.RetryCheck > 0, "DIALQ_RETRY_CHECK_INTERVAL", "must be more than 0")
+	l.Check(c.Server.Concurrency > 0, "DIALQ_WORKER_CONCURRENCY", "must be more than 0")
+	l.Check(c.Server.TaskCheckInterval > 0, "DIALQ_TASK_CHECK_INTERVAL", "must be more than 0")
+	l.Check(c.Server.RetryBase > 0, "DIALQ_RETRY_BASE", "must be more than 0")
+	l.Check(c.Server.RetryCheck > 0, "DIALQ_RETRY_CHECK_INTERVAL", "must be more than 0")
 	l.Check(c.NoRTPTimeout >= time.Second, "DIALQ_NO_RTP_TIMEOUT", "must be at least 1s")
 	l.Check(c.MaxCallDuration >= time.Minute, "DIALQ_MAX_CALL_DURATION", "must be at least 1m")
 	l.Check(c.DrainTimeout >= 0, "DIALQ_DRAIN_TIMEOUT", "must not be negative")

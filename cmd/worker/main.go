@@ -81,24 +81,13 @@ func run() error {
 		defer stopBridge()
 		d.Bridge = bridges
 	}
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:       cfg.Concurrency,
-		Queues:            map[string]int{cfg.Dial.Queue: 1},
-		TaskCheckInterval: cfg.TaskCheckInterval,
-		// asynq checks for due retries every 5 s by default: too slow for a
-		// LiveKit blip a waiting caller should not notice.
-		DelayedTaskCheckInterval: cfg.RetryCheck,
-		ShutdownTimeout:          cfg.ShutdownTimeout,
-		RetryDelayFunc:           dialer.RetryDelay(cfg.RetryBase),
-		Logger:                   asynqLogger{log},
-		LogLevel:                 asynq.WarnLevel,
-	})
+	srv := asynq.NewServerFromRedisClient(rdb, dialer.ServerConfig(cfg.Server, log))
 	mux := asynq.NewServeMux()
 	d.Register(mux)
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
-	log.Info("worker started", "queue", cfg.Dial.Queue, "concurrency", cfg.Concurrency,
+	log.Info("worker started", "queue", cfg.Server.Queue, "concurrency", cfg.Server.Concurrency,
 		"livekit", cfg.LiveKitURL, "ring_timeout", cfg.RingTimeout)
 
 	sweeper := &dialer.Sweeper{Store: db, Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), cfg.Dial),
@@ -106,7 +95,7 @@ func run() error {
 	go sweeper.Run(ctx, cfg.SweepAge/2)
 
 	<-ctx.Done()
-	log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", cfg.ShutdownTimeout)
+	log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", cfg.Server.ShutdownTimeout)
 	srv.Shutdown()
 	if bridges != nil {
 		bridges.Drain(cfg.DrainTimeout)

@@ -1,11 +1,15 @@
-package main
+package logging
 
 import (
 	"fmt"
 	"log/slog"
+
+	"github.com/hibiken/asynq"
 )
 
-// asynqLogger routes asynq's own log lines into slog.
+// Asynq routes asynq's own log lines into log, marked source=asynq.
+func Asynq(log *slog.Logger) asynq.Logger { return asynqLogger{log} }
+
 type asynqLogger struct{ log *slog.Logger }
 
 func (l asynqLogger) Debug(args ...any) { l.log.Debug(fmt.Sprint(args...), "source", "asynq") }

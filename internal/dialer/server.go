@@ -1,0 +1,59 @@
+package dialer
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/dialq/dialq/internal/logging"
+)
+
+// ServerOptions are how a worker's asynq server takes call:dial tasks.
+// cmd/worker reads them from its environment; the benchmarks run workers
+// with DefaultServerOptions.
+type ServerOptions struct {
+	Queue       string // DIALQ_QUEUE
+	Concurrency int    // DIALQ_WORKER_CONCURRENCY
+	// TaskCheckInterval is how long an idle worker waits between polls of
+	// the queue (DIALQ_TASK_CHECK_INTERVAL): its pickup latency, against
+	// Redis commands and CPU while idle (docs/benchmarks.md).
+	TaskCheckInterval time.Duration
+	// RetryBase is the first retry's delay, doubled each time
+	// (DIALQ_RETRY_BASE); RetryCheck how often due retries are moved to the
+	// queue (DIALQ_RETRY_CHECK_INTERVAL).
+	RetryBase  time.Duration
+	RetryCheck time.Duration
+	// ShutdownTimeout is how long a stopping worker lets dials in flight
+	// finish (DIALQ_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+}
+
+// DefaultServerOptions are the worker's defaults, on queue; the shutdown
+// timeout's depends on the ring time, and is left to the caller.
+func DefaultServerOptions(queue string) ServerOptions {
+	return ServerOptions{
+		Queue:             queue,
+		Concurrency:       200,
+		TaskCheckInterval: 2 * time.Millisecond,
+		RetryBase:         time.Second,
+		RetryCheck:        time.Second,
+	}
+}
+
+// ServerConfig is the asynq configuration of a worker with o, logging
+// asynq's warnings and errors to log.
+func ServerConfig(o ServerOptions, log *slog.Logger) asynq.Config {
+	return asynq.Config{
+		Concurrency:       o.Concurrency,
+		Queues:            map[string]int{o.Queue: 1},
+		TaskCheckInterval: o.TaskCheckInterval,
+		// asynq checks for due retries every 5 s by default: too slow for a
+		// LiveKit blip a waiting caller should not notice.
+		DelayedTaskCheckInterval: o.RetryCheck,
+		ShutdownTimeout:          o.ShutdownTimeout,
+		RetryDelayFunc:           RetryDelay(o.RetryBase),
+		Logger:                   logging.Asynq(log),
+		LogLevel:                 asynq.WarnLevel,
+	}
+}

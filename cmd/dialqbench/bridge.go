@@ -381,8 +381,8 @@ func (bs *bridgeSetup) log(r *bridgeRun) {
 			w.Frames, w.Calls, w.LatePct(), ms(w.P50), ms(w.P99), ms(w.P999), ms(w.Max), w.Skipped, w.Drops)
 	}
 	if s := r.Sessions; s != nil {
-		logf("  sessions (whole calls): %d closed, in %d dropped %d out %d, late %.2f%%, max send jitter %s (per call p50 %s p99 %s)",
-			s.Sessions, s.PacketsIn, s.PacketsDropped, s.PacketsOut, s.LatePct(), ms(s.MaxSendJitter), ms(s.MaxJitterP50), ms(s.MaxJitterP99))
+		logf("  sessions (whole calls): %d closed, in %d dropped %d out %d, late %.2f%%, skipped %d, max send jitter %s",
+			s.Sessions, s.PacketsIn, s.PacketsDropped, s.PacketsOut, s.LatePct(), s.FramesSkipped, ms(s.MaxSendJitter))
 	}
 }
 

@@ -66,16 +66,16 @@ func (r *bridgeResult) markdown(nproc int) string {
 		p("| %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f (%.0f) | %.1f (%.0f) | %s |\n", run.Calls, run.CPU.Machine, c["bridge"], c["livekit"],
 			c["sipp"], c["agents"], c["postgres"], c["bench"], run.RefCodec.CPU, run.RefCodec.Frames, run.Codec.CPU, run.Codec.Frames, run.Load)
 	}
-	p("\nThe bridge's own counters (rtpbridge.Stats as each session logged them when it closed: whole calls, ramp and warm-up included):\n\n")
-	p("| calls | sessions | RTP in | dropped | RTP out | late %% | max send jitter ms | per-call max jitter p50 / p99 ms |\n")
-	p("|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	p("\nThe bridge's own counters (bridge.Manager.Stats once every call ended: whole calls, ramp and warm-up included):\n\n")
+	p("| calls | sessions | RTP in | dropped | RTP out | late %% | frames skipped | max send jitter ms |\n")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, run := range r.Runs {
 		s := run.Sessions
 		if s == nil {
 			continue
 		}
-		p("| %d | %d | %d | %d | %d | %.2f | %s | %s / %s |\n", run.Calls, s.Sessions, s.PacketsIn, s.PacketsDropped, s.PacketsOut,
-			s.LatePct(), msf(s.MaxSendJitter), msf(s.MaxJitterP50), msf(s.MaxJitterP99))
+		p("| %d | %d | %d | %d | %d | %.2f | %d | %s |\n", run.Calls, s.Sessions, s.PacketsIn, s.PacketsDropped, s.PacketsOut,
+			s.LatePct(), s.FramesSkipped, msf(s.MaxSendJitter))
 	}
 	p("\n")
 	return b.String()

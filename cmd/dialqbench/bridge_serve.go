@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -33,25 +31,19 @@ type bridgeUp struct {
 	Ramp time.Duration `json:"ramp_ns"`
 }
 
-// sessionStats sums the rtpbridge.Stats of the calls' sessions as each
-// session logged them when it closed ("call bridge closed"): whole calls,
-// from the answer to the hang-up, not only the measured window.
+// sessionStats is what the bridge.Manager says its calls relayed, read
+// once every call has ended: whole calls, from the answer to the hang-up,
+// not only the measured window.
 type sessionStats struct {
-	Sessions       int           `json:"sessions"`
+	Sessions       int           `json:"sessions"` // calls the Manager saw end
 	PacketsIn      uint64        `json:"packets_in"`
 	PacketsDropped uint64        `json:"packets_dropped"`
 	PacketsOut     uint64        `json:"packets_out"`
 	LateFrames     uint64        `json:"late_frames"`
+	FramesSkipped  uint64        `json:"frames_skipped"`
 	MaxSendJitter  time.Duration `json:"max_send_jitter_ns"`
-	// MaxJitterP50 and MaxJitterP99 are percentiles, over the sessions, of
-	// each session's own MaxSendJitter.
-	MaxJitterP50 time.Duration `json:"max_jitter_p50_ns"`
-	MaxJitterP99 time.Duration `json:"max_jitter_p99_ns"`
 	// Ended counts the calls recorded completed or failed after the hang-up.
 	Ended int `json:"ended"`
-
-	mu      sync.Mutex
-	jitters []time.Duration
 }
 
 // LatePct is the share of the frames sent to the phones that went out more
@@ -61,72 +53,6 @@ func (s *sessionStats) LatePct() float64 {
 		return 0
 	}
 	return float64(s.LateFrames) / float64(s.PacketsOut) * 100
-}
-
-// add takes one "call bridge closed" record.
-func (s *sessionStats) add(r slog.Record) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.Sessions++
-	u := func(v slog.Value) uint64 {
-		switch v.Kind() {
-		case slog.KindUint64:
-			return v.Uint64()
-		case slog.KindInt64:
-			return uint64(max(0, v.Int64()))
-		}
-		return 0
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		v := a.Value.Resolve()
-		switch a.Key {
-		case "packets_in":
-			s.PacketsIn += u(v)
-		case "packets_out":
-			s.PacketsOut += u(v)
-		case "packets_dropped":
-			s.PacketsDropped += u(v)
-		case "late_frames":
-			s.LateFrames += u(v)
-		case "max_send_jitter":
-			if v.Kind() == slog.KindDuration {
-				j := v.Duration()
-				s.jitters = append(s.jitters, j)
-				s.MaxSendJitter = max(s.MaxSendJitter, j)
-			}
-		}
-		return true
-	})
-}
-
-func (s *sessionStats) summarize() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	slices.Sort(s.jitters)
-	s.MaxJitterP50, s.MaxJitterP99 = percentile(s.jitters, 50), percentile(s.jitters, 99)
-}
-
-// statsHandler passes every record on and adds the sessions' closing
-// counters to stats: bridge.Manager keeps its sessions to itself, and each
-// rtpbridge.Session logs its Stats when it closes.
-type statsHandler struct {
-	slog.Handler
-	stats *sessionStats
-}
-
-func (h statsHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "call bridge closed" {
-		h.stats.add(r)
-	}
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h statsHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return statsHandler{h.Handler.WithAttrs(attrs), h.stats}
-}
-
-func (h statsHandler) WithGroup(name string) slog.Handler {
-	return statsHandler{h.Handler.WithGroup(name), h.stats}
 }
 
 // callTally is the bench's bridge.Notifier: it follows the calls' statuses
@@ -188,7 +114,8 @@ func (t *callTally) waitUntil(ctx context.Context, timeout time.Duration, cond f
 // dialing, Manager.Place). It prints "up <json>" once every call is
 // answered or failed. On "measure" it starts its CPU profile (when
 // DIALQBENCH_CPUPROFILE is set); on "hangup" it stops it, hangs every call
-// up through the Manager and prints "stats <json>" (sessionStats).
+// up through the Manager and prints "stats <json>" (sessionStats, from
+// Manager.Stats).
 func serveBridge(args []string) error {
 	fs := flag.NewFlagSet("serve-bridge", flag.ExitOnError)
 	dsn := fs.String("dsn", "", "Postgres DSN (with the bench schema's search_path)")
@@ -211,9 +138,7 @@ func serveBridge(args []string) error {
 
 	ctx, cancel, cmds := commandContext()
 	defer cancel()
-	stats := &sessionStats{}
-	base := logging.New(stderr, "info")
-	log := slog.New(statsHandler{base.Handler(), stats}).With("service", "worker")
+	log := logging.New(stderr, "info").With("service", "worker")
 
 	box, err := secret.BoxFromKey(*secretKey)
 	if err != nil {
@@ -321,9 +246,10 @@ func serveBridge(args []string) error {
 				return n[dialq.StatusCompleted]+n[dialq.StatusFailed] >= placed && m.Live() == 0
 			})
 			n := tally.count()
-			stats.summarize()
-			stats.Ended = n[dialq.StatusCompleted] + n[dialq.StatusFailed]
-			b, _ := json.Marshal(stats)
+			st := m.Stats()
+			b, _ := json.Marshal(sessionStats{Sessions: st.Ended, PacketsIn: st.PacketsIn, PacketsDropped: st.PacketsDropped,
+				PacketsOut: st.PacketsOut, LateFrames: st.LateFrames, FramesSkipped: st.FramesSkipped,
+				MaxSendJitter: st.MaxSendJitter, Ended: n[dialq.StatusCompleted] + n[dialq.StatusFailed]})
 			out.println("stats " + string(b))
 		}
 	}

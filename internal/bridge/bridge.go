@@ -75,6 +75,7 @@ type Manager struct {
 	// Place was under way then is hung up as soon as it is registered.
 	hangingUp bool
 	calls     map[uuid.UUID]*call
+	ended     Stats // of the calls no longer held, whole
 	live      sync.WaitGroup
 }
 
@@ -222,14 +223,21 @@ func (m *Manager) Hangup(id uuid.UUID, reason string) bool {
 }
 
 // Run vouches for this process's calls every Heartbeat and closes the calls
-// of workers that stopped vouching for theirs, until ctx ends.
+// of workers that stopped vouching for theirs, until ctx ends. Every
+// minute with calls it logs what they relayed ("bridged calls relayed").
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.Heartbeat)
 	defer t.Stop()
+	st := time.NewTicker(statsEvery)
+	defer st.Stop()
+	var last Stats
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-st.C:
+			last = m.logStats(last)
+			continue
 		case <-t.C:
 		}
 		if _, err := m.store.TouchBridged(ctx, m.cfg.Worker, m.held()); err != nil && ctx.Err() == nil {
@@ -386,6 +394,8 @@ func (b *call) follow() {
 	defer func() {
 		m.mu.Lock()
 		delete(m.calls, b.c.ID)
+		m.ended.Ended++
+		m.ended.add(b.sess.Stats())
 		m.mu.Unlock()
 	}()
 	var upOnce sync.Once

@@ -57,6 +57,7 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 	require.Equal(t, callerID, p.Attributes()["sip.trunkPhoneNumber"])
 	require.Equal(t, c.ID.String(), p.Attributes()["dialq.callID"])
 	ag.AwaitEvents("call_answered")
+	require.Equal(t, 1, h.m.Stats().Live)
 
 	// Room → phone: the agent hears its own tone back through the phone's
 	// track, echoed by sipp.
@@ -130,6 +131,15 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 	require.Equal(t, []dialq.CallStatus{dialq.StatusRinging, dialq.StatusAnswered, dialq.StatusCompleted},
 		h.notes.of(c.ID))
 	h.settle()
+
+	// The Manager's counters hold the ended call whole: the speech sipp
+	// played (~50 packets a second) and the frames dialq paced to it.
+	st := h.m.Stats()
+	require.Zero(t, st.Live)
+	require.Equal(t, 1, st.Ended)
+	require.Greater(t, st.PacketsIn, uint64(25), "packets from the phone")
+	require.Greater(t, st.PacketsOut, uint64(25), "frames to the phone")
+	require.LessOrEqual(t, st.LateFrames, st.PacketsOut)
 }
 
 // requireHungUp waits until the agent saw the phone hung up, and checks it

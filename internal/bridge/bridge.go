@@ -31,7 +31,7 @@ type Store interface {
 	RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
 	RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error)
 	RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
-	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, error)
+	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error)
 	CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
 }
 
@@ -222,9 +222,11 @@ func (m *Manager) Hangup(id uuid.UUID, reason string) bool {
 	return true
 }
 
-// Run vouches for this process's calls every Heartbeat and closes the calls
-// of workers that stopped vouching for theirs, until ctx ends. Every
-// minute with calls it logs what they relayed ("bridged calls relayed").
+// Run vouches for this process's calls every Heartbeat, hangs up those
+// with a hang-up request stored (one whose message it missed), and closes
+// the calls of workers that stopped vouching for theirs, until ctx ends.
+// Every minute with calls it logs what they relayed ("bridged calls
+// relayed").
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.Heartbeat)
 	defer t.Stop()
@@ -240,8 +242,16 @@ func (m *Manager) Run(ctx context.Context) {
 			continue
 		case <-t.C:
 		}
-		if _, err := m.store.TouchBridged(ctx, m.cfg.Worker, m.held()); err != nil && ctx.Err() == nil {
+		_, hangups, err := m.store.TouchBridged(ctx, m.cfg.Worker, m.held())
+		if err != nil && ctx.Err() == nil {
 			m.log.Warn("vouch for bridged calls", "err", err)
+		}
+		// Requests published while this worker was not listening; those it
+		// heard are ending already, and asking again changes nothing.
+		for id, reason := range hangups {
+			if m.Hangup(id, reason) {
+				m.log.Info("hanging up on a stored request", "call_id", id, "reason", reason)
+			}
 		}
 		ids, err := m.store.CloseOrphanedBridged(ctx, m.now().Add(-m.cfg.OrphanAfter))
 		if err != nil {

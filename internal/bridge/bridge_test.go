@@ -313,6 +313,33 @@ func TestHangupByAPI(t *testing.T) {
 	require.False(t, h.m.Hangup(c.ID, "again"), "an ended call is no longer held")
 }
 
+// TestStoredHangupRequest: a hang-up stored on the call, whose message
+// never reached the worker, is carried out on the worker's next heartbeat.
+func TestStoredHangupRequest(t *testing.T) {
+	t.Parallel()
+	s := startSipp(t, "answer_await_bye.xml", "tcp", nil)
+	h := newHarness(t, func(c *bridge.Config) { c.Heartbeat = 200 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.m.Run(ctx)
+	c := h.newCall(s, "tcp")
+	h.joinAgent(c)
+
+	require.NoError(t, h.place(c))
+	h.notes.await(t, c.ID, dialq.StatusAnswered)
+	live, err := h.db.RequestHangup(context.Background(), c.ID, "hung up by API")
+	require.NoError(t, err)
+	require.True(t, live)
+	h.notes.await(t, c.ID, dialq.StatusCompleted)
+	s.RequirePassed(t)
+
+	row := h.row(c)
+	require.Equal(t, "hung up by API", row.EndReason)
+	kinds, _ := h.timeline(c)
+	require.Equal(t, steps("invite_sent", "ringing", "answered", "hangup_requested", "completed"), kinds)
+	h.settle()
+}
+
 // TestNoRTPEndsCall: Exotel answers but never sends audio; after
 // NoRTPTimeout dialq hangs up and the call fails as media_timeout.
 func TestNoRTPEndsCall(t *testing.T) {

@@ -93,9 +93,11 @@ func (s *Server) writeCallView(c *gin.Context, status int, message string, call 
 }
 
 // handleHangup is POST /call/{id}/hangup: end a live call placed through the
-// Exotel bridge. The worker holding the call sends BYE (CANCEL while it
-// rings); the answer is 200 with the ended call, or 202 if the end was not
-// seen within Config.HangupWait.
+// Exotel bridge. The request is stored on the call, then published to the
+// workers; the one holding the call sends BYE (CANCEL while it rings), on
+// the message or, had it missed it, on its next heartbeat. The answer is
+// 200 with the ended call, or 202 if the end was not seen within
+// Config.HangupWait.
 func (s *Server) handleHangup(c *gin.Context) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
@@ -119,15 +121,28 @@ func (s *Server) handleHangup(c *gin.Context) {
 	case call.SIPCallID == "":
 		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT, "Call %s is not dialed yet; try again in a moment.", id))
 		return
-	case s.cfg.Hangup == nil:
-		writeError(c, s.log, dialq.Errorf(dialq.EUNAVAILABLE, "Hanging up calls is not configured on this API process."))
-		return
 	}
 	w := s.watch.Watch(id)
 	defer w.Close()
-	if err := s.cfg.Hangup(ctx, id, "hung up by API"); err != nil {
-		writeError(c, s.log, dialq.Errorf(dialq.EUNAVAILABLE, "The hang-up request could not be sent: %v", err))
+	const reason = "hung up by API"
+	live, err := s.store.RequestHangup(ctx, id, reason)
+	if err != nil {
+		writeError(c, s.log, err)
 		return
+	}
+	if !live { // it ended meanwhile
+		if call, err = s.store.FindCall(ctx, call.TenantID, id); err != nil {
+			writeError(c, s.log, err)
+			return
+		}
+		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT, "Call %s is not live (status %s).", id, call.Status))
+		return
+	}
+	if s.cfg.Hangup != nil {
+		if err := s.cfg.Hangup(ctx, id, reason); err != nil {
+			// Stored: the worker holding the call finds it on its next heartbeat.
+			s.log.Warn("publish hang-up request; the worker will find it stored", "call_id", id, "err", err)
+		}
 	}
 	deadline := time.NewTimer(s.cfg.HangupWait)
 	defer deadline.Stop()

@@ -94,10 +94,39 @@ func TestHangupRefusals(t *testing.T) {
 	r = other.post("/call/"+h.liveBridgedCall().String()+"/hangup", nil)
 	require.Equal(t, http.StatusNotFound, r.Status, "another tenant's call: %s", r.Raw)
 
-	// No worker listens: the request is sent, the call stays live.
+	// No worker listens: the request is sent and stored, the call stays
+	// live until a worker finds it.
 	id := h.liveBridgedCall()
 	r = h.post("/call/"+id.String()+"/hangup", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
 	require.Equal(t, "/call/"+id.String(), r.Header.Get("Location"))
 	require.Equal(t, "answered", r.Body["data"].(map[string]any)["status"])
+	requireHangupStored(t, h, id)
+}
+
+// TestHangupStoredWhenNotPublished: with no way to reach the workers (here
+// no Redis at all; in production a lost message), the request is still
+// stored for the worker holding the call to find on its heartbeat.
+func TestHangupStoredWhenNotPublished(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *httpapi.Config) {
+		c.HangupWait = 100 * time.Millisecond
+		c.PollInterval = 20 * time.Millisecond
+	})
+	id := h.liveBridgedCall()
+	r := h.post("/call/"+id.String()+"/hangup", nil)
+	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
+	requireHangupStored(t, h, id)
+}
+
+// requireHangupStored checks the call's row says a worker must hang it up,
+// as the holding worker's heartbeat reads it.
+func requireHangupStored(t *testing.T, h *harness, id uuid.UUID) {
+	t.Helper()
+	_, hangups, err := h.db.TouchBridged(context.Background(), "worker-test", []uuid.UUID{id})
+	require.NoError(t, err)
+	require.Equal(t, map[uuid.UUID]string{id: "hung up by API"}, hangups)
+	r := h.do(http.MethodGet, "/call/"+id.String(), h.key, "", nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	require.Contains(t, r.Raw, `"kind":"hangup_requested"`)
 }

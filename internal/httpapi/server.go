@@ -25,6 +25,7 @@ type Store interface {
 	FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error)
 	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
+	RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error)
 	Ping(ctx context.Context) error
 }
 
@@ -53,8 +54,10 @@ type Config struct {
 	CacheTTL time.Duration
 	// Monitoring serves Asynqmon at /monitoring when set.
 	Monitoring *MonitoringConfig
-	// Hangup asks the worker holding a bridged call to end it, for
-	// POST /call/{id}/hangup; nil answers that endpoint 503.
+	// Hangup tells the worker holding a bridged call to end it now, for
+	// POST /call/{id}/hangup (Redis). The request is stored on the call
+	// first, and the worker finds it on its next heartbeat (10 s) if the
+	// message is lost, or if Hangup is nil.
 	Hangup func(ctx context.Context, id uuid.UUID, reason string) error
 	// HangupWait is how long POST /call/{id}/hangup waits to see the call
 	// end before answering 202. Default 5 s.

@@ -55,25 +55,51 @@ func (s *DB) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failu
 		live, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
 }
 
+// RequestHangup stores that the live bridged call id is to be hung up,
+// for reason, and notes it on the call's timeline (hangup_requested). The
+// worker holding the call finds it on its next TouchBridged, should the
+// request published to it get lost. It reports false when the call is not
+// live any more; asking again for a call already asked keeps the first
+// request's time and reason.
+func (s *DB) RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
+	return s.record(ctx, "hangup_requested", reason,
+		`hangup_reason = CASE WHEN hangup_reason = '' THEN $4 ELSE hangup_reason END,
+		 hangup_requested_at = coalesce(hangup_requested_at, now())`, live, id, reason)
+}
+
 // TouchBridged renews worker's claim on the live bridged calls ids, the ones
-// it holds in memory, and returns how many rows it touched. A row of
-// worker's that is not among ids (its session ended but the end could not
-// be recorded) is left to go stale and be closed as lost.
-func (s *DB) TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, error) {
+// it holds in memory. It returns how many rows it touched, and the hang-ups
+// requested for them (RequestHangup): call id → reason. A row of worker's
+// that is not among ids (its session ended but the end could not be
+// recorded) is left to go stale and be closed as lost.
+func (s *DB) TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error) {
 	if len(ids) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	texts := make([]string, len(ids))
 	for i, id := range ids {
 		texts[i] = id.String()
 	}
-	res, err := s.exec(ctx, `UPDATE calls SET bridge_seen_at = now()
-		WHERE bridge_worker = $1 AND id = ANY($2::uuid[]) AND status IN ('dialing', 'ringing', 'answered')`,
-		worker, pq.Array(texts))
-	if err != nil {
-		return 0, fmt.Errorf("touch bridged calls of %s: %w", worker, err)
+	var rows []struct {
+		ID     uuid.UUID `db:"id"`
+		Reason string    `db:"hangup_reason"`
 	}
-	return res.RowsAffected()
+	err := s.db.SelectContext(ctx, &rows, `UPDATE calls SET bridge_seen_at = now()
+		WHERE bridge_worker = $1 AND id = ANY($2::uuid[]) AND status IN ('dialing', 'ringing', 'answered')
+		RETURNING id, hangup_reason`, worker, pq.Array(texts))
+	if err != nil {
+		return 0, nil, fmt.Errorf("touch bridged calls of %s: %w", worker, err)
+	}
+	var hangups map[uuid.UUID]string
+	for _, r := range rows {
+		if r.Reason != "" {
+			if hangups == nil {
+				hangups = map[uuid.UUID]string{}
+			}
+			hangups[r.ID] = r.Reason
+		}
+	}
+	return int64(len(rows)), hangups, nil
 }
 
 // CloseOrphanedBridged fails the live bridged calls no worker has vouched

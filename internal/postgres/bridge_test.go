@@ -91,9 +91,10 @@ func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 
 	time.Sleep(50 * time.Millisecond)
 	cut := time.Now()
-	n, err := db.TouchBridged(ctx, "worker-alive", []uuid.UUID{alive.ID, dead.ID})
+	n, hangups, err := db.TouchBridged(ctx, "worker-alive", []uuid.UUID{alive.ID, dead.ID})
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n, "a worker vouches only for its own calls, and only those it names")
+	require.Empty(t, hangups)
 
 	ids, err := db.CloseOrphanedBridged(ctx, cut)
 	require.NoError(t, err)
@@ -106,4 +107,50 @@ func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 	got, err = db.GetCall(ctx, alive.ID)
 	require.NoError(t, err)
 	require.Equal(t, dialq.StatusDialing, got.Status)
+}
+
+// TestHangupRequestsReachTheHoldingWorker: a hang-up asked for a live
+// bridged call is stored, shows on the timeline and comes back to the
+// worker holding the call with its next heartbeat; the first request's
+// reason stays, and an ended call takes none.
+func TestHangupRequestsReachTheHoldingWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := testenv.Postgres(t)
+	tenant := uuid.New()
+	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	asked := newExotelCall(t, db, tenant)
+	other := newExotelCall(t, db, tenant)
+	for _, c := range []*dialq.Call{asked, other} {
+		require.NoError(t, db.RecordInviteSent(ctx, c.ID, "worker-1", "sip-"+c.ID.String()))
+	}
+
+	ok, err := db.RequestHangup(ctx, asked.ID, "hung up by API")
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = db.RequestHangup(ctx, asked.ID, "asked again")
+	require.NoError(t, err)
+	require.True(t, ok, "the call is still live")
+
+	n, hangups, err := db.TouchBridged(ctx, "worker-1", []uuid.UUID{asked.ID, other.ID})
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+	require.Equal(t, map[uuid.UUID]string{asked.ID: "hung up by API"}, hangups)
+	_, hangups, err = db.TouchBridged(ctx, "worker-2", []uuid.UUID{asked.ID})
+	require.NoError(t, err)
+	require.Empty(t, hangups, "only the worker holding the call is told")
+
+	events, err := db.Events(ctx, asked.ID)
+	require.NoError(t, err)
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, e.Kind+": "+e.Detail)
+	}
+	require.Contains(t, kinds, "hangup_requested: hung up by API")
+
+	_, err = db.RecordBridgeFailed(ctx, other.ID, dialq.Failure{Reason: dialq.ReasonWorkerShutdown, Message: "m"}, time.Now())
+	require.NoError(t, err)
+	ok, err = db.RequestHangup(ctx, other.ID, "hung up by API")
+	require.NoError(t, err)
+	require.False(t, ok, "an ended call takes no hang-up")
 }

@@ -9,11 +9,11 @@ import (
 )
 
 // startSipp runs sipp as the Exotel trunk answering one call over transport
-// ("tcp" or "udp") with the scenario testdata/<scenario> and the extra
+// ("tcp" or "udp") with the scenario testenv.SippScenario(scenario) and the extra
 // arguments; a .tmpl scenario is rendered with data first.
 func startSipp(t *testing.T, scenario, transport string, data any, extra ...string) *testenv.SippRun {
 	t.Helper()
-	return testenv.Sipp(t, testenv.SippOptions{Scenario: "testdata/" + scenario, Data: data, Transport: transport,
+	return testenv.Sipp(t, testenv.SippOptions{Scenario: testenv.SippScenario(scenario), Data: data, Transport: transport,
 		Calls: 1, Timeout: 30 * time.Second, Args: extra})
 }
 

@@ -9,12 +9,26 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
 )
+
+// SippScenario returns the path of a sipp scenario: the test package's own
+// testdata/<name> if it has one, else the scenario shared by the packages
+// that test against sipp (internal/testenv/sipp/<name>: a phone that
+// rings out, refuses, or holds and resumes).
+func SippScenario(name string) string {
+	local := filepath.Join("testdata", name)
+	if _, err := os.Stat(local); err == nil {
+		return local
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "sipp", name)
+}
 
 // SippOptions say how to run sipp as a SIP peer (Exotel, a phone).
 type SippOptions struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/internal/bridge"
@@ -40,6 +41,9 @@ func run() error {
 		return err
 	}
 	log := logging.New(os.Stderr, cfg.LogLevel).With("service", "worker")
+	// The SDK's own default logger prints WebRTC's state changes for every
+	// bridged call, unstructured, at info level.
+	lksdk.SetLogger(logging.LiveKitSDK(log.With("component", "livekit-sdk")))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

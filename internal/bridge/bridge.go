@@ -58,6 +58,9 @@ type Config struct {
 	// OrphanAfter is how long a call may go without any worker vouching for
 	// it before it is closed as worker_lost.
 	Heartbeat, OrphanAfter time.Duration
+	// StatsEvery is how often Run logs what the calls relayed, when there
+	// were calls ("bridged calls relayed"). Default a minute.
+	StatsEvery time.Duration
 }
 
 // Manager places and follows the bridged calls of one worker process.
@@ -86,6 +89,9 @@ func New(cfg Config, ua *sipua.UA, store Store, notify Notifier, log *slog.Logge
 	}
 	if cfg.OrphanAfter <= 0 {
 		cfg.OrphanAfter = 6 * cfg.Heartbeat
+	}
+	if cfg.StatsEvery <= 0 {
+		cfg.StatsEvery = time.Minute
 	}
 	return &Manager{cfg: cfg, ua: ua, store: store, notify: notify, log: log, now: time.Now,
 		calls: map[uuid.UUID]*call{}}
@@ -225,12 +231,12 @@ func (m *Manager) Hangup(id uuid.UUID, reason string) bool {
 // Run vouches for this process's calls every Heartbeat, hangs up those
 // with a hang-up request stored (one whose message it missed), and closes
 // the calls of workers that stopped vouching for theirs, until ctx ends.
-// Every minute with calls it logs what they relayed ("bridged calls
+// Every StatsEvery with calls it logs what they relayed ("bridged calls
 // relayed").
 func (m *Manager) Run(ctx context.Context) {
 	t := time.NewTicker(m.cfg.Heartbeat)
 	defer t.Stop()
-	st := time.NewTicker(statsEvery)
+	st := time.NewTicker(m.cfg.StatsEvery)
 	defer st.Stop()
 	var last Stats
 	for {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strconv"
@@ -337,6 +338,48 @@ func TestStoredHangupRequest(t *testing.T) {
 	require.Equal(t, "hung up by API", row.EndReason)
 	kinds, _ := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "ringing", "answered", "hangup_requested", "completed"), kinds)
+	h.settle()
+}
+
+// TestRelayedTrafficIsLogged: while calls are held, Run logs what they
+// relayed each StatsEvery ("bridged calls relayed"), and once more for the
+// window in which they ended; with no calls it logs nothing.
+func TestRelayedTrafficIsLogged(t *testing.T) {
+	t.Parallel()
+	s := startSipp(t, "answer_await_bye.xml", "tcp", nil, "-rtp_echo")
+	h := newHarness(t, func(c *bridge.Config) { c.StatsEvery = 300 * time.Millisecond })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go h.m.Run(ctx)
+	c := h.newCall(s, "tcp")
+	h.joinAgent(c)
+
+	require.NoError(t, h.place(c))
+	h.notes.await(t, c.ID, dialq.StatusAnswered)
+	relayed := func() []map[string]slog.Value { return h.logs.attrs("bridged calls relayed") }
+	require.Eventually(t, func() bool {
+		for _, a := range relayed() {
+			if a["live"].Int64() == 1 && a["rtp_out"].Uint64() > 0 && a["rtp_in"].Uint64() > 0 {
+				return true // the frames to the phone, echoed back by sipp
+			}
+		}
+		return false
+	}, waitFor, 50*time.Millisecond, "a line about the live call: %v", relayed())
+
+	require.True(t, h.m.Hangup(c.ID, "hung up by API"))
+	h.notes.await(t, c.ID, dialq.StatusCompleted)
+	require.Eventually(t, func() bool {
+		for _, a := range relayed() {
+			if a["live"].Int64() == 0 && a["ended"].Int64() == 1 {
+				return true
+			}
+		}
+		return false
+	}, waitFor, 50*time.Millisecond, "a line for the window the call ended in: %v", relayed())
+	n := len(relayed())
+	time.Sleep(3 * h.cfg.StatsEvery)
+	require.Len(t, relayed(), n, "nothing relayed, nothing logged")
+	s.RequirePassed(t)
 	h.settle()
 }
 

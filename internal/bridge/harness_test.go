@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -47,6 +48,7 @@ type harness struct {
 	ua     *sipua.UA
 	m      *bridge.Manager
 	notes  *notifier
+	logs   *logRecorder // what the Manager logged
 	cfg    bridge.Config
 	tenant uuid.UUID
 }
@@ -89,7 +91,8 @@ func newHarnessWithStore(t *testing.T, edit func(*bridge.Config), wrap func(*pos
 	if wrap != nil {
 		store = wrap(db)
 	}
-	h.m = bridge.New(h.cfg, h.ua, store, h.notes, log.With("component", "bridge"))
+	h.logs = &logRecorder{}
+	h.m = bridge.New(h.cfg, h.ua, store, h.notes, slog.New(h.logs.wrap(log.Handler())).With("component", "bridge"))
 	t.Cleanup(func() {
 		h.m.Drain(0)
 		require.Zero(t, h.m.Live(), "the manager still holds calls after draining")
@@ -283,4 +286,51 @@ func (s slowStore) RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Par
 func (s slowStore) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error {
 	time.Sleep(s.event)
 	return s.DB.RecordBridgeEvent(ctx, id, kind, detail)
+}
+
+// logRecorder keeps the records logged through the handlers it wraps.
+type logRecorder struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (r *logRecorder) wrap(h slog.Handler) slog.Handler { return recordingHandler{h, r} }
+
+// attrs returns the attributes of the records with message msg, in order.
+func (r *logRecorder) attrs(msg string) []map[string]slog.Value {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []map[string]slog.Value
+	for _, rec := range r.records {
+		if rec.Message != msg {
+			continue
+		}
+		m := map[string]slog.Value{}
+		rec.Attrs(func(a slog.Attr) bool {
+			m[a.Key] = a.Value.Resolve()
+			return true
+		})
+		out = append(out, m)
+	}
+	return out
+}
+
+type recordingHandler struct {
+	slog.Handler
+	r *logRecorder
+}
+
+func (h recordingHandler) Handle(ctx context.Context, rec slog.Record) error {
+	h.r.mu.Lock()
+	h.r.records = append(h.r.records, rec.Clone())
+	h.r.mu.Unlock()
+	return h.Handler.Handle(ctx, rec)
+}
+
+func (h recordingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return recordingHandler{h.Handler.WithAttrs(attrs), h.r}
+}
+
+func (h recordingHandler) WithGroup(name string) slog.Handler {
+	return recordingHandler{h.Handler.WithGroup(name), h.r}
 }

@@ -6,11 +6,6 @@ import (
 	"github.com/dialq/dialq/internal/rtpbridge"
 )
 
-// statsEvery is how often Run logs what the calls relayed, when there were
-// any: late frames to the phones are the first sign of a worker short of
-// CPU.
-const statsEvery = time.Minute
-
 // Stats is what a Manager's bridged calls relayed: the calls it holds so
 // far, and those that ended, whole. The counters only grow: the difference
 // between two readings is what was relayed in between.
@@ -75,7 +70,8 @@ func (m *Manager) Stats() Stats {
 }
 
 // logStats logs what was relayed since the reading prev, if anything was,
-// and returns the new reading.
+// and returns the new reading: late frames to the phones are the first
+// sign of a worker short of CPU.
 func (m *Manager) logStats(prev Stats) Stats {
 	now := m.Stats()
 	d := now.Since(prev)
@@ -84,6 +80,6 @@ func (m *Manager) logStats(prev Stats) Stats {
 	}
 	m.log.Info("bridged calls relayed", "live", d.Live, "ended", d.Ended, "rtp_in", d.PacketsIn,
 		"rtp_dropped", d.PacketsDropped, "rtp_out", d.PacketsOut, "late_frames", d.LateFrames,
-		"late_pct", d.LatePct(), "frames_skipped", d.FramesSkipped, "window", statsEvery)
+		"late_pct", d.LatePct(), "frames_skipped", d.FramesSkipped, "window", m.cfg.StatsEvery)
 	return now
 }

@@ -382,7 +382,7 @@ func (bs *bridgeSetup) log(r *bridgeRun) {
 	}
 	if s := r.Sessions; s != nil {
 		logf("  sessions (whole calls): %d closed, in %d dropped %d out %d, late %.2f%%, skipped %d, max send jitter %s",
-			s.Sessions, s.PacketsIn, s.PacketsDropped, s.PacketsOut, s.LatePct(), s.FramesSkipped, ms(s.MaxSendJitter))
+			s.Ended, s.PacketsIn, s.PacketsDropped, s.PacketsOut, s.LatePct(), s.FramesSkipped, ms(s.MaxSendJitter))
 	}
 }
 

@@ -74,7 +74,7 @@ func (r *bridgeResult) markdown(nproc int) string {
 		if s == nil {
 			continue
 		}
-		p("| %d | %d | %d | %d | %d | %.2f | %d | %s |\n", run.Calls, s.Sessions, s.PacketsIn, s.PacketsDropped, s.PacketsOut,
+		p("| %d | %d | %d | %d | %d | %.2f | %d | %s |\n", run.Calls, s.Ended, s.PacketsIn, s.PacketsDropped, s.PacketsOut,
 			s.LatePct(), s.FramesSkipped, msf(s.MaxSendJitter))
 	}
 	p("\n")

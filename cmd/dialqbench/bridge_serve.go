@@ -31,28 +31,14 @@ type bridgeUp struct {
 	Ramp time.Duration `json:"ramp_ns"`
 }
 
-// sessionStats is what the bridge.Manager says its calls relayed, read
-// once every call has ended: whole calls, from the answer to the hang-up,
-// not only the measured window.
+// sessionStats is what the bridge.Manager says its calls relayed
+// (Manager.Stats), read once every call has ended: whole calls, from the
+// answer to the hang-up, not only the measured window.
 type sessionStats struct {
-	Sessions       int           `json:"sessions"` // calls the Manager saw end
-	PacketsIn      uint64        `json:"packets_in"`
-	PacketsDropped uint64        `json:"packets_dropped"`
-	PacketsOut     uint64        `json:"packets_out"`
-	LateFrames     uint64        `json:"late_frames"`
-	FramesSkipped  uint64        `json:"frames_skipped"`
-	MaxSendJitter  time.Duration `json:"max_send_jitter_ns"`
-	// Ended counts the calls recorded completed or failed after the hang-up.
-	Ended int `json:"ended"`
-}
-
-// LatePct is the share of the frames sent to the phones that went out more
-// than 5 ms late, in percent.
-func (s *sessionStats) LatePct() float64 {
-	if s.PacketsOut == 0 {
-		return 0
-	}
-	return float64(s.LateFrames) / float64(s.PacketsOut) * 100
+	bridge.Stats
+	// Recorded counts the calls recorded completed or failed after the
+	// hang-up.
+	Recorded int `json:"recorded"`
 }
 
 // callTally is the bench's bridge.Notifier: it follows the calls' statuses
@@ -246,10 +232,7 @@ func serveBridge(args []string) error {
 				return n[dialq.StatusCompleted]+n[dialq.StatusFailed] >= placed && m.Live() == 0
 			})
 			n := tally.count()
-			st := m.Stats()
-			b, _ := json.Marshal(sessionStats{Sessions: st.Ended, PacketsIn: st.PacketsIn, PacketsDropped: st.PacketsDropped,
-				PacketsOut: st.PacketsOut, LateFrames: st.LateFrames, FramesSkipped: st.FramesSkipped,
-				MaxSendJitter: st.MaxSendJitter, Ended: n[dialq.StatusCompleted] + n[dialq.StatusFailed]})
+			b, _ := json.Marshal(sessionStats{Stats: m.Stats(), Recorded: n[dialq.StatusCompleted] + n[dialq.StatusFailed]})
 			out.println("stats " + string(b))
 		}
 	}

@@ -51,8 +51,7 @@ type UA struct {
 
 	mu      sync.Mutex
 	closed  bool
-	calls   map[*Call]struct{}
-	byID    map[string]*Call // by SIP Call-ID
+	calls   map[string]*Call // the live calls, by SIP Call-ID
 	dialogs map[string]*Call // by sipgo dialog id: Call-ID, our tag, their tag
 }
 
@@ -119,8 +118,7 @@ func New(cfg Config) (*UA, error) {
 		host:      cfg.ContactHost,
 		sip:       agent,
 		client:    client,
-		calls:     make(map[*Call]struct{}),
-		byID:      make(map[string]*Call),
+		calls:     make(map[string]*Call),
 		dialogs:   make(map[string]*Call),
 	}
 	// After the transaction layer's own handler, which hands each message
@@ -226,7 +224,7 @@ func (ua *UA) Close() error {
 	}
 	ua.closed = true
 	calls := make([]*Call, 0, len(ua.calls))
-	for c := range ua.calls {
+	for _, c := range ua.calls {
 		calls = append(calls, c)
 	}
 	ua.mu.Unlock()
@@ -255,8 +253,7 @@ func (ua *UA) track(c *Call) error {
 	if ua.closed {
 		return ErrClosed
 	}
-	ua.calls[c] = struct{}{}
-	ua.byID[c.callID] = c
+	ua.calls[c.callID] = c
 	return nil
 }
 
@@ -270,9 +267,8 @@ func (ua *UA) bindDialog(id string, c *Call) {
 // forget drops c and its dialog once it has ended.
 func (ua *UA) forget(c *Call, dialogID string) {
 	ua.mu.Lock()
-	delete(ua.calls, c)
-	if ua.byID[c.callID] == c {
-		delete(ua.byID, c.callID)
+	if ua.calls[c.callID] == c {
+		delete(ua.calls, c.callID)
 	}
 	if dialogID != "" && ua.dialogs[dialogID] == c {
 		delete(ua.dialogs, dialogID)
@@ -294,7 +290,7 @@ func (ua *UA) onWire(msg sip.Message) {
 		return
 	}
 	ua.mu.Lock()
-	c := ua.byID[id.Value()]
+	c := ua.calls[id.Value()]
 	ua.mu.Unlock()
 	if c != nil {
 		c.wireResponse(cseq.SeqNo, res.StatusCode)

@@ -13,6 +13,16 @@ import (
 	"github.com/dialq/dialq/internal/testenv"
 )
 
+// newBridgeStore returns a store of its own with a tenant in it.
+func newBridgeStore(t *testing.T) (*postgres.DB, uuid.UUID) {
+	t.Helper()
+	db, _ := testenv.Postgres(t)
+	tenant := uuid.New()
+	require.NoError(t, db.SaveTenant(context.Background(), &dialq.Tenant{ID: tenant, Name: "t"}))
+	return db, tenant
+}
+
+// newExotelCall stores an Exotel call of tenant, marked dialing.
 func newExotelCall(t *testing.T, db *postgres.DB, tenant uuid.UUID) *dialq.Call {
 	t.Helper()
 	c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_exo",
@@ -28,9 +38,7 @@ func newExotelCall(t *testing.T, db *postgres.DB, tenant uuid.UUID) *dialq.Call 
 func TestBridgedCallLifecycle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := testenv.Postgres(t)
-	tenant := uuid.New()
-	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	db, tenant := newBridgeStore(t)
 	c := newExotelCall(t, db, tenant)
 
 	got, err := db.GetCall(ctx, c.ID)
@@ -79,9 +87,7 @@ func TestBridgedCallLifecycle(t *testing.T) {
 func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := testenv.Postgres(t)
-	tenant := uuid.New()
-	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	db, tenant := newBridgeStore(t)
 	dead := newExotelCall(t, db, tenant)
 	alive := newExotelCall(t, db, tenant)
 	dropped := newExotelCall(t, db, tenant)
@@ -116,9 +122,7 @@ func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 func TestHangupRequestsReachTheHoldingWorker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, _ := testenv.Postgres(t)
-	tenant := uuid.New()
-	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	db, tenant := newBridgeStore(t)
 	asked := newExotelCall(t, db, tenant)
 	other := newExotelCall(t, db, tenant)
 	for _, c := range []*dialq.Call{asked, other} {

@@ -30,7 +30,7 @@ const (
 
 // The bridge benchmark's RTP ports (the Exotel trunk's range), away from
 // make run's 58100-58299, the tests' ports (testenv.PortBlock: 10000-20999)
-// and the rtpbridge tests' 21000-22003, below Linux's ephemeral range.
+// and the relay tests' 21000-22003, below Linux's ephemeral range.
 const (
 	bridgeRTPMin = 24000
 	bridgeRTPMax = 25999

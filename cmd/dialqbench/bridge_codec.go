@@ -13,14 +13,14 @@ import (
 	"github.com/livekit/media-sdk/opus"
 	protologger "github.com/livekit/protocol/logger"
 
-	"github.com/dialq/dialq/internal/rtpbridge"
+	"github.com/dialq/dialq/internal/sipbridge/relay"
 )
 
 // serveCodec is the child process of the bridge benchmark's bare codec
 // arms: the audio work of n bridged calls and nothing else (no network, no
 // WebRTC, no mixing), on the same audio, at the bridge's pace. Every 20 ms,
 // with -pipeline bridge, the bridge's own encoder and decoder
-// (rtpbridge.OpusEncoder and OpusDecoder, so the same settings and frame
+// (relay.OpusEncoder and OpusDecoder, so the same settings and frame
 // sizes):
 //
 //   - phone → room: 160 samples of the phone's speech A-law-decoded and
@@ -124,17 +124,17 @@ type codecStream struct {
 	pkt  int      // next Opus packet
 
 	pcm  []int16
-	enc  *rtpbridge.OpusEncoder // 8 kHz PCM → Opus
-	dec  *rtpbridge.OpusDecoder // Opus → 8 kHz PCM
-	down alawFramer             // 8 kHz PCM → A-law
+	enc  *relay.OpusEncoder // 8 kHz PCM → Opus
+	dec  *relay.OpusDecoder // Opus → 8 kHz PCM
+	down alawFramer         // 8 kHz PCM → A-law
 }
 
 func newCodecStream(alaw []byte, clip [][]byte) (codecFramer, error) {
-	enc, err := rtpbridge.NewOpusEncoder()
+	enc, err := relay.NewOpusEncoder()
 	if err != nil {
 		return nil, err
 	}
-	dec, err := rtpbridge.NewOpusDecoder()
+	dec, err := relay.NewOpusDecoder()
 	if err != nil {
 		return nil, err
 	}

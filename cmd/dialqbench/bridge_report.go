@@ -20,7 +20,7 @@ func (r *bridgeResult) markdown(nproc int) string {
 		nice = "at the default priority (DIALQ_BRIDGE_NICE=%d)"
 	}
 	nice = fmt.Sprintf(nice, o.Nice)
-	p("dialq's bridge (sipua + bridge.Manager + rtpbridge with the Postgres store, one process %s, the worker's settings) dials a sipp phone "+
+	p("dialq's bridge (sipua + sipbridge.Manager + relay with the Postgres store, one process %s, the worker's settings) dials a sipp phone "+
 		"(`deploy/sipp/bench-phone.xml`: digest challenge, answers PCMA, says g711a.pcap's speech in a loop) for each call; in each room an "+
 		"agent (one load-generator process for all) says the same speech as 20 ms Opus packets. Calls placed at %.0f/s on %s; %s warm-up after the "+
 		"last answer, then %s measured. Two bare codec arms then run alone for as many calls, each in a process of its own, on the same audio, "+
@@ -66,7 +66,7 @@ func (r *bridgeResult) markdown(nproc int) string {
 		p("| %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f (%.0f) | %.1f (%.0f) | %s |\n", run.Calls, run.CPU.Machine, c["bridge"], c["livekit"],
 			c["sipp"], c["agents"], c["postgres"], c["bench"], run.RefCodec.CPU, run.RefCodec.Frames, run.Codec.CPU, run.Codec.Frames, run.Load)
 	}
-	p("\nThe bridge's own counters (bridge.Manager.Stats once every call ended: whole calls, ramp and warm-up included):\n\n")
+	p("\nThe bridge's own counters (sipbridge.Manager.Stats once every call ended: whole calls, ramp and warm-up included):\n\n")
 	p("| calls | sessions | RTP in | dropped | RTP out | late %% | frames skipped | max send jitter ms |\n")
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, run := range r.Runs {

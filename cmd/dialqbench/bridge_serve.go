@@ -11,13 +11,13 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/dialq/dialq/internal/bridge"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/priority"
 	"github.com/dialq/dialq/internal/secret"
-	"github.com/dialq/dialq/internal/sipua"
+	"github.com/dialq/dialq/internal/sipbridge"
+	"github.com/dialq/dialq/internal/sipbridge/sipua"
 )
 
 // bridgeUp is what the bridge child says once every call it placed is
@@ -31,17 +31,17 @@ type bridgeUp struct {
 	Ramp time.Duration `json:"ramp_ns"`
 }
 
-// sessionStats is what the bridge.Manager says its calls relayed
+// sessionStats is what the sipbridge.Manager says its calls relayed
 // (Manager.Stats), read once every call has ended: whole calls, from the
 // answer to the hang-up, not only the measured window.
 type sessionStats struct {
-	bridge.Stats
+	sipbridge.Stats
 	// Recorded counts the calls recorded completed or failed after the
 	// hang-up.
 	Recorded int `json:"recorded"`
 }
 
-// callTally is the bench's bridge.Notifier: it follows the calls' statuses
+// callTally is the bench's sipbridge.Notifier: it follows the calls' statuses
 // instead of announcing them to API waiters.
 type callTally struct {
 	mu      sync.Mutex
@@ -92,7 +92,7 @@ func (t *callTally) waitUntil(ctx context.Context, timeout time.Duration, cond f
 
 // serveBridge is the child process of the bridge benchmark and the unit it
 // measures: dialq's Exotel bridge as cmd/worker wires it (a sipua.UA, a
-// bridge.Manager with its heartbeat, the Postgres store with the secret box
+// sipbridge.Manager with its heartbeat, the Postgres store with the secret box
 // that opens the trunk's SIP password) and the worker's defaults, without
 // the asynq server in front of it. For each of -calls rooms, at -rate calls
 // per second, it does what the dial task does for an Exotel call once the
@@ -147,7 +147,7 @@ func serveBridge(args []string) error {
 	}
 	defer ua.Close()
 	tally := &callTally{status: map[uuid.UUID]dialq.CallStatus{}, changed: make(chan struct{}, 1)}
-	m := bridge.New(bridge.Config{
+	m := sipbridge.New(sipbridge.Config{
 		Worker:     fmt.Sprintf("dialqbench-%d", os.Getpid()),
 		LiveKitURL: *lkURL, APIKey: os.Getenv("LIVEKIT_API_KEY"), APISecret: os.Getenv("LIVEKIT_API_SECRET"),
 		BindIP: "127.0.0.1", RingTimeout: 30 * time.Second, NoRTPTimeout: 30 * time.Second,
@@ -241,7 +241,7 @@ func serveBridge(args []string) error {
 // placeBenchCall does for call i what the dial task does for an Exotel call
 // whose room and agent dispatch exist: store it, record its room, mark it
 // dialing and hand it to the bridge.
-func placeBenchCall(ctx context.Context, m *bridge.Manager, db *postgres.DB, tenant, assistant uuid.UUID,
+func placeBenchCall(ctx context.Context, m *sipbridge.Manager, db *postgres.DB, tenant, assistant uuid.UUID,
 	trunk, agent, room string, i int) (uuid.UUID, error) {
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"github.com/dialq/dialq/internal/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/sipdouble"
 )
 
 // serveDouble is the child process running the SIP service double that both

@@ -40,7 +40,7 @@ func (w *wireStats) LatePct() float64 {
 	return float64(w.Late) / float64(w.Frames) * 100
 }
 
-// lateAfter is rtpbridge's threshold for a late frame.
+// lateAfter is relay's threshold for a late frame.
 const lateAfter = 5 * time.Millisecond
 
 // rtpCapture watches the RTP the bridge sends: an AF_PACKET socket on the

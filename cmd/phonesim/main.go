@@ -31,7 +31,7 @@ import (
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"github.com/dialq/dialq/internal/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/sipdouble"
 )
 
 // config is phonesim's configuration, read from the environment.

@@ -16,7 +16,6 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/internal/bridge"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/livekit"
 	"github.com/dialq/dialq/internal/logging"
@@ -25,7 +24,8 @@ import (
 	"github.com/dialq/dialq/internal/priority"
 	"github.com/dialq/dialq/internal/queue"
 	"github.com/dialq/dialq/internal/secret"
-	"github.com/dialq/dialq/internal/sipua"
+	"github.com/dialq/dialq/internal/sipbridge"
+	"github.com/dialq/dialq/internal/sipbridge/sipua"
 )
 
 func main() {
@@ -76,7 +76,7 @@ func run() error {
 		RingTimeout:    cfg.RingTimeout,
 		FollowInterval: 500 * time.Millisecond,
 	}
-	var bridges *bridge.Manager
+	var bridges *sipbridge.Manager
 	if cfg.Bridge {
 		var stopBridge func()
 		if bridges, stopBridge, err = startBridge(cfg, db, rdb, d.Notify, log); err != nil {
@@ -111,7 +111,7 @@ func run() error {
 // that vouches for this process's calls and the listener for hang-up
 // requests. The returned function stops them; until then the manager keeps
 // vouching and hanging up on request, through the drain after SIGTERM.
-func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n bridge.Notifier, log *slog.Logger) (*bridge.Manager, func(), error) {
+func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n sipbridge.Notifier, log *slog.Logger) (*sipbridge.Manager, func(), error) {
 	if cfg.BridgeNice != 0 {
 		// Frames to the phones go out on a 20 ms schedule: see package
 		// priority. Without the right to, the calls still work.
@@ -135,7 +135,7 @@ func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n bridg
 		return nil, nil, fmt.Errorf("SIP user agent on %s (DIALQ_SIP_LISTEN): %w", cfg.SIPListen, err)
 	}
 	host, _ := os.Hostname()
-	m := bridge.New(bridge.Config{
+	m := sipbridge.New(sipbridge.Config{
 		Worker:     fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
 		LiveKitURL: cfg.LiveKitURL, APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret,
 		BindIP: cfg.RTPBindIP, RingTimeout: cfg.RingTimeout, NoRTPTimeout: cfg.NoRTPTimeout,

@@ -13,7 +13,7 @@ import (
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/queue"
-	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 // TestSweepReenqueuesLostCalls: a call stored as queued whose task never

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/sipdouble"
 )
 
 // TestWorkerKilledWhileRingingNeverDialsTwice kills the worker process with

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/testenv"
-	"github.com/dialq/dialq/internal/testroom"
+	"github.com/dialq/dialq/internal/testkit/testenv"
+	"github.com/dialq/dialq/internal/testkit/testroom"
 )
 
 // TestExotelCallThroughTheBridge is the README's Exotel curl against make

@@ -16,7 +16,6 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/dialq/dialq/internal/bridge"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
@@ -25,9 +24,10 @@ import (
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
 	"github.com/dialq/dialq/internal/secret"
-	"github.com/dialq/dialq/internal/sipdouble"
-	"github.com/dialq/dialq/internal/sipua"
-	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/sipbridge"
+	"github.com/dialq/dialq/internal/sipbridge/sipua"
+	"github.com/dialq/dialq/internal/testkit/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 // stack is one test's dialq: API, worker, SIP double, each with its own
@@ -53,8 +53,8 @@ type stack struct {
 	badTwilio   string // a dialq trunk whose LiveKit trunk does not exist
 	rooms       *lksdk.RoomServiceClient
 	dispatchAPI *lksdk.AgentDispatchClient
-	hangups     string          // the hang-up requests' channel
-	bridge      *bridge.Manager // the worker's Exotel bridge, when it has one
+	hangups     string             // the hang-up requests' channel
+	bridge      *sipbridge.Manager // the worker's Exotel bridge, when it has one
 }
 
 type stackOptions struct {
@@ -191,7 +191,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, wrap func(dialq.Li
 	if o.exotelPhone != nil {
 		ua, err := sipua.New(sipua.Config{Log: testenv.Logger(t)})
 		require.NoError(t, err)
-		m := bridge.New(bridge.Config{Worker: testenv.Name("worker-"), LiveKitURL: s.lk.URL, APIKey: s.lk.APIKey,
+		m := sipbridge.New(sipbridge.Config{Worker: testenv.Name("worker-"), LiveKitURL: s.lk.URL, APIKey: s.lk.APIKey,
 			APISecret: s.lk.APISecret, BindIP: "127.0.0.1", RingTimeout: ring, NoRTPTimeout: 10 * time.Second,
 			MaxDuration: time.Minute}, ua, s.db, d.Notify, testenv.Logger(t))
 		d.Bridge = m

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 func TestMain(m *testing.M) {

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/sipdouble"
-	"github.com/dialq/dialq/internal/testagent"
+	"github.com/dialq/dialq/internal/testkit/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/testagent"
 )
 
 // TestTwilioCallAnsweredReturnsTheContractBody places a call through the

@@ -12,7 +12,7 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/notify"
-	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 // liveBridgedCall stores an answered Exotel call, as the bridge leaves it.

@@ -15,7 +15,7 @@ import (
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/queue"
-	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 func monitoringServer(t *testing.T, readOnly bool, user, pass string) (*httptest.Server, *harness) {

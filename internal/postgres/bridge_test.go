@@ -10,7 +10,7 @@ import (
 
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/postgres"
-	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 // newBridgeStore returns a store of its own with a tenant in it.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/secret"
-	"github.com/dialq/dialq/internal/testenv"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 // TestExotelPasswordIsSealedAtRest: the SIP password is stored sealed and

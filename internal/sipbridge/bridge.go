@@ -1,0 +1,528 @@
+// Package sipbridge runs dialq's Exotel bridge inside a worker process. Exotel
+// only takes SIP from allow-listed addresses, so dialq dials it itself: the
+// dial task hands the call to the Manager, which joins the call's room as the
+// phone participant (relay), sends the INVITE (sipua) and returns; the
+// call then lives on in this process, which records its ringing, answer and
+// end on the call's row and vouches for it until it ends.
+package sipbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/sipbridge/relay"
+	"github.com/dialq/dialq/internal/sipbridge/sipua"
+)
+
+// Store is what the bridge reads and records in Postgres.
+type Store interface {
+	ExotelConfig(ctx context.Context, trunkID string) (*dialq.ExotelConfig, error)
+	RecordInviteSent(ctx context.Context, id uuid.UUID, worker, sipCallID string) error
+	RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error
+	RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error)
+	RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
+	RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error)
+	RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
+	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error)
+	CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
+}
+
+// Notifier announces call changes to waiting API requests.
+type Notifier interface {
+	CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error
+}
+
+// Config configures a Manager.
+type Config struct {
+	// Worker names this process on the calls it holds; unique per process.
+	Worker string
+	// LiveKit, where the phone participant joins.
+	LiveKitURL, APIKey, APISecret string
+	// BindIP is the local address RTP ports are bound on.
+	BindIP string
+	// RingTimeout is how long the phone may ring before the call is
+	// canceled as no_answer.
+	RingTimeout time.Duration
+	// NoRTPTimeout ends an answered call whose phone sent no audio for this
+	// long; MaxDuration ends any call that lasts this long.
+	NoRTPTimeout, MaxDuration time.Duration
+	// Heartbeat is how often this process vouches for its calls;
+	// OrphanAfter is how long a call may go without any worker vouching for
+	// it before it is closed as worker_lost.
+	Heartbeat, OrphanAfter time.Duration
+	// StatsEvery is how often Run logs what the calls relayed, when there
+	// were calls ("bridged calls relayed"). Default a minute.
+	StatsEvery time.Duration
+}
+
+// Manager places and follows the bridged calls of one worker process.
+type Manager struct {
+	cfg    Config
+	ua     *sipua.UA
+	store  Store
+	notify Notifier
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu      sync.Mutex
+	closing bool
+	// hangingUp is set once Drain hangs up the calls left: a call whose
+	// Place was under way then is hung up as soon as it is registered.
+	hangingUp bool
+	calls     map[uuid.UUID]*call
+	ended     Stats // of the calls no longer held, whole
+	live      sync.WaitGroup
+}
+
+// New returns a Manager dialing through ua.
+func New(cfg Config, ua *sipua.UA, store Store, notify Notifier, log *slog.Logger) *Manager {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 10 * time.Second
+	}
+	if cfg.OrphanAfter <= 0 {
+		cfg.OrphanAfter = 6 * cfg.Heartbeat
+	}
+	if cfg.StatsEvery <= 0 {
+		cfg.StatsEvery = time.Minute
+	}
+	return &Manager{cfg: cfg, ua: ua, store: store, notify: notify, log: log, now: time.Now,
+		calls: map[uuid.UUID]*call{}}
+}
+
+// errShuttingDown refuses new calls while the worker drains; the task is
+// retried by another worker.
+var errShuttingDown = &dialq.StepError{Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+	Message: "this worker is shutting down and takes no new bridged calls"}}
+
+// Place dials c, whose room and agent dispatch exist and whose row says
+// dialing, and returns once the INVITE is out and recorded. The call then
+// goes on in this process. Errors are *dialq.StepError; Retry is set only
+// when nothing reached Exotel.
+func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
+	m.mu.Lock()
+	if m.closing {
+		m.mu.Unlock()
+		return errShuttingDown
+	}
+	m.live.Add(1)
+	m.mu.Unlock()
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			m.live.Done()
+		}
+	}()
+
+	log := m.log.With("call_id", c.ID, "room", c.RoomName)
+	trunk, err := m.store.ExotelConfig(ctx, c.TrunkID)
+	if dialq.ErrorCode(err) == dialq.ENOTFOUND {
+		return &dialq.StepError{Err: err, Failure: dialq.Failure{Reason: dialq.ReasonTrunk,
+			Message: fmt.Sprintf("the Exotel trunk %s has no SIP settings", c.TrunkID)}}
+	} else if err != nil {
+		return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonInternal,
+			Message: "could not read the Exotel trunk's SIP settings"}}
+	}
+	conn, err := relay.Listen(m.cfg.BindIP, trunk.RTPPortMin, trunk.RTPPortMax)
+	if err != nil {
+		return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+			Message: "no free RTP port for the call"}}
+	}
+	identity := dialq.ParticipantIdentityFor(c.ToNumber)
+	sess, err := relay.New(ctx, relay.Config{
+		LiveKitURL: m.cfg.LiveKitURL, APIKey: m.cfg.APIKey, APISecret: m.cfg.APISecret,
+		Room: c.RoomName, Identity: identity, PhoneNumber: c.ToNumber, TrunkPhoneNumber: trunk.CallerID,
+		CallID: c.ID.String(), Log: m.log, NoRTPTimeout: m.cfg.NoRTPTimeout, MaxDuration: m.cfg.MaxDuration,
+	}, conn)
+	if err != nil {
+		conn.Close()
+		return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonLiveKit,
+			Message: "the phone participant could not join the call's room"}}
+	}
+
+	b := &call{m: m, c: c, identity: identity, sess: sess, log: log, stop: make(chan string, 1),
+		placed: make(chan struct{}), up: make(chan struct{})}
+	sc, err := m.ua.Start(ctx, sipua.DialRequest{
+		CallID: c.ID.String(), Trunk: *trunk, ToNumber: c.ToNumber,
+		Offer:       sipua.Offer{MediaIP: trunk.MediaIP, RTPPort: conn.LocalAddr().(*net.UDPAddr).Port},
+		RingTimeout: m.cfg.RingTimeout,
+		Headers:     map[string]string{"X-Dialq-Call-Id": c.ID.String()},
+	}, b)
+	if err != nil {
+		close(b.placed)
+		sess.Close("INVITE not sent")
+		if errors.Is(err, sipua.ErrClosed) {
+			return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+				Message: "this worker's SIP user agent is closed; the call is left to another worker"}}
+		}
+		return err
+	}
+	b.sip = sc
+	if err := m.store.RecordInviteSent(context.WithoutCancel(ctx), c.ID, m.cfg.Worker, sc.CallID()); err != nil {
+		// Unrecorded, the call would be nobody's: cancel it now. It may have
+		// rung, so it is not dialed again. Ringing must not wait for the
+		// record any more: it runs on the goroutine that sends the CANCEL.
+		// Nor must a hold: follow never runs.
+		close(b.placed)
+		close(b.up)
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sc.Hangup(hctx)
+		sess.Close("INVITE not recorded")
+		return &dialq.StepError{Err: err, Failure: dialq.Failure{Reason: dialq.ReasonInternal,
+			Message: "the INVITE went out but could not be recorded; the call was canceled and is not dialed again"}}
+	}
+	b.recorded = true
+	close(b.placed)
+	m.mu.Lock()
+	m.calls[c.ID] = b
+	if m.hangingUp {
+		// Drain hung up the other calls while this one was being placed.
+		b.end(shutdownReason)
+	}
+	m.mu.Unlock()
+	handedOver = true
+	log.Info("bridged call: INVITE sent", "sip_call_id", sc.CallID(), "to", c.ToNumber,
+		"exotel", fmt.Sprintf("%s://%s:%d", trunk.Transport, trunk.SIPHost, trunk.SIPPort))
+	go b.follow()
+	return nil
+}
+
+// held returns the ids of the calls this process holds.
+func (m *Manager) held() []uuid.UUID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]uuid.UUID, 0, len(m.calls))
+	for id := range m.calls {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Live returns how many bridged calls this process holds.
+func (m *Manager) Live() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.calls)
+}
+
+// Hangup ends the bridged call id if this process holds it: an answered
+// call is recorded as completed with reason, one still ringing is canceled
+// and recorded as failed (internal_error). It reports whether it held the
+// call.
+func (m *Manager) Hangup(id uuid.UUID, reason string) bool {
+	m.mu.Lock()
+	b := m.calls[id]
+	m.mu.Unlock()
+	if b == nil {
+		return false
+	}
+	b.end(reason)
+	return true
+}
+
+// Run vouches for this process's calls every Heartbeat, hangs up those
+// with a hang-up request stored (one whose message it missed), and closes
+// the calls of workers that stopped vouching for theirs, until ctx ends.
+// Every StatsEvery with calls it logs what they relayed ("bridged calls
+// relayed").
+func (m *Manager) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.Heartbeat)
+	defer t.Stop()
+	st := time.NewTicker(m.cfg.StatsEvery)
+	defer st.Stop()
+	var last Stats
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-st.C:
+			last = m.logStats(last)
+			continue
+		case <-t.C:
+		}
+		_, hangups, err := m.store.TouchBridged(ctx, m.cfg.Worker, m.held())
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("vouch for bridged calls", "err", err)
+		}
+		// Requests published while this worker was not listening; those it
+		// heard are ending already, and asking again changes nothing.
+		for id, reason := range hangups {
+			if m.Hangup(id, reason) {
+				m.log.Info("hanging up on a stored request", "call_id", id, "reason", reason)
+			}
+		}
+		ids, err := m.store.CloseOrphanedBridged(ctx, m.now().Add(-m.cfg.OrphanAfter))
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("close orphaned bridged calls", "err", err)
+			}
+			continue
+		}
+		for _, id := range ids {
+			m.log.Warn("closed a bridged call whose worker went silent", "call_id", id, "after", m.cfg.OrphanAfter)
+			m.changed(id, dialq.StatusFailed)
+		}
+	}
+}
+
+// Drain takes no new calls, lets live ones end by themselves for up to
+// grace, then hangs up the rest (BYE, or CANCEL while ringing) and records
+// them as failed with reason worker_shutdown. It returns once every call is
+// recorded or after grace plus a few seconds for the hang-ups.
+func (m *Manager) Drain(grace time.Duration) {
+	m.mu.Lock()
+	m.closing = true
+	n := len(m.calls)
+	m.mu.Unlock()
+	if n > 0 {
+		m.log.Info("draining bridged calls", "live", n, "grace", grace)
+	}
+	if waitGroup(&m.live, grace) {
+		return
+	}
+	m.mu.Lock()
+	m.hangingUp = true
+	for _, b := range m.calls {
+		b.end(shutdownReason)
+	}
+	m.mu.Unlock()
+	if !waitGroup(&m.live, 15*time.Second) {
+		m.log.Error("bridged calls still not recorded after hanging up", "live", m.Live())
+	}
+}
+
+const shutdownReason = "worker shutdown"
+
+// waitGroup waits for wg for up to d and reports whether it finished.
+func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func (m *Manager) changed(id uuid.UUID, s dialq.CallStatus) {
+	if err := m.notify.CallChanged(context.Background(), id, s); err != nil {
+		m.log.Warn("announce call change", "call_id", id, "err", err)
+	}
+}
+
+// call is one bridged call: its SIP dialog and its media session.
+type call struct {
+	m        *Manager
+	c        *dialq.Call
+	identity string
+	sess     *relay.Session
+	sip      *sipua.Call
+	log      *slog.Logger
+	// stop carries why dialq ends the call (shutdown, API), once.
+	stop chan string
+	// placed is closed once Place has recorded the INVITE (recorded is then
+	// true) or given up on it. The phone may ring before that: the ringing
+	// is recorded after the INVITE, whose record needs the row still dialing.
+	placed   chan struct{}
+	recorded bool
+	// up is closed once follow has started the media and recorded the
+	// answer, or has ended the call unanswered. A re-INVITE may come right
+	// after the ACK: its hold must reach an answered session and follow the
+	// answer on the timeline.
+	up chan struct{}
+	// rec orders a hold or resume with the end of the call: one reported
+	// before the BYE is on the timeline before the call's end, which
+	// would otherwise race it to the row and find the call over.
+	rec sync.Mutex
+}
+
+// end asks the call to end for reason; the first reason wins.
+func (b *call) end(reason string) {
+	select {
+	case b.stop <- reason:
+	default:
+	}
+}
+
+// Ringing implements sipua.Events.
+func (b *call) Ringing(code int) {
+	b.sess.Ringing()
+	<-b.placed
+	if !b.recorded {
+		return
+	}
+	reason := "Ringing"
+	if code == 183 {
+		reason = "Session Progress"
+	}
+	if err := b.m.store.RecordRinging(context.Background(), b.c.ID, code, reason); err != nil {
+		b.log.Warn("record ringing", "err", err)
+	}
+	b.m.changed(b.c.ID, dialq.StatusRinging)
+}
+
+// Hold implements sipua.Events.
+func (b *call) Hold(a sipua.Answer) {
+	<-b.up
+	b.rec.Lock()
+	defer b.rec.Unlock()
+	b.sess.Hold()
+	b.event("call_hold", "a="+a.Direction)
+}
+
+// Resume implements sipua.Events.
+func (b *call) Resume(a sipua.Answer) {
+	<-b.up
+	b.rec.Lock()
+	defer b.rec.Unlock()
+	b.sess.Resume()
+	b.event("call_resume", "a="+a.Direction)
+}
+
+// HungUp implements sipua.Events; follow watches Done instead.
+func (b *call) HungUp(by, reason string) {
+	b.log.Info("bridged call: SIP dialog ended", "by", by, "reason", reason)
+}
+
+func (b *call) event(kind, detail string) {
+	if err := b.m.store.RecordBridgeEvent(context.Background(), b.c.ID, kind, detail); err != nil {
+		b.log.Warn("record "+kind, "err", err)
+	}
+}
+
+// follow waits for the answer, then for the end of the call from either
+// side, and records each on the call's row.
+func (b *call) follow() {
+	m := b.m
+	defer m.live.Done()
+	defer func() {
+		m.mu.Lock()
+		delete(m.calls, b.c.ID)
+		m.ended.Ended++
+		m.ended.add(b.sess.Stats())
+		m.mu.Unlock()
+	}()
+	var upOnce sync.Once
+	isUp := func() { upOnce.Do(func() { close(b.up) }) }
+	defer isUp()
+	ctx := context.Background()
+
+	answered := make(chan error, 1)
+	go func() { answered <- b.sip.Answered(ctx) }()
+	var err error
+	select {
+	case err = <-answered:
+	case reason := <-b.stop:
+		// CANCEL while it rings, or BYE if the answer crossed it.
+		b.hangup(reason)
+		<-answered
+		b.fail(dialq.Failure{Reason: failureFor(reason), Message: "ended by dialq before the answer: " + reason}, reason)
+		return
+	case <-b.sess.Done():
+		// The room went away while the phone rang: nobody to talk to. If
+		// the answer crossed the hang-up, the BYE ended it all the same.
+		b.hangup(b.sess.Reason())
+		<-answered
+		b.fail(dialq.Failure{Reason: dialq.ReasonInternal,
+			Message: "the call's room closed while the phone rang (" + b.sess.Reason() + ")"}, b.sess.Reason())
+		return
+	}
+	if err != nil {
+		se := dialq.AsStepError(err)
+		b.fail(se.Failure, "call failed")
+		return
+	}
+
+	a := b.sip.Answer()
+	remote := &net.UDPAddr{IP: net.ParseIP(a.RemoteIP), Port: a.RemotePort}
+	if err := b.sess.Answered(remote, a.PayloadType, a.DTMFPayloadType); err != nil {
+		b.hangup("media not started")
+		b.fail(dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call was answered but its media could not start: " + err.Error()}, "media not started")
+		return
+	}
+	p := dialq.Participant{SID: b.sess.ParticipantSID(), Identity: b.identity, SIPCallID: b.sip.CallID()}
+	if _, err := m.store.RecordAnswered(ctx, b.c.ID, p, m.now()); err != nil {
+		b.log.Error("record answer", "err", err)
+	}
+	m.changed(b.c.ID, dialq.StatusAnswered)
+	isUp()
+	b.log.Info("bridged call answered", "codec", a.Codec, "remote_rtp", remote.String(), "participant_sid", p.SID)
+
+	select {
+	case <-b.sip.Done():
+		b.sess.Close("phone hung up")
+		b.complete("phone hung up")
+	case <-b.sess.Done():
+		why := b.sess.Reason()
+		b.hangup(why)
+		if why == relay.ReasonNoRTP {
+			b.fail(dialq.Failure{Reason: dialq.ReasonMediaTimeout,
+				Message: fmt.Sprintf("no audio from the phone for %s after the answer", m.cfg.NoRTPTimeout)}, why)
+			return
+		}
+		b.complete(why)
+	case reason := <-b.stop:
+		b.hangup(reason)
+		if reason == shutdownReason {
+			b.fail(dialq.Failure{Reason: dialq.ReasonWorkerShutdown,
+				Message: "the worker holding the call shut down before it ended; dialq hung up"}, reason)
+			return
+		}
+		b.complete(reason)
+	}
+}
+
+// hangup ends both sides: BYE or CANCEL to Exotel, the phone out of the room.
+func (b *call) hangup(reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.sip.Hangup(ctx); err != nil {
+		b.log.Warn("hang up", "err", err)
+	}
+	b.sess.Close(reason)
+}
+
+func (b *call) complete(reason string) {
+	b.rec.Lock()
+	_, err := b.m.store.RecordCompleted(context.Background(), b.c.ID, reason, b.m.now())
+	b.rec.Unlock()
+	if err != nil {
+		b.log.Error("record end of call", "err", err)
+	}
+	b.m.changed(b.c.ID, dialq.StatusCompleted)
+	st := b.sess.Stats()
+	b.log.Info("bridged call ended", "reason", reason, "rtp_in", st.PacketsIn, "rtp_out", st.PacketsOut,
+		"late_frames", st.LateFrames, "dtmf", st.DTMF)
+}
+
+func (b *call) fail(f dialq.Failure, closeReason string) {
+	b.sess.Close(closeReason)
+	b.rec.Lock()
+	_, err := b.m.store.RecordBridgeFailed(context.Background(), b.c.ID, f, b.m.now())
+	b.rec.Unlock()
+	if err != nil {
+		b.log.Error("record failure", "err", err)
+	}
+	b.m.changed(b.c.ID, dialq.StatusFailed)
+	b.log.Info("bridged call failed", "reason", f.Reason, "sip_code", f.SIPCode, "message", f.Message)
+}
+
+// failureFor is the failure of a call dialq canceled while it rang.
+func failureFor(reason string) dialq.FailureReason {
+	if reason == shutdownReason {
+		return dialq.ReasonWorkerShutdown
+	}
+	return dialq.ReasonInternal
+}

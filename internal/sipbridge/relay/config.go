@@ -1,0 +1,71 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Config describes one bridged call: where the room is and who the phone
+// participant is.
+type Config struct {
+	// LiveKitURL, APIKey and APISecret reach livekit-server; the URL may be
+	// http(s) or ws(s).
+	LiveKitURL, APIKey, APISecret string
+
+	// Room is the call's room.
+	Room string
+	// Identity is the phone participant's identity, "phone-<E.164>" (see
+	// dialq.ParticipantIdentityFor).
+	Identity string
+	// PhoneNumber is the number dialed, in E.164; it is the participant's
+	// name and its sip.phoneNumber attribute.
+	PhoneNumber string
+	// TrunkPhoneNumber is the number the call comes from (the Exotel
+	// virtual number), published as sip.trunkPhoneNumber when set.
+	TrunkPhoneNumber string
+	// SIPCallID is the SIP dialog's Call-ID, published as sip.callID when set.
+	// livekit-sip puts its own SCL_ id there; dialq has no such id for an
+	// Exotel call, and the Call-ID is what finds the call in Exotel's logs.
+	SIPCallID string
+	// CallID is dialq's call id, published as the dialq.callID attribute
+	// (as on calls dialed through a LiveKit trunk) and logged as call_id.
+	CallID string
+
+	// Log receives the session's lines; New adds call_id and room to it.
+	// Nil logs to slog.Default().
+	Log *slog.Logger
+
+	// NoRTPTimeout ends an answered call whose phone has sent no RTP for this
+	// long (reason ReasonNoRTP): the far end is gone without a BYE. Time on
+	// hold does not count. Zero disables the check.
+	NoRTPTimeout time.Duration
+	// MaxDuration ends a call this long after its answer (reason
+	// ReasonMaxDuration). Zero means no limit.
+	MaxDuration time.Duration
+}
+
+// validate names every required field that is missing.
+func (c Config) validate() error {
+	var missing []string
+	for _, f := range []struct{ name, value string }{
+		{"LiveKitURL", c.LiveKitURL},
+		{"APIKey", c.APIKey},
+		{"APISecret", c.APISecret},
+		{"Room", c.Room},
+		{"Identity", c.Identity},
+	} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("relay config: %s required", strings.Join(missing, ", "))
+	}
+	if c.NoRTPTimeout < 0 || c.MaxDuration < 0 {
+		return errors.New("relay config: NoRTPTimeout and MaxDuration must not be negative")
+	}
+	return nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/notify"
@@ -202,10 +203,10 @@ func serveAccept(args []string) error {
 		defer hub.Close()
 		opts := queue.DefaultDialOptions()
 		opts.Queue = *qname
-		api, err := httpapi.New(db, queue.NewEnqueuer(client, opts), hub,
-			func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log,
-			httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second,
-				PollInterval: time.Second, CacheTTL: 5 * time.Second})
+		svc := calls.New(db, queue.NewEnqueuer(client, opts), hub, nil, log,
+			calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second})
+		api, err := httpapi.New(svc, db, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log,
+			httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second})
 		if err != nil {
 			return err
 		}

@@ -262,7 +262,7 @@ func placeBenchCall(ctx context.Context, m *sipbridge.Manager, db *postgres.DB, 
 		return id, err
 	}
 	c.Status, c.ParticipantIdentity = dialq.StatusDialing, identity
-	if err := m.Place(ctx, c); err != nil {
+	if _, err := m.Dial(ctx, c); err != nil {
 		return id, fmt.Errorf("place call %d: %w", i, err)
 	}
 	return id, nil

@@ -10,22 +10,22 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 	lkp "github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/internal/app"
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/livekit"
 	"github.com/dialq/dialq/internal/logging"
-	"github.com/dialq/dialq/internal/notify"
-	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
 )
 
@@ -365,56 +365,40 @@ func serveSync(args []string) error {
 	}
 	defer stopProfile()
 
-	// The worker, as cmd/worker wires it.
-	wdb, err := postgres.Open(ctx, *dsn, 20)
-	if err != nil {
-		return err
-	}
-	defer wdb.Close()
-	wrdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
-	defer wrdb.Close()
-	wlog := log.With("service", "worker")
-	d := &dialer.Dialer{
-		Store: wdb,
-		LiveKit: livekit.New(livekit.Config{URL: *lkURL, APIKey: os.Getenv("LIVEKIT_API_KEY"),
-			APISecret: os.Getenv("LIVEKIT_API_SECRET"), SIPURL: *sipURL, RoomEmptyTimeout: *emptyTimeout}),
-		Notify:         notify.NewPublisher(wrdb, *channel),
-		Log:            wlog,
-		Now:            time.Now,
-		RingTimeout:    30 * time.Second,
-		FollowInterval: 500 * time.Millisecond,
-	}
-	srv := asynq.NewServerFromRedisClient(wrdb, workerAsynqConfig(*qname, *tci, wlog))
-	mux := asynq.NewServeMux()
-	d.Register(mux)
-	if err := srv.Start(mux); err != nil {
-		return err
-	}
-	defer srv.Shutdown()
-
-	// The API, as cmd/api wires it.
-	adb, err := postgres.Open(ctx, *dsn, 20)
-	if err != nil {
-		return err
-	}
-	defer adb.Close()
-	ardb := redis.NewClient(&redis.Options{Addr: *redisAddr})
-	defer ardb.Close()
-	alog := log.With("service", "api")
-	hub, err := notify.NewHub(ctx, ardb, *channel, alog)
-	if err != nil {
-		return err
-	}
-	defer hub.Close()
+	// The worker and the API, as cmd/worker and cmd/api build them.
+	red := app.Redis{Addr: *redisAddr}
+	chans := app.Channels{Notify: *channel, Hangup: *channel + ":hangup"}
 	opts := queue.DefaultDialOptions()
 	opts.Queue = *qname
-	api, err := httpapi.New(adb, queue.NewEnqueuer(asynq.NewClientFromRedisClient(ardb), opts), hub,
-		func(ctx context.Context) error { return ardb.Ping(ctx).Err() }, alog,
-		httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, PollInterval: time.Second, CacheTTL: 5 * time.Second})
+	server := dialer.DefaultServerOptions(*qname)
+	server.TaskCheckInterval = *tci
+	server.ShutdownTimeout = 5 * time.Second
+	w, err := app.NewWorker(ctx, app.WorkerConfig{
+		DatabaseURL: *dsn, DBMaxConns: 20, Redis: red, Channels: chans,
+		LiveKit: livekit.Config{URL: *lkURL, APIKey: os.Getenv("LIVEKIT_API_KEY"),
+			APISecret: os.Getenv("LIVEKIT_API_SECRET"), SIPURL: *sipURL, RoomEmptyTimeout: *emptyTimeout},
+		Dial: opts, Server: server, RingTimeout: 30 * time.Second, SweepAge: time.Minute,
+	}, log.With("service", "worker"))
 	if err != nil {
 		return err
 	}
-	return serveHTTP(ctx, api)
+	defer w.Close()
+	a, err := app.NewAPI(ctx, app.APIConfig{
+		Addr: "127.0.0.1:0", DatabaseURL: *dsn, DBMaxConns: 20, Redis: red, Channels: chans, Dial: opts,
+		HTTP:  httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		Calls: calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+	}, log.With("service", "api"))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	werr := make(chan error, 1)
+	go func() { werr <- w.Run(ctx) }()
+	announce(strings.TrimPrefix(a.URL(), "http://"))
+	if err := a.Run(ctx); err != nil {
+		return err
+	}
+	return <-werr
 }
 
 // logStages prints where the dialq arm's calls since t spent their time,

@@ -36,27 +36,23 @@ type Notifier interface {
 	CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error
 }
 
-// Bridge dials through dialq's own SIP bridge (Exotel): Place returns once
-// the INVITE is out and recorded; the bridge follows the call from there.
-type Bridge interface {
-	Place(ctx context.Context, c *dialq.Call) error
-}
-
 // Dialer handles call:dial tasks.
 type Dialer struct {
-	Store   Store
-	LiveKit dialq.LiveKit
-	// Bridge places Exotel calls; nil fails them as bridge_unavailable.
-	Bridge Bridge
+	Store Store
+	// Rooms creates the call's room and agent dispatch.
+	Rooms dialq.Rooms
+	// Lines dial the phone, one per call service. A call whose service has
+	// no line here fails as bridge_unavailable (a worker run without the SIP
+	// bridge).
+	Lines  map[dialq.CallService]dialq.Line
 	Notify Notifier
 	Log    *slog.Logger
 	// Now is the clock; tests may set it.
 	Now func() time.Time
-	// RingTimeout is how long the phone may ring.
+	// RingTimeout is how long the phone may ring (DIALQ_RING_TIMEOUT). No
+	// dial starts with less than RingTimeout + dialq.DialMargin left before
+	// the task's deadline (DIALQ_DIAL_TIMEOUT).
 	RingTimeout time.Duration
-	// FollowInterval is how often a retry that finds the phone already
-	// ringing from an earlier attempt looks at it again.
-	FollowInterval time.Duration
 }
 
 // Register adds the dialer's handler to mux.
@@ -64,67 +60,77 @@ func (d *Dialer) Register(mux *asynq.ServeMux) {
 	mux.HandleFunc(queue.TypeCallDial, d.HandleDialTask)
 }
 
-// HandleDialTask places the call of a call:dial task. It returns nil once the
-// call has an outcome a person caused (answered, busy, no answer, ...), an
-// error asynq retries when a dependency failed and trying again is safe, and
-// an error wrapping asynq.SkipRetry when the call failed for good for a
-// reason an operator should see.
+// HandleDialTask places the call of a call:dial task (Attempt), and mirrors
+// the outcome into asynq's result for Asynqmon once there is one.
 func (d *Dialer) HandleDialTask(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.ParseDialPayload(t)
 	if err != nil {
 		return err
 	}
-	c, err := d.Store.StartAttempt(ctx, p.CallID)
+	retried, _ := asynq.GetRetryCount(ctx)
+	maxRetry, _ := asynq.GetMaxRetry(ctx)
+	c, err := d.Attempt(ctx, p.CallID, retried < maxRetry)
+	if c != nil && (err == nil || errors.Is(err, asynq.SkipRetry)) {
+		d.writeResult(t, c)
+	}
+	return err
+}
+
+// Attempt runs one attempt of call id's dial task; mayRetry says whether
+// asynq runs another if this one fails in a way that may pass. It returns
+// the call as the attempt left it, and nil once the call has an outcome a
+// person caused (answered, busy, no answer, ...); an error for asynq to
+// retry when a dependency failed and trying again is safe; and an error
+// wrapping asynq.SkipRetry when the call failed for good for a reason an
+// operator should see. Every failure is recorded on the call first.
+func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dialq.Call, error) {
+	c, err := d.Store.StartAttempt(ctx, id)
 	if err != nil {
 		if dialq.ErrorCode(err) == dialq.ENOTFOUND {
-			return fmt.Errorf("call %s: %w", p.CallID, errors.Join(err, asynq.SkipRetry))
+			return nil, fmt.Errorf("call %s: %w", id, errors.Join(err, asynq.SkipRetry))
 		}
-		return fmt.Errorf("start attempt of call %s: %w", p.CallID, err)
+		return nil, fmt.Errorf("start attempt of call %s: %w", id, err)
 	}
 	log := d.Log.With("call_id", c.ID, "attempt", c.Attempts)
 	if c.Status.Final() {
 		log.Info("call already has an outcome; nothing to do", "status", c.Status)
-		return nil
+		return c, nil
 	}
 
 	err = d.place(ctx, log, c)
 	if err == nil {
-		d.writeResult(t, c)
-		return nil
+		return c, nil
 	}
 
 	se := dialq.AsStepError(err)
-	retried, _ := asynq.GetRetryCount(ctx)
-	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	if se.Retry && retried < maxRetry {
-		log.Warn("call attempt failed; will retry", "err", err, "retried", retried, "max_retry", maxRetry)
+	if se.Retry && mayRetry {
+		log.Warn("call attempt failed; will retry", "err", err)
 		if rerr := d.Store.RecordAttemptError(context.WithoutCancel(ctx), c.ID, se.Error()); rerr != nil {
 			log.Error("record attempt error", "err", rerr)
 		}
 		d.changed(ctx, log, c.ID, c.Status)
-		return err
+		return c, err
 	}
 
 	log.Warn("call failed", "reason", se.Failure.Reason, "sip_code", se.Failure.SIPCode, "err", err)
 	if _, rerr := d.Store.RecordFailed(context.WithoutCancel(ctx), c.ID, se.Failure, d.Now()); rerr != nil {
 		// The row could not be written: let asynq retry so the outcome is not lost.
-		return fmt.Errorf("record failure of call %s: %w", c.ID, rerr)
+		return c, fmt.Errorf("record failure of call %s: %w", c.ID, rerr)
 	}
 	c.Status, c.FailureReason = dialq.StatusFailed, se.Failure.Reason
 	c.SIPStatusCode, c.SIPStatus, c.LastError = se.Failure.SIPCode, se.Failure.SIPStatus, se.Failure.Message
 	d.changed(ctx, log, c.ID, dialq.StatusFailed)
-	d.writeResult(t, c)
 	if se.Failure.Reason.ErrorCode() == dialq.ECALLFAILED {
-		return nil // the callee's answer: the task did its job
+		return c, nil // the callee's answer: the task did its job
 	}
-	return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	return c, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 }
 
 // place runs the steps the call still needs. c is updated as they succeed.
 func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
 	if c.RoomName == "" {
 		room := dialq.RoomNameFor(c)
-		if err := d.LiveKit.CreateRoom(ctx, room, roomMetadata(c)); err != nil {
+		if err := d.Rooms.CreateRoom(ctx, room, roomMetadata(c)); err != nil {
 			return err
 		}
 		if err := d.Store.RecordRoom(ctx, c.ID, room); err != nil {
@@ -141,13 +147,13 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 		if c.Attempts > 1 {
 			// An earlier attempt may have dispatched and died before recording it.
 			var err error
-			if disp, found, err = d.LiveKit.FindDispatch(ctx, c.RoomName, c.AgentName, md); err != nil {
+			if disp, found, err = d.Rooms.FindDispatch(ctx, c.RoomName, c.AgentName, md); err != nil {
 				return err
 			}
 		}
 		if !found {
 			var err error
-			if disp, err = d.LiveKit.CreateDispatch(ctx, c.RoomName, c.AgentName, md); err != nil {
+			if disp, err = d.Rooms.CreateDispatch(ctx, c.RoomName, c.AgentName, md); err != nil {
 				return err
 			}
 		}
@@ -158,82 +164,47 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 		log.Debug("agent dispatched", "dispatch_id", disp.ID, "agent", c.AgentName, "reused", found)
 	}
 
-	if c.Service == dialq.ServiceExotel {
-		return d.dialBridge(ctx, log, c)
-	}
 	return d.dial(ctx, log, c)
 }
 
-// dialBridge hands an Exotel call to the bridge, unless an earlier attempt
-// already did.
-func (d *Dialer) dialBridge(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
-	if d.Bridge == nil {
+// dial dials the phone through the call's line, once: a retry first asks
+// the line for what an earlier attempt dialed, and a call that attempt left
+// dialing with no trace is failed, never dialed again.
+func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+	line, ok := d.Lines[c.Service]
+	if !ok {
 		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonBridge,
-			Message: "this worker runs without the Exotel SIP bridge; the room and agent dispatch were created but the number was not dialed"}}
+			Message: fmt.Sprintf("this worker runs without a line for %s calls (the SIP bridge is off); the room and agent dispatch were created but the number was not dialed", c.Service)}}
 	}
-	if c.SIPCallID != "" {
-		log.Info("INVITE already sent by an earlier attempt; the bridge session follows the call", "sip_call_id", c.SIPCallID)
-		return nil
-	}
-	if c.Attempts > 1 && c.Status == dialq.StatusDialing {
-		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
-			Message: "an earlier attempt was interrupted while dialing through the bridge; not dialing again so the number is never called twice"}}
-	}
-	identity := dialq.ParticipantIdentityFor(c.ToNumber)
-	if err := d.Store.MarkDialing(ctx, c.ID, identity, d.Now()); err != nil {
-		return fmt.Errorf("mark dialing: %w", err)
-	}
-	c.Status, c.ParticipantIdentity = dialq.StatusDialing, identity
-	if err := d.Bridge.Place(ctx, c); err != nil {
-		if se := dialq.AsStepError(err); se.Retry && ctx.Err() == nil {
-			if rerr := d.Store.RecordDialNotPlaced(context.WithoutCancel(ctx), c.ID, se.Error()); rerr != nil {
-				return fmt.Errorf("record dial not placed: %w", rerr)
-			}
-			c.Status = dialq.StatusQueued
-		}
+	if err := d.checkBudget(ctx); err != nil {
 		return err
 	}
-	// The INVITE is out: a waiting request answers now.
-	d.changed(ctx, log, c.ID, dialq.StatusDialing)
-	return nil
-}
-
-// dial dials the phone through the LiveKit trunk, unless an earlier attempt
-// already did.
-func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
-	identity := dialq.ParticipantIdentityFor(c.ToNumber)
 	if c.Attempts > 1 {
-		ps, found, err := d.LiveKit.FindPhone(ctx, c.RoomName, identity)
+		res, found, err := line.Recover(ctx, c)
 		if err != nil {
 			return err
 		}
 		if found {
-			log.Info("phone already in the room from an earlier attempt; not dialing again", "sip_call_status", ps.CallStatus)
-			return d.follow(ctx, log, c, ps)
+			log.Info("an earlier attempt dialed the phone; following that call, not dialing again", "sip_call_id", c.SIPCallID)
+			return d.dialed(ctx, log, c, res)
 		}
 		if c.Status == dialq.StatusDialing {
 			// The last attempt died while dialing: the phone may have rung.
 			return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
-				Message: "an earlier attempt was interrupted while dialing and the phone is not in the room; not dialing again so the number is never called twice"}}
+				Message: "an earlier attempt was interrupted while dialing and left no trace of the call; not dialing again so the number is never called twice"}}
 		}
 	}
 
+	identity := dialq.ParticipantIdentityFor(c.ToNumber)
 	if err := d.Store.MarkDialing(ctx, c.ID, identity, d.Now()); err != nil {
 		return fmt.Errorf("mark dialing: %w", err)
 	}
 	c.Status, c.ParticipantIdentity = dialq.StatusDialing, identity
 	d.changed(ctx, log, c.ID, dialq.StatusDialing)
 
-	p, err := d.LiveKit.DialSIP(ctx, dialq.DialRequest{
-		CallID:         c.ID.String(),
-		Room:           c.RoomName,
-		LiveKitTrunkID: c.LiveKitTrunkID,
-		ToNumber:       c.ToNumber,
-		Identity:       identity,
-		RingTimeout:    d.RingTimeout,
-	})
+	res, err := line.Dial(ctx, c)
 	if err != nil {
-		// Only a dial that provably never left (SIP service unavailable, with
+		// Only a dial that provably never left (the line unavailable, with
 		// our context still live) goes back to queued to be dialed again.
 		if se := dialq.AsStepError(err); se.Retry && ctx.Err() == nil {
 			if rerr := d.Store.RecordDialNotPlaced(context.WithoutCancel(ctx), c.ID, se.Error()); rerr != nil {
@@ -243,39 +214,37 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 		}
 		return err
 	}
-	return d.answered(ctx, log, c, p)
+	return d.dialed(ctx, log, c, res)
 }
 
-// follow waits for the outcome of a phone an earlier attempt dialed.
-func (d *Dialer) follow(ctx context.Context, log *slog.Logger, c *dialq.Call, ps dialq.PhoneState) error {
-	deadline := d.Now().Add(d.RingTimeout + 5*time.Second)
-	for {
-		switch ps.CallStatus {
-		case "active", "":
-			return d.answered(ctx, log, c, ps.Participant)
-		case "hangup":
-			return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonNoAnswer,
-				Message: "the phone dialed by an earlier attempt hung up before an answer was seen"}}
-		}
-		if d.Now().After(deadline) {
-			return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonNoAnswer,
-				Message: "the phone dialed by an earlier attempt did not answer within the ring time"}}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(d.FollowInterval):
-		}
-		var found bool
-		var err error
-		if ps, found, err = d.LiveKit.FindPhone(ctx, c.RoomName, ps.Identity); err != nil {
-			return err
-		}
-		if !found {
-			return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonNoAnswer,
-				Message: "the phone dialed by an earlier attempt left the room without answering"}}
-		}
+// checkBudget refuses to dial when the task's deadline is nearer than the
+// ring time plus dialq.DialMargin: asynq would cut the attempt while the
+// phone rings and retry it, ringing the person twice. The deadline is the
+// API's DIALQ_DIAL_TIMEOUT, the ring time this worker's DIALQ_RING_TIMEOUT;
+// two processes configured apart must not be able to do that.
+func (d *Dialer) checkBudget(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return nil
 	}
+	need := d.RingTimeout + dialq.DialMargin
+	if left := time.Until(deadline); left < need {
+		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
+			Message: fmt.Sprintf("not dialed: the dial task's deadline leaves %s, less than this worker's ring time DIALQ_RING_TIMEOUT (%s) plus %s; "+
+				"raise DIALQ_DIAL_TIMEOUT (where calls are enqueued: the API) or lower DIALQ_RING_TIMEOUT (the worker)",
+				left.Round(time.Second), d.RingTimeout, dialq.DialMargin)}}
+	}
+	return nil
+}
+
+// dialed records how far the line took the call: answered, or handed over
+// to a line that follows it itself (a waiting request answers now).
+func (d *Dialer) dialed(ctx context.Context, log *slog.Logger, c *dialq.Call, res dialq.Dialed) error {
+	if res.Answered != nil {
+		return d.answered(ctx, log, c, *res.Answered)
+	}
+	d.changed(ctx, log, c.ID, c.Status)
+	return nil
 }
 
 func (d *Dialer) answered(ctx context.Context, log *slog.Logger, c *dialq.Call, p dialq.Participant) error {

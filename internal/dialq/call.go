@@ -50,6 +50,27 @@ const (
 	StatusFailed CallStatus = "failed"
 )
 
+// statuses are every CallStatus, in the order a call goes through them.
+var statuses = []CallStatus{StatusQueued, StatusDialing, StatusRinging, StatusAnswered, StatusCompleted, StatusFailed}
+
+// Known reports whether s is a status dialq gives calls.
+func (s CallStatus) Known() bool {
+	for _, k := range statuses {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+func statusNames() []string {
+	names := make([]string, len(statuses))
+	for i, s := range statuses {
+		names[i] = string(s)
+	}
+	return names
+}
+
 // Final reports whether no worker will change the call's dialing outcome again.
 func (s CallStatus) Final() bool {
 	return s == StatusAnswered || s == StatusCompleted || s == StatusFailed

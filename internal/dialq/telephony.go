@@ -33,9 +33,10 @@ type PhoneState struct {
 	CallStatus string
 }
 
-// LiveKit is what placing a call needs from LiveKit. Every method returns a
-// *StepError when it fails, saying whether trying again may help.
-type LiveKit interface {
+// Rooms is what placing a call needs from LiveKit before the dial: the
+// call's room and its agent dispatch. Every method returns a *StepError when
+// it fails, saying whether trying again may help.
+type Rooms interface {
 	// CreateRoom creates the room, or returns the existing one of that name.
 	CreateRoom(ctx context.Context, name, metadata string) error
 	// CreateDispatch dispatches agentName into room with metadata.
@@ -43,11 +44,22 @@ type LiveKit interface {
 	// FindDispatch returns the dispatch of agentName into room carrying
 	// exactly metadata, and false if there is none.
 	FindDispatch(ctx context.Context, room, agentName, metadata string) (Dispatch, bool, error)
+}
+
+// SIPParticipants is LiveKit's SIP service as the LiveKit SIP line uses
+// it. Every method returns a *StepError when it fails.
+type SIPParticipants interface {
 	// FindPhone returns the participant identity in room, and false if it is
 	// not there.
 	FindPhone(ctx context.Context, room, identity string) (PhoneState, bool, error)
 	// DialSIP dials the phone and returns once it answers.
 	DialSIP(ctx context.Context, r DialRequest) (Participant, error)
+}
+
+// LiveKit is all dialq asks of LiveKit's APIs.
+type LiveKit interface {
+	Rooms
+	SIPParticipants
 }
 
 // StepError is a classified failure of one step of placing a call.

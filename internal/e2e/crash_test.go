@@ -25,7 +25,8 @@ import (
 // the phone gone, and fails the call rather than ring the person again.
 func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stackOptions{noWorker: true,
+	// The task timeout (the API's) outlasts the workers' 5 minute ring.
+	s := newStack(t, stackOptions{noWorker: true, dialTimeout: 6 * time.Minute,
 		script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 10 * time.Minute})})
 	bin := buildWorker(t)
 	ctx := context.Background()
@@ -174,7 +175,8 @@ func (s *stack) startWorkerProcess(t *testing.T, bin string) *exec.Cmd {
 		"DIALQ_MIGRATE=false",
 		"LIVEKIT_SIP_URL="+s.sipURL,
 		"DIALQ_QUEUE="+s.queue,
-		"DIALQ_NOTIFY_CHANNEL="+s.notify,
+		"DIALQ_NOTIFY_CHANNEL="+s.channels.Notify,
+		"DIALQ_HANGUP_CHANNEL="+s.channels.Hangup,
 		"DIALQ_RING_TIMEOUT=5m",
 		"DIALQ_DIAL_TIMEOUT=6m",
 		"DIALQ_RETRY_BASE=100ms",

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/dialq"
@@ -41,7 +42,7 @@ func TestExotelWithoutBridgeFailsClearly(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Raw)
 	e := r.Body["error"].(map[string]any)
 	require.Equal(t, string(dialq.ReasonBridge), e["reason"])
-	require.Contains(t, r.Body["message"], "runs without the Exotel SIP bridge")
+	require.Contains(t, r.Body["message"], "runs without a line for exotel calls (the SIP bridge is off)")
 	data := r.Body["data"].(map[string]any)
 	require.Regexp(t, `^exotel-\+918044319240-[0-9a-f]{12}$`, data["room_name"])
 	require.Regexp(t, "^AD_", data["agent_dispatch"].(map[string]any)["id"])
@@ -52,6 +53,30 @@ func TestExotelWithoutBridgeFailsClearly(t *testing.T) {
 	c := s.call(data["call_id"].(string))
 	require.Equal(t, 1, c.Attempts)
 	require.Zero(t, len(s.sip.Requests()))
+}
+
+// TestDialDeadlineShorterThanRingNeverDials: the API enqueues with a task
+// timeout (DIALQ_DIAL_TIMEOUT) that a worker with a longer ring time
+// (DIALQ_RING_TIMEOUT) cannot ring within. The worker refuses to dial,
+// says which settings disagree, and does not retry: a retry of a call still
+// ringing would ring the person twice.
+func TestDialDeadlineShorterThanRingNeverDials(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{dialTimeout: 30 * time.Second, ringTimeout: 40 * time.Second})
+	r := s.do(http.MethodPost, "/call/outbound", s.body("+15550200000", "twilio", s.twilio))
+	require.Equal(t, http.StatusInternalServerError, r.Status, r.Raw)
+	e := r.Body["error"].(map[string]any)
+	require.Equal(t, string(dialq.ReasonInternal), e["reason"])
+	require.Contains(t, r.Body["message"], "DIALQ_RING_TIMEOUT (40s)")
+	require.Contains(t, r.Body["message"], "raise DIALQ_DIAL_TIMEOUT")
+
+	c := s.call(r.Body["data"].(map[string]any)["call_id"].(string))
+	require.Equal(t, dialq.StatusFailed, c.Status)
+	require.Equal(t, 1, c.Attempts, "not retried")
+	require.Zero(t, s.dialsTo("+15550200000"), "never dialed")
+	info, err := s.inspector().GetTaskInfo(s.queue, c.ID.String())
+	require.NoError(t, err)
+	require.Equal(t, asynq.TaskStateArchived, info.State, "asynq does not retry it")
 }
 
 // TestWaitZeroThenPoll: an asynchronous caller gets 202 at once and finds

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -16,33 +15,35 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialq/dialq/internal/app"
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/livekit"
-	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipbridge"
-	"github.com/dialq/dialq/internal/sipbridge/sipua"
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
-// stack is one test's dialq: API, worker, SIP double, each with its own
-// schema, queue and channel on the shared local stack.
+// stack is one test's dialq: API and worker as cmd/api and cmd/worker build
+// them (package app), and the SIP double, each with its own schema, queue
+// and channels on the shared local stack.
 type stack struct {
-	t      *testing.T
-	lk     testenv.LiveKit
-	db     *postgres.DB
-	dsn    string
-	api    *httptest.Server
-	sip    *sipdouble.Server
-	sipURL string
-	queue  string
-	notify string
-	dial   queue.DialOptions
+	t        *testing.T
+	lk       testenv.LiveKit
+	db       *postgres.DB
+	dsn      string
+	api      *app.API
+	apiURL   string
+	sip      *sipdouble.Server
+	sipURL   string
+	queue    string
+	channels app.Channels
+	dial     queue.DialOptions
 
 	tenant      uuid.UUID
 	key         string
@@ -53,20 +54,22 @@ type stack struct {
 	badTwilio   string // a dialq trunk whose LiveKit trunk does not exist
 	rooms       *lksdk.RoomServiceClient
 	dispatchAPI *lksdk.AgentDispatchClient
-	hangups     string             // the hang-up requests' channel
-	bridge      *sipbridge.Manager // the worker's Exotel bridge, when it has one
+	bridge      *sipbridge.Manager // the worker's SIP bridge, when it has one
 }
 
 type stackOptions struct {
 	script      sipdouble.Script
 	ringTimeout time.Duration
 	maxRetry    int
-	liveKitURL  string // overrides the worker's LiveKit URL (to make it unreachable)
+	dialTimeout time.Duration // the API's task timeout (DIALQ_DIAL_TIMEOUT)
+	liveKitURL  string        // overrides the worker's LiveKit URL (to make it unreachable)
 	noWorker    bool
 	// exotelPhone, when set, gives the exotel trunk SIP settings for this
 	// sipp peer (make run's demo phone scenario: user exotel-demo) and the
-	// worker an Exotel bridge.
+	// worker a SIP bridge.
 	exotelPhone *testenv.SippRun
+	// secretKey opens the exotel trunk's sealed password in the worker.
+	secretKey string
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -74,11 +77,11 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	ctx := context.Background()
 	lk := testenv.LiveKitServer(t)
 	db, dsn := testenv.Postgres(t)
-	rdb := testenv.Redis(t)
 	log := testenv.Logger(t)
 
-	s := &stack{t: t, lk: lk, db: db, dsn: dsn, queue: testenv.Name("q_"), notify: testenv.Name("ch_"), hangups: testenv.Name("hangup_"),
-		tenant: uuid.New(), assistant: uuid.New(), agentName: testenv.Name("agent-"),
+	s := &stack{t: t, lk: lk, db: db, dsn: dsn, queue: testenv.Name("q_"),
+		channels: app.Channels{Notify: testenv.Name("ch_"), Hangup: testenv.Name("hangup_")},
+		tenant:   uuid.New(), assistant: uuid.New(), agentName: testenv.Name("agent-"),
 		exotel: "ST_exotel_" + testenv.Name(""), badTwilio: "ST_missing_" + testenv.Name(""),
 		rooms:       lksdk.NewRoomServiceClient(lk.URL, lk.APIKey, lk.APISecret),
 		dispatchAPI: lksdk.NewAgentDispatchServiceClient(lk.URL, lk.APIKey, lk.APISecret),
@@ -113,7 +116,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	exotel := &dialq.Trunk{ID: s.exotel, TenantID: s.tenant, Provider: dialq.ServiceExotel}
 	if p := o.exotelPhone; p != nil {
 		rtpMin, rtpMax := testenv.PortBlock(t)
-		box, err := secret.BoxFromKey(secret.NewKey())
+		o.secretKey = secret.NewKey()
+		box, err := secret.BoxFromKey(o.secretKey)
 		require.NoError(t, err)
 		db.UseSecrets(box)
 		exotel.Exotel = &dialq.ExotelConfig{SIPHost: p.Host, SIPPort: p.Port, Transport: "tcp", FromDomain: "exotel.local",
@@ -128,17 +132,19 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if o.maxRetry > 0 {
 		s.dial.MaxRetry = o.maxRetry
 	}
+	if o.dialTimeout > 0 {
+		s.dial.Timeout = o.dialTimeout
+	}
 
-	// The API.
-	hub, err := notify.NewHub(ctx, rdb, s.notify, log)
+	// The API, as cmd/api builds it.
+	a, err := app.NewAPI(ctx, app.APIConfig{
+		Addr: "127.0.0.1:0", DatabaseURL: dsn, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
+		HTTP:  httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		Calls: calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+	}, log)
 	require.NoError(t, err)
-	t.Cleanup(func() { hub.Close() })
-	api, err := httpapi.New(db, queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), s.dial), hub, nil, log,
-		httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, PollInterval: time.Second, CacheTTL: 5 * time.Second,
-			Hangup: notify.NewHangups(rdb, s.hangups).Request})
-	require.NoError(t, err)
-	s.api = httptest.NewServer(api)
-	t.Cleanup(s.api.Close)
+	s.api, s.apiURL = a, a.URL()
+	run(t, a.Run, a.Close)
 
 	if !o.noWorker {
 		s.startWorker(o)
@@ -146,18 +152,31 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	return s
 }
 
-// startWorker runs an in-process asynq server with the dialer, as cmd/worker does.
+// run runs a process of the stack until the test ends.
+func run(t *testing.T, runFn func(context.Context) error, closeFn func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runFn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		closeFn()
+	})
+}
+
+// startWorker runs a worker in this process, as cmd/worker builds it.
 func (s *stack) startWorker(o stackOptions) {
-	s.startWorkerOpts(s.t, o, nil)
+	s.startWorkerOpts(s.t, o)
 }
 
 // startWorkerWith starts the in-process worker with its LiveKit wrapped.
 func (s *stack) startWorkerWith(t *testing.T, wrap func(dialq.LiveKit) dialq.LiveKit) {
-	s.startWorkerOpts(t, stackOptions{}, wrap)
+	s.startWorkerOpts(t, stackOptions{}, app.WithLiveKit(wrap))
 }
 
-func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, wrap func(dialq.LiveKit) dialq.LiveKit) {
-	rdb := testenv.Redis(t)
+func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.WorkerOption) {
 	ring := o.ringTimeout
 	if ring == 0 {
 		ring = 20 * time.Second
@@ -166,50 +185,23 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, wrap func(dialq.Li
 	if o.liveKitURL != "" {
 		lkURL = o.liveKitURL
 	}
-	var lk dialq.LiveKit = livekit.New(livekit.Config{URL: lkURL, APIKey: s.lk.APIKey, APISecret: s.lk.APISecret, SIPURL: s.sipURL, RequestTimeout: 3 * time.Second})
-	if wrap != nil {
-		lk = wrap(lk)
+	cfg := app.WorkerConfig{
+		DatabaseURL: s.dsn, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels,
+		LiveKit: livekit.Config{URL: lkURL, APIKey: s.lk.APIKey, APISecret: s.lk.APISecret, SIPURL: s.sipURL, RequestTimeout: 3 * time.Second},
+		Dial:    s.dial,
+		Server: dialer.ServerOptions{Queue: s.queue, Concurrency: 20, TaskCheckInterval: 5 * time.Millisecond,
+			RetryBase: 100 * time.Millisecond, RetryCheck: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second},
+		RingTimeout: ring,
+		SweepAge:    10 * time.Minute,
 	}
-	d := &dialer.Dialer{
-		Store:          s.db,
-		LiveKit:        lk,
-		Notify:         notify.NewPublisher(rdb, s.notify),
-		Log:            testenv.Logger(t),
-		Now:            time.Now,
-		RingTimeout:    ring,
-		FollowInterval: 200 * time.Millisecond,
-	}
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:              20,
-		Queues:                   map[string]int{s.queue: 1},
-		TaskCheckInterval:        5 * time.Millisecond,
-		DelayedTaskCheckInterval: 100 * time.Millisecond,
-		RetryDelayFunc:           dialer.RetryDelay(100 * time.Millisecond),
-		ShutdownTimeout:          5 * time.Second,
-		LogLevel:                 asynq.ErrorLevel,
-	})
 	if o.exotelPhone != nil {
-		ua, err := sipua.New(sipua.Config{Log: testenv.Logger(t)})
-		require.NoError(t, err)
-		m := sipbridge.New(sipbridge.Config{Worker: testenv.Name("worker-"), LiveKitURL: s.lk.URL, APIKey: s.lk.APIKey,
-			APISecret: s.lk.APISecret, BindIP: "127.0.0.1", RingTimeout: ring, NoRTPTimeout: 10 * time.Second,
-			MaxDuration: time.Minute}, ua, s.db, d.Notify, testenv.Logger(t))
-		d.Bridge = m
-		s.bridge = m
-		ctx, cancel := context.WithCancel(context.Background())
-		require.NoError(t, notify.NewHangups(rdb, s.hangups).Listen(ctx, testenv.Logger(t), func(id uuid.UUID, reason string) {
-			m.Hangup(id, reason)
-		}))
-		t.Cleanup(func() {
-			cancel()
-			m.Drain(0)
-			ua.Close()
-		})
+		cfg.Bridge = &app.BridgeConfig{SecretKey: o.secretKey, RTPBindIP: "127.0.0.1", NoRTPTimeout: 10 * time.Second,
+			MaxCallDuration: time.Minute, Heartbeat: 10 * time.Second, Worker: testenv.Name("worker-")}
 	}
-	mux := asynq.NewServeMux()
-	d.Register(mux)
-	require.NoError(t, srv.Start(mux))
-	t.Cleanup(srv.Shutdown)
+	w, err := app.NewWorker(context.Background(), cfg, testenv.Logger(t), opts...)
+	require.NoError(t, err)
+	s.bridge = w.Bridge
+	run(t, w.Run, w.Close)
 }
 
 func (s *stack) body(number, service, trunk string) map[string]any {
@@ -242,7 +234,7 @@ func (s *stack) doHeaders(method, path string, body any, hdr map[string]string) 
 		require.NoError(s.t, err)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, s.api.URL+path, rd)
+	req, err := http.NewRequest(method, s.apiURL+path, rd)
 	require.NoError(s.t, err)
 	req.Header.Set("Authorization", "Bearer "+s.key)
 	if body != nil {
@@ -266,6 +258,12 @@ func (s *stack) call(id string) *dialq.Call {
 	c, err := s.db.FindCall(context.Background(), s.tenant, uuid.MustParse(id))
 	require.NoError(s.t, err)
 	return c
+}
+
+// inspector looks at this stack's queue.
+func (s *stack) inspector() *asynq.Inspector {
+	insp := asynq.NewInspectorFromRedisClient(testenv.Redis(s.t))
+	return insp
 }
 
 // dialsTo counts the CreateSIPParticipant requests the double got for number.

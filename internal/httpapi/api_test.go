@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/notify"
@@ -39,7 +40,14 @@ type harness struct {
 	exotel    string
 }
 
-func newHarness(t *testing.T, mutate ...func(*httpapi.Config)) *harness {
+// harnessConfig is how a test sets up the API under test.
+type harnessConfig struct {
+	HTTP    httpapi.Config
+	Calls   calls.Config
+	Hangups calls.Hangups
+}
+
+func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := testenv.Postgres(t)
@@ -54,11 +62,15 @@ func newHarness(t *testing.T, mutate ...func(*httpapi.Config)) *harness {
 	client := asynq.NewClientFromRedisClient(rdb)
 	opts := queue.DefaultDialOptions()
 	opts.Queue = q
-	cfg := httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, PollInterval: time.Second, CacheTTL: 5 * time.Second}
+	cfg := harnessConfig{
+		HTTP:  httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		Calls: calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	api, err := httpapi.New(db, queue.NewEnqueuer(client, opts), hub, nil, log, cfg)
+	svc := calls.New(db, queue.NewEnqueuer(client, opts), hub, cfg.Hangups, log, cfg.Calls)
+	api, err := httpapi.New(svc, db, nil, log, cfg.HTTP)
 	require.NoError(t, err)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
@@ -299,7 +311,7 @@ func TestOutboundRequiresAValidKey(t *testing.T) {
 
 func TestRevokedKeyIsRefused(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *httpapi.Config) { c.CacheTTL = 0 })
+	h := newHarness(t, func(c *harnessConfig) { c.HTTP.CacheTTL, c.Calls.CacheTTL = 0, 0 })
 	k, key := dialq.NewAPIKey(h.tenant)
 	require.NoError(t, h.db.CreateAPIKey(context.Background(), k, "short-lived"))
 	b, _ := json.Marshal(h.body(nil))
@@ -376,8 +388,8 @@ func TestEnqueueFailureFailsTheCallWith503(t *testing.T) {
 	// A client of a Redis that is not there.
 	dead := asynq.NewClient(asynq.RedisClientOpt{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { dead.Close() })
-	api, err := httpapi.New(db, queue.NewEnqueuer(dead, queue.DefaultDialOptions()), hub, nil, log,
-		httpapi.Config{DefaultWait: time.Second, PollInterval: time.Second})
+	svc := calls.New(db, queue.NewEnqueuer(dead, queue.DefaultDialOptions()), hub, nil, log, calls.Config{})
+	api, err := httpapi.New(svc, db, nil, log, httpapi.Config{DefaultWait: time.Second})
 	require.NoError(t, err)
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)

@@ -26,7 +26,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	sum := sha256.Sum256([]byte(key))
-	if tenant, ok := s.keys.get(sum); ok {
+	if tenant, ok := s.keys.Get(sum); ok {
 		c.Set(tenantKeyName, tenant)
 		return
 	}
@@ -47,7 +47,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		writeError(c, s.log, dialq.Errorf(dialq.EUNAUTHORIZED, "Invalid API key."))
 		return
 	}
-	s.keys.put(sum, k.TenantID)
+	s.keys.Put(sum, k.TenantID)
 	c.Set(tenantKeyName, k.TenantID)
 }
 

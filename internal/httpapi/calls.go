@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -53,7 +52,7 @@ func (s *Server) handleGetCall(c *gin.Context) {
 		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
 		return
 	}
-	call, err := s.store.FindCall(c.Request.Context(), tenantOf(c), id)
+	call, err := s.calls.Get(c.Request.Context(), tenantOf(c), id)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
@@ -63,7 +62,7 @@ func (s *Server) handleGetCall(c *gin.Context) {
 
 // writeCallView answers with the call and its timeline.
 func (s *Server) writeCallView(c *gin.Context, status int, message string, call *dialq.Call) {
-	events, err := s.store.Events(c.Request.Context(), call.ID)
+	events, err := s.calls.Events(c.Request.Context(), call)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
@@ -92,76 +91,24 @@ func (s *Server) writeCallView(c *gin.Context, status int, message string, call 
 	c.JSON(status, body)
 }
 
-// handleHangup is POST /call/{id}/hangup: end a live call placed through the
-// Exotel bridge. The request is stored on the call, then published to the
-// workers; the one holding the call sends BYE (CANCEL while it rings), on
-// the message or, had it missed it, on its next heartbeat. The answer is
-// 200 with the ended call, or 202 if the end was not seen within
-// Config.HangupWait.
+// handleHangup is POST /call/{id}/hangup: end a live call placed through
+// the Exotel bridge (calls.Service.Hangup). The answer is 200 with the ended
+// call, or 202 if the end was not seen in time.
 func (s *Server) handleHangup(c *gin.Context) {
 	id, err := uuid.Parse(c.Param("id"))
 	if err != nil {
 		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
 		return
 	}
-	ctx := c.Request.Context()
-	call, err := s.store.FindCall(ctx, tenantOf(c), id)
+	call, ended, err := s.calls.Hangup(c.Request.Context(), tenantOf(c), id)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
 	}
-	switch {
-	case call.Service != dialq.ServiceExotel:
-		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT,
-			"Call %s goes through a LiveKit SIP trunk: it ends when its phone participant leaves the room (LiveKit RemoveParticipant); dialq hangs up only Exotel bridge calls.", id))
+	if !ended {
+		c.Header("Location", "/call/"+id.String())
+		s.writeCallView(c, http.StatusAccepted, "Hang-up requested; the call has not ended yet.", call)
 		return
-	case !call.Status.Live():
-		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT, "Call %s is not live (status %s).", id, call.Status))
-		return
-	case call.SIPCallID == "":
-		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT, "Call %s is not dialed yet; try again in a moment.", id))
-		return
-	}
-	w := s.watch.Watch(id)
-	defer w.Close()
-	const reason = "hung up by API"
-	live, err := s.store.RequestHangup(ctx, id, reason)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	if !live { // it ended meanwhile
-		if call, err = s.store.FindCall(ctx, call.TenantID, id); err != nil {
-			writeError(c, s.log, err)
-			return
-		}
-		writeError(c, s.log, dialq.Errorf(dialq.ECONFLICT, "Call %s is not live (status %s).", id, call.Status))
-		return
-	}
-	if s.cfg.Hangup != nil {
-		if err := s.cfg.Hangup(ctx, id, reason); err != nil {
-			// Stored: the worker holding the call finds it on its next heartbeat.
-			s.log.Warn("publish hang-up request; the worker will find it stored", "call_id", id, "err", err)
-		}
-	}
-	deadline := time.NewTimer(s.cfg.HangupWait)
-	defer deadline.Stop()
-	poll := time.NewTicker(s.cfg.PollInterval)
-	defer poll.Stop()
-	for call.Status.Live() {
-		select {
-		case <-w.C:
-		case <-poll.C:
-		case <-deadline.C:
-			c.Header("Location", "/call/"+id.String())
-			s.writeCallView(c, http.StatusAccepted, "Hang-up requested; the call has not ended yet.", call)
-			return
-		case <-ctx.Done():
-			return
-		}
-		if fresh, err := s.store.FindCall(context.WithoutCancel(ctx), call.TenantID, id); err == nil {
-			call = fresh
-		}
 	}
 	s.writeCallView(c, http.StatusOK, "Call hung up.", call)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
@@ -37,9 +36,9 @@ func TestHangupEndsBridgedCall(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	hangups := notify.NewHangups(rdb, testenv.Name("hangup_"))
-	h := newHarness(t, func(c *httpapi.Config) {
-		c.Hangup = hangups.Request
-		c.PollInterval = 20 * time.Millisecond
+	h := newHarness(t, func(c *harnessConfig) {
+		c.Hangups = hangups
+		c.Calls.PollInterval = 20 * time.Millisecond
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -72,10 +71,10 @@ func TestHangupRefusals(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
 	hangups := notify.NewHangups(rdb, testenv.Name("hangup_"))
-	h := newHarness(t, func(c *httpapi.Config) {
-		c.Hangup = hangups.Request
-		c.HangupWait = 200 * time.Millisecond
-		c.PollInterval = 20 * time.Millisecond
+	h := newHarness(t, func(c *harnessConfig) {
+		c.Hangups = hangups
+		c.Calls.HangupWait = 200 * time.Millisecond
+		c.Calls.PollInterval = 20 * time.Millisecond
 	})
 
 	r := h.post("/call/"+uuid.NewString()+"/hangup", nil)
@@ -109,9 +108,9 @@ func TestHangupRefusals(t *testing.T) {
 // stored for the worker holding the call to find on its heartbeat.
 func TestHangupStoredWhenNotPublished(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *httpapi.Config) {
-		c.HangupWait = 100 * time.Millisecond
-		c.PollInterval = 20 * time.Millisecond
+	h := newHarness(t, func(c *harnessConfig) {
+		c.Calls.HangupWait = 100 * time.Millisecond
+		c.Calls.PollInterval = 20 * time.Millisecond
 	})
 	id := h.liveBridgedCall()
 	r := h.post("/call/"+id.String()+"/hangup", nil)

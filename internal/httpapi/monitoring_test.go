@@ -12,6 +12,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/queue"
@@ -27,7 +28,8 @@ func monitoringServer(t *testing.T, readOnly bool, user, pass string) (*httptest
 	t.Cleanup(func() { hub.Close() })
 	opts := queue.DefaultDialOptions()
 	opts.Queue = h.queue
-	api, err := httpapi.New(h.db, queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), opts), hub, nil, testenv.Logger(t),
+	svc := calls.New(h.db, queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), opts), hub, nil, testenv.Logger(t), calls.Config{})
+	api, err := httpapi.New(svc, h.db, nil, testenv.Logger(t),
 		httpapi.Config{DefaultWait: time.Second, Monitoring: &httpapi.MonitoringConfig{
 			Redis: asynq.RedisClientOpt{Addr: testenv.Env(t, "REDIS_ADDR")}, User: user, Password: pass, ReadOnly: readOnly}})
 	require.NoError(t, err)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,15 +8,13 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// handleOutbound is POST /call/outbound: validate, store the call, enqueue
-// its dial task and wait a bounded time for the outcome.
+// handleOutbound is POST /call/outbound: decode, place the call through the
+// calls service, answer with how far it got.
 func (s *Server) handleOutbound(c *gin.Context) {
-	ctx := c.Request.Context()
-	tenant := tenantOf(c)
-
 	wait, err := s.waitParam(c)
 	if err != nil {
 		writeError(c, s.log, err)
@@ -33,74 +30,19 @@ func (s *Server) handleOutbound(c *gin.Context) {
 		writeError(c, s.log, err)
 		return
 	}
-	if err := req.Validate(mdBytes); err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	assistant, err := s.findAssistant(ctx, tenant, uuid.MustParse(req.AssistantID))
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	trunk, err := s.findTrunk(ctx, tenant, req.TrunkID)
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
-	call, err := dialq.NewCall(tenant, req, assistant, trunk, s.now())
-	if err != nil {
-		writeError(c, s.log, err)
-		return
-	}
+	r := calls.PlaceRequest{TenantID: tenantOf(c), Request: req, MetadataBytes: mdBytes, Wait: wait}
 	if key, ok := c.Request.Header["Idempotency-Key"]; ok {
-		if err := dialq.CheckIdempotencyKey(key[0]); err != nil {
-			writeError(c, s.log, err)
-			return
-		}
-		call.IdempotencyKey, call.RequestHash = key[0], req.Fingerprint()
+		r.IdempotencyKey = &key[0]
 	}
-
-	// Watch before the task can run, so no change is missed.
-	var changes <-chan dialq.CallStatus
-	if wait > 0 {
-		w := s.watch.Watch(call.ID)
-		defer func() { w.Close() }()
-		changes = w.C
-	}
-	stored, err := s.store.CreateCall(ctx, call)
+	placed, err := s.calls.Place(c.Request.Context(), r)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
 	}
-	if stored.ID != call.ID {
-		// A repeat of an earlier request: answer with that call, placing none.
+	if placed.Replayed {
 		c.Header("Idempotent-Replayed", "true")
-		call = stored
-		if wait > 0 && !done(call) {
-			w := s.watch.Watch(call.ID)
-			defer w.Close()
-			changes = w.C
-			call = s.awaitOutcome(ctx, call, changes, wait)
-		}
-		s.writeCall(c, call)
-		return
 	}
-	if err := s.enqueue.EnqueueDial(ctx, call); err != nil {
-		// The call is stored but not queued: fail it so it is never dialed
-		// later by surprise, and tell the client it was not placed.
-		f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call could not be queued: " + dialq.ErrorMessage(err)}
-		if _, ferr := s.store.RecordFailed(context.WithoutCancel(ctx), call.ID, f, s.now()); ferr != nil {
-			s.log.Error("record failure of unqueued call", "call_id", call.ID, "err", ferr)
-		}
-		writeError(c, s.log, err)
-		return
-	}
-	s.log.Debug("call queued", "call_id", call.ID, "wait", wait)
-
-	if wait > 0 {
-		call = s.awaitOutcome(ctx, call, changes, wait)
-	}
-	s.writeCall(c, call)
+	s.writeCall(c, placed.Call)
 }
 
 // waitParam reads ?wait=<seconds>.
@@ -114,47 +56,6 @@ func (s *Server) waitParam(c *gin.Context) (time.Duration, error) {
 		return 0, dialq.InvalidField("wait", "must be a number of seconds from 0 to %g", s.cfg.MaxWait.Seconds())
 	}
 	return time.Duration(secs * float64(time.Second)), nil
-}
-
-// done reports whether a waiting request can answer with call: placed
-// (answered; for the Exotel bridge, the INVITE is out) or failed.
-func done(call *dialq.Call) bool { return call.Placed() || call.Status == dialq.StatusFailed }
-
-// awaitOutcome waits until the call has an outcome, wait passes or the
-// client goes away, and returns the call as last read. Notifications wake
-// it; a periodic re-read covers any that were lost.
-func (s *Server) awaitOutcome(ctx context.Context, call *dialq.Call, changes <-chan dialq.CallStatus, wait time.Duration) *dialq.Call {
-	deadline := time.NewTimer(wait)
-	defer deadline.Stop()
-	poll := time.NewTicker(s.cfg.PollInterval)
-	defer poll.Stop()
-	reread := func() bool {
-		fresh, err := s.store.FindCall(context.WithoutCancel(ctx), call.TenantID, call.ID)
-		if err != nil {
-			s.log.Warn("re-read waited call", "call_id", call.ID, "err", err)
-			return false
-		}
-		call = fresh
-		return done(fresh)
-	}
-	for {
-		select {
-		case st := <-changes:
-			// A bridged call is placed while still dialing (INVITE out).
-			if (st.Final() || call.Service == dialq.ServiceExotel && st.Live()) && reread() {
-				return call
-			}
-		case <-poll.C:
-			if reread() {
-				return call
-			}
-		case <-deadline.C:
-			reread()
-			return call
-		case <-ctx.Done():
-			return call
-		}
-	}
 }
 
 // writeCall answers with the call as it stands: 200 once answered, the
@@ -230,30 +131,4 @@ func outcomeOf(call *dialq.Call) outcome {
 		o.Participant = &participantView{SID: call.ParticipantSID, Identity: call.ParticipantIdentity}
 	}
 	return o
-}
-
-func (s *Server) findAssistant(ctx context.Context, tenant, id uuid.UUID) (*dialq.Assistant, error) {
-	k := tenantKey{tenant, id.String()}
-	if a, ok := s.assist.get(k); ok {
-		return a, nil
-	}
-	a, err := s.store.FindAssistant(ctx, tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	s.assist.put(k, a)
-	return a, nil
-}
-
-func (s *Server) findTrunk(ctx context.Context, tenant uuid.UUID, id string) (*dialq.Trunk, error) {
-	k := tenantKey{tenant, id}
-	if t, ok := s.trunks.get(k); ok {
-		return t, nil
-	}
-	t, err := s.store.FindTrunk(ctx, tenant, id)
-	if err != nil {
-		return nil, err
-	}
-	s.trunks.put(k, t)
-	return t, nil
 }

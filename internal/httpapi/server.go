@@ -1,6 +1,6 @@
 // Package httpapi is dialq's HTTP API: POST /call/outbound, GET /call/{id},
 // health probes and the Asynqmon dashboard, on Gin. Handlers stay thin:
-// they authenticate, decode and validate, store and enqueue, and wait.
+// they authenticate, decode, call the calls service and encode.
 package httpapi
 
 import (
@@ -12,31 +12,16 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/notify"
+	"github.com/dialq/dialq/internal/ttlcache"
 )
 
-// Store is what the API reads and writes in Postgres.
+// Store is what the API itself reads in Postgres: API keys, and whether
+// Postgres answers. The calls are the calls service's.
 type Store interface {
 	FindAPIKey(ctx context.Context, id string) (dialq.APIKey, error)
-	FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Assistant, error)
-	FindTrunk(ctx context.Context, tenantID uuid.UUID, id string) (*dialq.Trunk, error)
-	CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
-	FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error)
-	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
-	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
-	RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error)
 	Ping(ctx context.Context) error
-}
-
-// Enqueuer puts a call's dial task on the queue.
-type Enqueuer interface {
-	EnqueueDial(ctx context.Context, c *dialq.Call) error
-}
-
-// Watcher delivers call changes to a waiting request.
-type Watcher interface {
-	Watch(id uuid.UUID) *notify.Waiter
 }
 
 // Config tunes the API.
@@ -46,59 +31,33 @@ type Config struct {
 	DefaultWait time.Duration
 	// MaxWait caps ?wait.
 	MaxWait time.Duration
-	// PollInterval is how often a waiting request re-reads the call from
-	// Postgres in case a notification was lost.
-	PollInterval time.Duration
-	// CacheTTL is how long keys, assistants and trunks are cached: the
-	// longest a revoked key still works or an edit takes to show.
+	// CacheTTL is how long API keys are cached: the longest a revoked key
+	// still works.
 	CacheTTL time.Duration
 	// Monitoring serves Asynqmon at /monitoring when set.
 	Monitoring *MonitoringConfig
-	// Hangup tells the worker holding a bridged call to end it now, for
-	// POST /call/{id}/hangup (Redis). The request is stored on the call
-	// first, and the worker finds it on its next heartbeat (10 s) if the
-	// message is lost, or if Hangup is nil.
-	Hangup func(ctx context.Context, id uuid.UUID, reason string) error
-	// HangupWait is how long POST /call/{id}/hangup waits to see the call
-	// end before answering 202. Default 5 s.
-	HangupWait time.Duration
 }
 
 // Server is the HTTP API.
 type Server struct {
-	store   Store
-	enqueue Enqueuer
-	watch   Watcher
-	ready   func(context.Context) error
-	log     *slog.Logger
-	cfg     Config
-	now     func() time.Time
-	engine  *gin.Engine
-	keys    *ttlCache[[32]byte, uuid.UUID]
-	assist  *ttlCache[tenantKey, *dialq.Assistant]
-	trunks  *ttlCache[tenantKey, *dialq.Trunk]
+	calls  *calls.Service
+	store  Store
+	ready  func(context.Context) error
+	log    *slog.Logger
+	cfg    Config
+	now    func() time.Time
+	engine *gin.Engine
+	keys   *ttlcache.Cache[[32]byte, uuid.UUID]
 }
 
-type tenantKey struct {
-	tenant uuid.UUID
-	id     string
-}
-
-// New returns the API. ready, if set, is checked by /readyz besides Postgres.
-func New(store Store, enq Enqueuer, watch Watcher, ready func(context.Context) error, log *slog.Logger, cfg Config) (*Server, error) {
+// New returns the API over the calls service svc. ready, if set, is checked
+// by /readyz besides Postgres.
+func New(svc *calls.Service, store Store, ready func(context.Context) error, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 60 * time.Second
 	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = time.Second
-	}
-	if cfg.HangupWait == 0 {
-		cfg.HangupWait = 5 * time.Second
-	}
-	s := &Server{store: store, enqueue: enq, watch: watch, ready: ready, log: log, cfg: cfg, now: time.Now}
-	s.keys = newTTLCache[[32]byte, uuid.UUID](cfg.CacheTTL, 10000, s.now)
-	s.assist = newTTLCache[tenantKey, *dialq.Assistant](cfg.CacheTTL, 10000, s.now)
-	s.trunks = newTTLCache[tenantKey, *dialq.Trunk](cfg.CacheTTL, 10000, s.now)
+	s := &Server{calls: svc, store: store, ready: ready, log: log, cfg: cfg, now: time.Now}
+	s.keys = ttlcache.New[[32]byte, uuid.UUID](cfg.CacheTTL, 10000, s.now)
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()

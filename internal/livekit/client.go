@@ -31,7 +31,8 @@ type Config struct {
 	RequestTimeout time.Duration
 }
 
-// Client implements dialq.LiveKit with the LiveKit server SDK.
+// Client implements dialq.LiveKit (rooms, dispatches, SIP participants)
+// with the LiveKit server SDK.
 type Client struct {
 	rooms    *lksdk.RoomServiceClient
 	dispatch *lksdk.AgentDispatchClient

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -212,4 +213,48 @@ func (s *DB) QueuedBefore(ctx context.Context, t time.Time, limit int) ([]uuid.U
 func (s *DB) RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) error {
 	_, err := s.record(ctx, "dial_not_placed", msg, `status = 'queued', last_error = $4`, notFinal, id, msg)
 	return err
+}
+
+// ListCalls returns up to f.Limit of the tenant's calls that match f, newest
+// first; f must be validated (dialq.CallFilter.Validate). The order is
+// (created_at, id) descending, which the cursor continues exactly.
+func (s *DB) ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error) {
+	q := `SELECT ` + callColumns + ` FROM calls WHERE tenant_id = $1`
+	args := []any{tenantID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Status != "" {
+		q += ` AND status = ` + arg(f.Status)
+	}
+	if f.ToNumber != "" {
+		q += ` AND to_number = ` + arg(f.ToNumber)
+	}
+	if f.AssistantID != uuid.Nil {
+		q += ` AND assistant_id = ` + arg(f.AssistantID)
+	}
+	if !f.CreatedFrom.IsZero() {
+		q += ` AND created_at >= ` + arg(f.CreatedFrom)
+	}
+	if !f.CreatedTo.IsZero() {
+		q += ` AND created_at < ` + arg(f.CreatedTo)
+	}
+	if at, id, ok := f.Cursor(); ok {
+		q += ` AND (created_at, id) < (` + arg(at) + `, ` + arg(id) + `)`
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(f.Limit)
+	var rows []callRow
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("list calls: %w", err)
+	}
+	out := make([]*dialq.Call, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].call()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

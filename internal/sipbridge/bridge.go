@@ -102,11 +102,22 @@ func New(cfg Config, ua *sipua.UA, store Store, notify Notifier, log *slog.Logge
 var errShuttingDown = &dialq.StepError{Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
 	Message: "this worker is shutting down and takes no new bridged calls"}}
 
-// Place dials c, whose room and agent dispatch exist and whose row says
+// Dial dials c, whose room and agent dispatch exist and whose row says
 // dialing, and returns once the INVITE is out and recorded. The call then
-// goes on in this process. Errors are *dialq.StepError; Retry is set only
-// when nothing reached Exotel.
-func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
+// goes on in this process, which records the rest. It implements
+// dialq.Line. Errors are *dialq.StepError; Retry is set only when nothing
+// reached the carrier.
+func (m *Manager) Dial(ctx context.Context, c *dialq.Call) (dialq.Dialed, error) {
+	return dialq.Dialed{}, m.place(ctx, c)
+}
+
+// Recover reports whether an earlier attempt's INVITE went out: its session
+// then follows the call, wherever it runs.
+func (m *Manager) Recover(_ context.Context, c *dialq.Call) (dialq.Dialed, bool, error) {
+	return dialq.Dialed{}, c.SIPCallID != "", nil
+}
+
+func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	m.mu.Lock()
 	if m.closing {
 		m.mu.Unlock()

@@ -47,7 +47,7 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 
 	require.NoError(t, h.place(c))
 	placed := h.row(c)
-	require.NotEmpty(t, placed.SIPCallID, "Place returns once the INVITE is out and recorded")
+	require.NotEmpty(t, placed.SIPCallID, "Dial returns once the INVITE is out and recorded")
 	require.True(t, placed.Placed(), "a request waiting on the call answers now")
 
 	h.notes.await(t, c.ID, dialq.StatusAnswered)
@@ -128,7 +128,7 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 	require.Equal(t, "180 Ringing", ev[5].Detail)
 	require.Equal(t, p.SID(), ev[6].Detail)
 	require.Equal(t, "phone hung up", ev[7].Detail)
-	// The dialer announces dialing once Place returns; the bridge the rest.
+	// The dialer announces dialing once Dial returns; the bridge the rest.
 	require.Equal(t, []dialq.CallStatus{dialq.StatusRinging, dialq.StatusAnswered, dialq.StatusCompleted},
 		h.notes.of(c.ID))
 	h.settle()
@@ -460,11 +460,14 @@ func TestDrainHangsUpACallPlacedMeanwhile(t *testing.T) {
 
 	require.NoError(t, h.db.MarkDialing(context.Background(), c.ID, dialq.ParticipantIdentityFor(c.ToNumber), time.Now()))
 	placed := make(chan error, 1)
-	go func() { placed <- h.m.Place(context.Background(), c) }()
+	go func() {
+		_, err := h.m.Dial(context.Background(), c)
+		placed <- err
+	}()
 	select {
 	case <-inviting:
 	case err := <-placed:
-		t.Fatalf("Place returned before recording the INVITE: %v", err)
+		t.Fatalf("Dial returned before recording the INVITE: %v", err)
 	}
 	start := time.Now()
 	h.m.Drain(0)
@@ -601,7 +604,7 @@ func TestRingingAfterTheInviteRecord(t *testing.T) {
 
 	require.NoError(t, h.place(c))
 	row := h.row(c)
-	require.NotEmpty(t, row.SIPCallID, "the INVITE is recorded when Place returns")
+	require.NotEmpty(t, row.SIPCallID, "the INVITE is recorded when Dial returns")
 	h.notes.await(t, c.ID, dialq.StatusFailed)
 	s.RequirePassed(t)
 	kinds, _ := h.timeline(c)

@@ -143,8 +143,8 @@ func (h *harness) joinAgent(c *dialq.Call) *testroom.Agent {
 	return testroom.Join(h.t, h.lk, c.RoomName, dialq.ParticipantIdentityFor(c.ToNumber))
 }
 
-// place does what the dialer's dialBridge does: mark the call dialing,
-// then hand it to the bridge.
+// place does what the dialer does: mark the call dialing, then dial it
+// through the bridge's line.
 func (h *harness) place(c *dialq.Call) error {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
@@ -152,7 +152,8 @@ func (h *harness) place(c *dialq.Call) error {
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
 	require.NoError(h.t, h.db.MarkDialing(ctx, c.ID, identity, time.Now()))
 	c.Status, c.ParticipantIdentity = dialq.StatusDialing, identity
-	return h.m.Place(ctx, c)
+	_, err := h.m.Dial(ctx, c)
+	return err
 }
 
 // awaitPhoneLeft waits until livekit-server no longer lists c's phone

@@ -1,0 +1,148 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialq/dialq/internal/calls"
+	"github.com/dialq/dialq/internal/httpapi"
+	"github.com/dialq/dialq/internal/notify"
+	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/queue"
+)
+
+// APIConfig is everything the API process runs with.
+type APIConfig struct {
+	// Addr is where the API listens (DIALQ_API_ADDR); port 0 picks one.
+	Addr        string
+	DatabaseURL string // DATABASE_URL
+	DBMaxConns  int    // DIALQ_DB_MAX_CONNS
+	Migrate     bool   // DIALQ_MIGRATE: apply migrations at start
+	Redis       Redis
+	Channels    Channels
+	// Dial are the options of every dial task the API enqueues
+	// (DIALQ_QUEUE, DIALQ_DIAL_MAX_RETRY, DIALQ_DIAL_TIMEOUT,
+	// DIALQ_TASK_RETENTION).
+	Dial queue.DialOptions
+	// HTTP tunes the handlers (DIALQ_WAIT_DEFAULT, DIALQ_WAIT_MAX,
+	// DIALQ_CACHE_TTL, the Asynqmon login).
+	HTTP httpapi.Config
+	// Calls tunes the calls service (DIALQ_WAIT_POLL, DIALQ_CACHE_TTL).
+	Calls calls.Config
+}
+
+// API is a running API process: its stores, its calls service and its
+// HTTP server.
+type API struct {
+	cfg   APIConfig
+	log   *slog.Logger
+	DB    *postgres.DB
+	Redis *redis.Client
+	hub   *notify.Hub
+	// Calls is the calls service the handlers call; dialqctl and tests may
+	// call it too.
+	Calls   *calls.Service
+	Handler *httpapi.Server
+	ln      net.Listener
+	srv     *http.Server
+	// drain is how long Run lets requests in flight finish.
+	drain time.Duration
+}
+
+// NewAPI builds the API of cfg and binds its listener; Run serves it.
+func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err error) {
+	a = &API{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {
+		return nil, err
+	}
+	if a.Redis, err = cfg.Redis.connect(ctx); err != nil {
+		return nil, err
+	}
+	if a.hub, err = notify.NewHub(ctx, a.Redis, cfg.Channels.Notify, log); err != nil {
+		return nil, err
+	}
+	enq := queue.NewEnqueuer(asynq.NewClientFromRedisClient(a.Redis), cfg.Dial)
+	a.Calls = calls.New(a.DB, enq, a.hub, notify.NewHangups(a.Redis, cfg.Channels.Hangup), log, cfg.Calls)
+	rdb := a.Redis
+	if a.Handler, err = httpapi.New(a.Calls, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, cfg.HTTP); err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("listen on %s (DIALQ_API_ADDR): %w", cfg.Addr, err)
+	}
+	maxWait := cfg.HTTP.MaxWait
+	if maxWait == 0 {
+		maxWait = time.Minute
+	}
+	a.drain = maxWait + 5*time.Second
+	a.srv = &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      maxWait + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return a, nil
+}
+
+// URL is where the API answers, e.g. http://127.0.0.1:58080.
+func (a *API) URL() string { return "http://" + a.ln.Addr().String() }
+
+// Run serves until ctx ends, then lets requests in flight finish (a waiting
+// one gets its answer) for up to the longest wait plus 5 s.
+func (a *API) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	a.log.Info("api listening", "addr", a.ln.Addr().String(), "monitoring", a.cfg.HTTP.Monitoring != nil)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.drain)
+	defer cancel()
+	if err := a.srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Close releases what NewAPI opened. Call it after Run returns.
+func (a *API) Close() {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.hub != nil {
+		a.hub.Close()
+	}
+	if a.Redis != nil {
+		a.Redis.Close()
+	}
+	if a.DB != nil {
+		a.DB.Close()
+	}
+}
+
+// openDB migrates when asked, then opens the store.
+func openDB(ctx context.Context, dsn string, maxConns int, migrate bool) (*postgres.DB, error) {
+	if migrate {
+		if err := postgres.Migrate(ctx, dsn); err != nil {
+			return nil, err
+		}
+	}
+	return postgres.Open(ctx, dsn, maxConns)
+}

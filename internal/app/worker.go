@@ -1,0 +1,233 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialq/dialq/internal/dialer"
+	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/livekit"
+	"github.com/dialq/dialq/internal/notify"
+	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/priority"
+	"github.com/dialq/dialq/internal/queue"
+	"github.com/dialq/dialq/internal/secret"
+	"github.com/dialq/dialq/internal/sipbridge"
+	"github.com/dialq/dialq/internal/sipbridge/sipua"
+)
+
+// WorkerConfig is everything the worker process runs with.
+type WorkerConfig struct {
+	DatabaseURL string // DATABASE_URL
+	DBMaxConns  int    // DIALQ_DB_MAX_CONNS
+	Migrate     bool   // DIALQ_MIGRATE
+	Redis       Redis
+	Channels    Channels
+	// LiveKit is where rooms, dispatches and SIP participants are made
+	// (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_SIP_URL,
+	// DIALQ_ROOM_EMPTY_TIMEOUT).
+	LiveKit livekit.Config
+	// Dial are the options of the dial tasks the worker enqueues itself
+	// (the sweeper's).
+	Dial queue.DialOptions
+	// Server is how the worker takes tasks off the queue.
+	Server dialer.ServerOptions
+	// RingTimeout is how long a phone may ring (DIALQ_RING_TIMEOUT).
+	RingTimeout time.Duration
+	// SweepAge is how long a call may sit queued before the sweeper
+	// re-enqueues it (DIALQ_SWEEP_AGE).
+	SweepAge time.Duration
+	// Bridge runs dialq's own SIP bridge in this worker; nil leaves it out
+	// and fails the calls that need it as bridge_unavailable.
+	Bridge *BridgeConfig
+}
+
+// BridgeConfig is the SIP bridge's part of the worker's config.
+type BridgeConfig struct {
+	SecretKey       string        // DIALQ_SECRET_KEY: opens the trunks' sealed SIP passwords
+	SIPListen       string        // DIALQ_SIP_LISTEN: where in-dialog SIP requests (BYE, re-INVITE) arrive
+	SIPContactHost  string        // DIALQ_SIP_CONTACT_HOST: the address the carrier reaches the listener at
+	RTPBindIP       string        // DIALQ_RTP_BIND_IP: local address of the calls' RTP ports
+	NoRTPTimeout    time.Duration // DIALQ_NO_RTP_TIMEOUT: an answered call with no audio this long ends
+	MaxCallDuration time.Duration // DIALQ_MAX_CALL_DURATION
+	DrainTimeout    time.Duration // DIALQ_DRAIN_TIMEOUT: on shutdown, how long live calls may go on
+	Heartbeat       time.Duration // DIALQ_BRIDGE_HEARTBEAT: how often the worker vouches for its calls
+	Nice            int           // DIALQ_BRIDGE_NICE: the process's nice value while it bridges; 0 leaves it
+	// Worker names this process on the calls it holds; empty makes one of
+	// the host name, PID and a random part.
+	Worker string
+}
+
+// WorkerOption changes how NewWorker builds a worker. Only tests use them.
+type WorkerOption func(*workerOptions)
+
+type workerOptions struct {
+	wrapLiveKit func(dialq.LiveKit) dialq.LiveKit
+}
+
+// WithLiveKit puts wrap around the worker's LiveKit client: a test that
+// fails or delays a step in the middle of a real call.
+func WithLiveKit(wrap func(dialq.LiveKit) dialq.LiveKit) WorkerOption {
+	return func(o *workerOptions) { o.wrapLiveKit = wrap }
+}
+
+// Worker is a running worker process: the asynq server with the dialer,
+// the sweeper and, when configured, the SIP bridge.
+type Worker struct {
+	cfg   WorkerConfig
+	log   *slog.Logger
+	DB    *postgres.DB
+	Redis *redis.Client
+	// Dialer runs the call:dial tasks.
+	Dialer *dialer.Dialer
+	// Bridge holds the calls this process bridges; nil without a bridge.
+	Bridge *sipbridge.Manager
+	ua     *sipua.UA
+	srv    *asynq.Server
+}
+
+// NewWorker builds the worker of cfg; Run starts it.
+func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...WorkerOption) (w *Worker, err error) {
+	var o workerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	w = &Worker{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			w.Close()
+		}
+	}()
+	if w.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {
+		return nil, err
+	}
+	if w.Redis, err = cfg.Redis.connect(ctx); err != nil {
+		return nil, err
+	}
+	var lk dialq.LiveKit = livekit.New(cfg.LiveKit)
+	if o.wrapLiveKit != nil {
+		lk = o.wrapLiveKit(lk)
+	}
+	pub := notify.NewPublisher(w.Redis, cfg.Channels.Notify)
+	w.Dialer = &dialer.Dialer{
+		Store:       w.DB,
+		Rooms:       lk,
+		Lines:       map[dialq.CallService]dialq.Line{dialq.ServiceTwilio: livekit.NewLine(lk, cfg.RingTimeout)},
+		Notify:      pub,
+		Log:         log,
+		Now:         time.Now,
+		RingTimeout: cfg.RingTimeout,
+	}
+	if cfg.Bridge != nil {
+		if err := w.newBridge(*cfg.Bridge, pub); err != nil {
+			return nil, err
+		}
+		w.Dialer.Lines[dialq.ServiceExotel] = w.Bridge
+	}
+	w.srv = asynq.NewServerFromRedisClient(w.Redis, dialer.ServerConfig(cfg.Server, log))
+	return w, nil
+}
+
+// newBridge builds the SIP bridge: its user agent and the manager of the
+// calls it holds.
+func (w *Worker) newBridge(cfg BridgeConfig, n sipbridge.Notifier) error {
+	if cfg.Nice != 0 {
+		// Frames to the phones go out on a 20 ms schedule: see package
+		// priority. Without the right to, the calls still work.
+		if err := priority.Set(cfg.Nice); err != nil {
+			w.log.Warn("cannot raise the worker's CPU priority for the bridge's audio; RTP to the phones may be late when the cores are busy",
+				"DIALQ_BRIDGE_NICE", cfg.Nice, "error", err)
+		} else {
+			w.log.Info("worker's CPU priority raised for the bridge's audio", "nice", cfg.Nice)
+		}
+	}
+	if cfg.SecretKey != "" {
+		box, err := secret.BoxFromKey(cfg.SecretKey)
+		if err != nil {
+			return fmt.Errorf("DIALQ_SECRET_KEY: %w", err)
+		}
+		w.DB.UseSecrets(box)
+	}
+	ua, err := sipua.New(sipua.Config{ListenAddr: cfg.SIPListen, ContactHost: cfg.SIPContactHost, Log: w.log})
+	if err != nil {
+		return fmt.Errorf("SIP user agent on %s (DIALQ_SIP_LISTEN): %w", cfg.SIPListen, err)
+	}
+	w.ua = ua
+	name := cfg.Worker
+	if name == "" {
+		host, _ := os.Hostname()
+		name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+	}
+	lk := w.cfg.LiveKit
+	w.Bridge = sipbridge.New(sipbridge.Config{
+		Worker: name, LiveKitURL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret,
+		BindIP: cfg.RTPBindIP, RingTimeout: w.cfg.RingTimeout, NoRTPTimeout: cfg.NoRTPTimeout,
+		MaxDuration: cfg.MaxCallDuration, Heartbeat: cfg.Heartbeat,
+	}, ua, w.DB, n, w.log.With("component", "bridge"))
+	return nil
+}
+
+// Run starts taking tasks and the background services, and runs until ctx
+// ends. Then it takes no new tasks, lets dials in flight finish
+// (Server.ShutdownTimeout) and drains the bridged calls (DrainTimeout),
+// hearing hang-up requests until the last one ends.
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	if w.Bridge != nil {
+		wg.Go(func() { w.Bridge.Run(bg) })
+		bridge := w.Bridge
+		err := notify.NewHangups(w.Redis, w.cfg.Channels.Hangup).Listen(bg, w.log, func(id uuid.UUID, reason string) {
+			if bridge.Hangup(id, reason) {
+				w.log.Info("hanging up on request", "call_id", id, "reason", reason)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		w.log.Info("SIP bridge ready", "sip_tcp", w.ua.LocalAddr("tcp").String(), "sip_udp", w.ua.LocalAddr("udp").String(),
+			"rtp_ip", w.cfg.Bridge.RTPBindIP, "drain_timeout", w.cfg.Bridge.DrainTimeout)
+	}
+	mux := asynq.NewServeMux()
+	w.Dialer.Register(mux)
+	if err := w.srv.Start(mux); err != nil {
+		return fmt.Errorf("start asynq server: %w", err)
+	}
+	w.log.Info("worker started", "queue", w.cfg.Server.Queue, "concurrency", w.cfg.Server.Concurrency,
+		"livekit", w.cfg.LiveKit.URL, "ring_timeout", w.cfg.RingTimeout)
+
+	sweeper := &dialer.Sweeper{Store: w.DB, Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(w.Redis), w.cfg.Dial),
+		Log: w.log, Now: time.Now, Age: w.cfg.SweepAge}
+	wg.Go(func() { sweeper.Run(bg, w.cfg.SweepAge/2) })
+
+	<-ctx.Done()
+	w.log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", w.cfg.Server.ShutdownTimeout)
+	w.srv.Shutdown()
+	if w.Bridge != nil {
+		w.Bridge.Drain(w.cfg.Bridge.DrainTimeout)
+	}
+	return nil
+}
+
+// Close releases what NewWorker opened. Call it after Run returns.
+func (w *Worker) Close() {
+	if w.ua != nil {
+		w.ua.Close()
+	}
+	if w.Redis != nil {
+		w.Redis.Close()
+	}
+	if w.DB != nil {
+		w.DB.Close()
+	}
+}

@@ -24,7 +24,7 @@ import (
 
 // Store is what the bridge reads and records in Postgres.
 type Store interface {
-	ExotelConfig(ctx context.Context, trunkID string) (*dialq.ExotelConfig, error)
+	SIPTrunkConfig(ctx context.Context, trunkID string) (*dialq.SIPTrunkConfig, error)
 	RecordInviteSent(ctx context.Context, id uuid.UUID, worker, sipCallID string) error
 	RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error
 	RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error)
@@ -122,7 +122,7 @@ func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
 	}()
 
 	log := m.log.With("call_id", c.ID, "room", c.RoomName)
-	trunk, err := m.store.ExotelConfig(ctx, c.TrunkID)
+	trunk, err := m.store.SIPTrunkConfig(ctx, c.TrunkID)
 	if dialq.ErrorCode(err) == dialq.ENOTFOUND {
 		return &dialq.StepError{Err: err, Failure: dialq.Failure{Reason: dialq.ReasonTrunk,
 			Message: fmt.Sprintf("the Exotel trunk %s has no SIP settings", c.TrunkID)}}

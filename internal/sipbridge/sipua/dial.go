@@ -31,9 +31,9 @@ const cancelBudget = 5 * time.Second
 type DialRequest struct {
 	// CallID is dialq's id of the call, put on every log line about it.
 	CallID string
-	// Trunk is the Exotel trunk, normalized (dialq.ExotelConfig.Normalize).
+	// Trunk is the Exotel trunk, normalized (dialq.SIPTrunkConfig.Normalize).
 	// Transport "" means TCP; FromDomain "" means SIPHost.
-	Trunk dialq.ExotelConfig
+	Trunk dialq.SIPTrunkConfig
 	// ToNumber is the callee in E.164 form, e.g. +918044319240. It is
 	// dialled as DialledNumber writes it.
 	ToNumber string

@@ -46,7 +46,7 @@ func newUA(t *testing.T) *sipua.UA {
 func dialRequest(s *testenv.SippRun, transport string) sipua.DialRequest {
 	return sipua.DialRequest{
 		CallID: "call-test",
-		Trunk: dialq.ExotelConfig{
+		Trunk: dialq.SIPTrunkConfig{
 			SIPHost:    s.Host,
 			SIPPort:    s.Port,
 			Transport:  transport,
@@ -517,7 +517,7 @@ func TestStartRefusesBadRequests(t *testing.T) {
 	t.Parallel()
 	ua := newUA(t)
 	good := sipua.DialRequest{
-		Trunk:    dialq.ExotelConfig{SIPHost: "127.0.0.1", SIPPort: 9, CallerID: callerID},
+		Trunk:    dialq.SIPTrunkConfig{SIPHost: "127.0.0.1", SIPPort: 9, CallerID: callerID},
 		ToNumber: callee,
 		Offer:    sipua.Offer{MediaIP: mediaIP, RTPPort: rtpPort},
 	}

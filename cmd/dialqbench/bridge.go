@@ -177,15 +177,15 @@ func runBridge(ctx context.Context, e env, o bridgeOptions, logDir string) (*bri
 		return nil, err
 	}
 	f.DB.UseSecrets(box)
-	trunk := &dialq.ExotelConfig{SIPHost: "127.0.0.1", SIPPort: sipPort, Transport: "tcp", FromDomain: "exotel.local",
+	trunk := &dialq.SIPTrunkConfig{SIPHost: "127.0.0.1", SIPPort: sipPort, Transport: "tcp", FromDomain: "exotel.local",
 		CallerID: "08044319240", Username: "exotel-bench", Password: "dialq-bench-sip",
 		MediaIP: "127.0.0.1", RTPPortMin: bridgeRTPMin, RTPPortMax: bridgeRTPMax}
-	if err := trunk.Normalize(); err != nil {
+	if err := trunk.Normalize(dialq.Exotel); err != nil {
 		return nil, err
 	}
 	trunkID := benchName("ST_bench_exotel_")
 	if err := f.DB.SaveTrunk(ctx, &dialq.Trunk{ID: trunkID, TenantID: f.Tenant, Name: "bench exotel (sipp)",
-		Provider: dialq.ServiceExotel, Exotel: trunk}); err != nil {
+		Provider: dialq.ServiceExotel, SIP: trunk}); err != nil {
 		return nil, fmt.Errorf("save the Exotel trunk: %w", err)
 	}
 

@@ -110,10 +110,10 @@ func saveTrunk(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "a label")
 	provider := fs.String("provider", "", "twilio or exotel (required)")
 	lkTrunk := fs.String("livekit-trunk", "", "twilio: the LiveKit SIP outbound trunk id (default -id)")
-	var ex dialq.ExotelConfig
-	fs.StringVar(&ex.SIPHost, "sip-host", dialq.DefaultExotelHost, "exotel: SIP host")
-	fs.IntVar(&ex.SIPPort, "sip-port", dialq.DefaultExotelPort, "exotel: SIP port")
-	fs.StringVar(&ex.Transport, "transport", "tcp", "exotel: tcp or udp")
+	var ex dialq.SIPTrunkConfig
+	fs.StringVar(&ex.SIPHost, "sip-host", dialq.Exotel.Host, "exotel: SIP host")
+	fs.IntVar(&ex.SIPPort, "sip-port", dialq.Exotel.Port, "exotel: SIP port")
+	fs.StringVar(&ex.Transport, "transport", dialq.Exotel.Transport, "exotel: tcp or udp")
 	fs.StringVar(&ex.FromDomain, "from-domain", "", "exotel: host part of From (default -sip-host)")
 	fs.StringVar(&ex.CallerID, "caller-id", "", "exotel: the virtual number, 0XXXXXXXXXX or +91XXXXXXXXXX")
 	fs.StringVar(&ex.Username, "username", "", "exotel: digest user name")
@@ -142,7 +142,7 @@ func saveTrunk(ctx context.Context, args []string) error {
 		if ex.Password == "" {
 			return fmt.Errorf("set DIALQ_EXOTEL_PASSWORD to the trunk's digest password")
 		}
-		t.Exotel = &ex
+		t.SIP = &ex
 	default:
 		return fmt.Errorf("-provider must be twilio or exotel")
 	}
@@ -154,8 +154,8 @@ func saveTrunk(ctx context.Context, args []string) error {
 	if err := db.SaveTrunk(ctx, t); err != nil {
 		return err
 	}
-	if t.Exotel != nil {
-		fmt.Printf("%s saved: %s\n", t.ID, t.Exotel)
+	if t.SIP != nil {
+		fmt.Printf("%s saved: %s %s\n", t.ID, t.Provider, t.SIP)
 		return nil
 	}
 	fmt.Printf("%s saved: LiveKit trunk %s\n", t.ID, t.LiveKitTrunkID)

@@ -117,7 +117,7 @@ func seedDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: demoExotelTrunk, TenantID: demoTenant, Name: "Demo Exotel (local sipp phone)",
-		Provider: dialq.ServiceExotel, Exotel: exotel}); err != nil {
+		Provider: dialq.ServiceExotel, SIP: exotel}); err != nil {
 		return err
 	}
 
@@ -212,7 +212,7 @@ func readEnv(path string) map[string]string {
 
 // demoExotelConfig is the demo Exotel trunk: make run's local sipp phone,
 // which checks these credentials like Exotel would.
-func demoExotelConfig(addr, ports string) (*dialq.ExotelConfig, error) {
+func demoExotelConfig(addr, ports string) (*dialq.SIPTrunkConfig, error) {
 	host, portText, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("-exotel-address %q: %w", addr, err)
@@ -225,8 +225,8 @@ func demoExotelConfig(addr, ports string) (*dialq.ExotelConfig, error) {
 	if _, err := fmt.Sscanf(ports, "%d-%d", &lo, &hi); err != nil {
 		return nil, fmt.Errorf("-exotel-rtp-ports %q: want MIN-MAX", ports)
 	}
-	c := &dialq.ExotelConfig{SIPHost: host, SIPPort: port, Transport: "tcp", FromDomain: "exotel.local",
+	c := &dialq.SIPTrunkConfig{SIPHost: host, SIPPort: port, Transport: "tcp", FromDomain: "exotel.local",
 		CallerID: "08044319240", Username: "exotel-demo", Password: "dialq-demo-sip",
 		MediaIP: "127.0.0.1", RTPPortMin: lo, RTPPortMax: hi}
-	return c, c.Normalize()
+	return c, c.Normalize(dialq.Exotel)
 }

@@ -17,7 +17,8 @@ type Trunk struct {
 	// LiveKitTrunkID is the LiveKit SIP outbound trunk that twilio calls
 	// are dialed through. Empty for exotel trunks.
 	LiveKitTrunkID string `db:"livekit_trunk_id"`
-	// Exotel is how the bridge dials exotel trunks; nil for twilio trunks.
-	Exotel    *ExotelConfig `db:"-"`
-	CreatedAt time.Time     `db:"created_at"`
+	// SIP is how dialq's SIP bridge dials the trunk, for a provider with a
+	// SIPProfile (exotel); nil for twilio trunks, which LiveKit dials.
+	SIP       *SIPTrunkConfig `db:"-"`
+	CreatedAt time.Time       `db:"created_at"`
 }

@@ -120,7 +120,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		box, err := secret.BoxFromKey(o.secretKey)
 		require.NoError(t, err)
 		db.UseSecrets(box)
-		exotel.Exotel = &dialq.ExotelConfig{SIPHost: p.Host, SIPPort: p.Port, Transport: "tcp", FromDomain: "exotel.local",
+		exotel.SIP = &dialq.SIPTrunkConfig{SIPHost: p.Host, SIPPort: p.Port, Transport: "tcp", FromDomain: "exotel.local",
 			CallerID: "08044319240", Username: "exotel-demo", Password: "dialq-demo-sip",
 			MediaIP: "127.0.0.1", RTPPortMin: rtpMin, RTPPortMax: rtpMax}
 	}

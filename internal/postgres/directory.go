@@ -78,24 +78,29 @@ func (s *DB) FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.
 	return &a, nil
 }
 
-// SaveTrunk stores t, or updates the tenant's trunk of that id. An exotel
-// trunk's config is validated and its password sealed.
-// Returns ECONFLICT if the id belongs to another tenant, EINVALID for a bad
-// exotel config.
+// SaveTrunk stores t, or updates the tenant's trunk of that id. The SIP
+// settings of a trunk dialq's bridge dials (exotel) are normalized for its
+// provider's SIPProfile and their password sealed.
+// Returns ECONFLICT if the id belongs to another tenant, EINVALID for bad
+// SIP settings or SIP settings on a provider the bridge does not dial.
 func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
 	var cfg, pass []byte
-	if t.Exotel != nil {
-		if err := t.Exotel.Normalize(); err != nil {
+	if t.SIP != nil {
+		profile, ok := dialq.SIPProfileFor(t.Provider)
+		if !ok {
+			return dialq.Errorf(dialq.EINVALID, "A %s trunk takes no SIP settings: dialq's SIP bridge does not dial it.", t.Provider)
+		}
+		if err := t.SIP.Normalize(profile); err != nil {
 			return err
 		}
-		if t.Exotel.Password != "" {
+		if t.SIP.Password != "" {
 			if s.secrets == nil {
 				return fmt.Errorf("save trunk %s: no secret key configured (DIALQ_SECRET_KEY) to seal its SIP password", t.ID)
 			}
-			pass = s.secrets.Seal(t.Exotel.Password)
+			pass = s.secrets.Seal(t.SIP.Password)
 		}
 		var err error
-		if cfg, err = json.Marshal(t.Exotel); err != nil {
+		if cfg, err = json.Marshal(t.SIP); err != nil {
 			return fmt.Errorf("encode sip config: %w", err)
 		}
 	}
@@ -110,10 +115,10 @@ func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
 	return saved(res, err, "trunk", t.ID)
 }
 
-// ExotelConfig returns the bridge config of trunk id with its password
-// opened, for the worker that dials it.
-// Returns ENOTFOUND if the trunk does not exist or has no exotel config.
-func (s *DB) ExotelConfig(ctx context.Context, id string) (*dialq.ExotelConfig, error) {
+// SIPTrunkConfig returns the SIP settings of trunk id with its password
+// opened, for the worker whose bridge dials it.
+// Returns ENOTFOUND if the trunk does not exist or has no SIP settings.
+func (s *DB) SIPTrunkConfig(ctx context.Context, id string) (*dialq.SIPTrunkConfig, error) {
 	var row struct {
 		Config []byte `db:"sip_config"`
 		Pass   []byte `db:"sip_password_enc"`
@@ -123,9 +128,9 @@ func (s *DB) ExotelConfig(ctx context.Context, id string) (*dialq.ExotelConfig, 
 		return nil, notFound(err, "Trunk %s not found.", id)
 	}
 	if row.Config == nil {
-		return nil, dialq.Errorf(dialq.ENOTFOUND, "Trunk %s has no Exotel SIP configuration.", id)
+		return nil, dialq.Errorf(dialq.ENOTFOUND, "Trunk %s has no SIP configuration.", id)
 	}
-	var c dialq.ExotelConfig
+	var c dialq.SIPTrunkConfig
 	if err := json.Unmarshal(row.Config, &c); err != nil {
 		return nil, fmt.Errorf("decode sip config of trunk %s: %w", id, err)
 	}

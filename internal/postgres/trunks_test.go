@@ -13,7 +13,7 @@ import (
 )
 
 // TestExotelPasswordIsSealedAtRest: the SIP password is stored sealed and
-// comes back only through ExotelConfig, with the right key.
+// comes back only through SIPTrunkConfig, with the right key.
 func TestExotelPasswordIsSealedAtRest(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -23,7 +23,7 @@ func TestExotelPasswordIsSealedAtRest(t *testing.T) {
 
 	tenant := uuid.New()
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
-	tr := &dialq.Trunk{ID: "ST_exo", TenantID: tenant, Provider: dialq.ServiceExotel, Exotel: &dialq.ExotelConfig{
+	tr := &dialq.Trunk{ID: "ST_exo", TenantID: tenant, Provider: dialq.ServiceExotel, SIP: &dialq.SIPTrunkConfig{
 		CallerID: "08044319240", Username: "acme", Password: "hunter2-secret", MediaIP: "127.0.0.1", RTPPortMin: 40000, RTPPortMax: 40100}}
 	err = db.SaveTrunk(ctx, tr)
 	require.ErrorContains(t, err, "DIALQ_SECRET_KEY", "no key, no password stored")
@@ -36,7 +36,7 @@ func TestExotelPasswordIsSealedAtRest(t *testing.T) {
 	require.NotContains(t, raw, "hunter2")
 	require.Contains(t, raw, "08044319240")
 
-	c, err := db.ExotelConfig(ctx, "ST_exo")
+	c, err := db.SIPTrunkConfig(ctx, "ST_exo")
 	require.NoError(t, err)
 	require.Equal(t, "hunter2-secret", c.Password)
 	require.Equal(t, "pstn.in1.exotel.com", c.SIPHost)
@@ -44,12 +44,17 @@ func TestExotelPasswordIsSealedAtRest(t *testing.T) {
 
 	found, err := db.FindTrunk(ctx, tenant, "ST_exo")
 	require.NoError(t, err)
-	require.Nil(t, found.Exotel, "the API's trunk look-up carries no SIP secrets")
+	require.Nil(t, found.SIP, "the API's trunk look-up carries no SIP secrets")
 
-	_, err = db.ExotelConfig(ctx, "ST_nope")
+	_, err = db.SIPTrunkConfig(ctx, "ST_nope")
 	require.Equal(t, dialq.ENOTFOUND, dialq.ErrorCode(err))
 
 	bad := *tr
-	bad.Exotel = &dialq.ExotelConfig{Transport: "tls"}
+	bad.SIP = &dialq.SIPTrunkConfig{Transport: "tls"}
 	require.Equal(t, dialq.EINVALID, dialq.ErrorCode(db.SaveTrunk(ctx, &bad)))
+
+	// Only a provider dialq's bridge dials takes SIP settings.
+	twilio := *tr
+	twilio.ID, twilio.Provider, twilio.LiveKitTrunkID = "ST_tw", dialq.ServiceTwilio, "ST_tw"
+	require.Equal(t, dialq.EINVALID, dialq.ErrorCode(db.SaveTrunk(ctx, &twilio)))
 }

@@ -24,7 +24,7 @@ import (
 
 // Store is what the bridge reads and records in Postgres.
 type Store interface {
-	ExotelConfig(ctx context.Context, trunkID string) (*dialq.ExotelConfig, error)
+	SIPTrunkConfig(ctx context.Context, trunkID string) (*dialq.SIPTrunkConfig, error)
 	RecordInviteSent(ctx context.Context, id uuid.UUID, worker, sipCallID string) error
 	RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error
 	RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error)
@@ -133,13 +133,18 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	}()
 
 	log := m.log.With("call_id", c.ID, "room", c.RoomName)
-	trunk, err := m.store.ExotelConfig(ctx, c.TrunkID)
+	profile, ok := dialq.SIPProfileFor(c.Service)
+	if !ok {
+		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
+			Message: fmt.Sprintf("dialq's SIP bridge does not dial %s calls", c.Service)}}
+	}
+	trunk, err := m.store.SIPTrunkConfig(ctx, c.TrunkID)
 	if dialq.ErrorCode(err) == dialq.ENOTFOUND {
 		return &dialq.StepError{Err: err, Failure: dialq.Failure{Reason: dialq.ReasonTrunk,
-			Message: fmt.Sprintf("the Exotel trunk %s has no SIP settings", c.TrunkID)}}
+			Message: fmt.Sprintf("the %s trunk %s has no SIP settings", profile.Name, c.TrunkID)}}
 	} else if err != nil {
 		return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonInternal,
-			Message: "could not read the Exotel trunk's SIP settings"}}
+			Message: fmt.Sprintf("could not read the %s trunk's SIP settings", profile.Name)}}
 	}
 	conn, err := relay.Listen(m.cfg.BindIP, trunk.RTPPortMin, trunk.RTPPortMax)
 	if err != nil {
@@ -161,7 +166,7 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	b := &call{m: m, c: c, identity: identity, sess: sess, log: log, stop: make(chan string, 1),
 		placed: make(chan struct{}), up: make(chan struct{})}
 	sc, err := m.ua.Start(ctx, sipua.DialRequest{
-		CallID: c.ID.String(), Trunk: *trunk, ToNumber: c.ToNumber,
+		CallID: c.ID.String(), Profile: profile, Trunk: *trunk, ToNumber: c.ToNumber,
 		Offer:       sipua.Offer{MediaIP: trunk.MediaIP, RTPPort: conn.LocalAddr().(*net.UDPAddr).Port},
 		RingTimeout: m.cfg.RingTimeout,
 		Headers:     map[string]string{"X-Dialq-Call-Id": c.ID.String()},
@@ -201,7 +206,7 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	m.mu.Unlock()
 	handedOver = true
 	log.Info("bridged call: INVITE sent", "sip_call_id", sc.CallID(), "to", c.ToNumber,
-		"exotel", fmt.Sprintf("%s://%s:%d", trunk.Transport, trunk.SIPHost, trunk.SIPPort))
+		"carrier", profile.Name, "trunk", fmt.Sprintf("%s://%s:%d", trunk.Transport, trunk.SIPHost, trunk.SIPPort))
 	go b.follow()
 	return nil
 }

@@ -164,7 +164,7 @@ func requireHungUp(t *testing.T, ag *testroom.Agent) {
 // telephone-event, on an RTP port of the trunk's range at its media IP.
 func requireOffer(t *testing.T, h *harness, c *dialq.Call, sdp string) {
 	t.Helper()
-	tr, err := h.db.ExotelConfig(context.Background(), c.TrunkID)
+	tr, err := h.db.SIPTrunkConfig(context.Background(), c.TrunkID)
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(sdp), "\n")
 	require.Contains(t, lines, "c=IN IP4 127.0.0.1")

@@ -110,7 +110,7 @@ func (h *harness) newCall(s *testenv.SippRun, transport string) *dialq.Call {
 	ctx := context.Background()
 	rtpMin, rtpMax := testenv.PortBlock(h.t)
 	trunk := &dialq.Trunk{ID: testenv.Name("ST_"), TenantID: h.tenant, Name: "exotel", Provider: dialq.ServiceExotel,
-		Exotel: &dialq.ExotelConfig{
+		SIP: &dialq.SIPTrunkConfig{
 			SIPHost: s.Host, SIPPort: s.Port, Transport: transport,
 			CallerID: callerID, Username: sipUser, Password: sipPassword,
 			MediaIP: "127.0.0.1", RTPPortMin: rtpMin, RTPPortMax: rtpMax,

@@ -78,6 +78,7 @@ type Call struct {
 	contact     sip.ContactHeader
 	auth        sipgo.AnswerOptions
 	ringTimeout time.Duration
+	carrier     string // the profile's Name, for failure messages
 	sess        *sipgo.DialogClientSession
 	callID      string
 

@@ -27,21 +27,26 @@ const DefaultRingTimeout = 60 * time.Second
 // context ended: the 200 to the CANCEL and the 487 take one round trip each.
 const cancelBudget = 5 * time.Second
 
-// DialRequest is one call to place through an Exotel trunk.
+// DialRequest is one call to place through a carrier's SIP trunk.
 type DialRequest struct {
 	// CallID is dialq's id of the call, put on every log line about it.
 	CallID string
-	// Trunk is the Exotel trunk, normalized (dialq.ExotelConfig.Normalize).
-	// Transport "" means TCP; FromDomain "" means SIPHost.
-	Trunk dialq.ExotelConfig
+	// Profile is the carrier's (dialq.Exotel, say): it writes the callee
+	// in the Request-URI and names the carrier in failure messages.
+	// Required.
+	Profile dialq.SIPProfile
+	// Trunk is the carrier's trunk, normalized for Profile
+	// (dialq.SIPTrunkConfig.Normalize). Transport "" means TCP; FromDomain
+	// "" means SIPHost.
+	Trunk dialq.SIPTrunkConfig
 	// ToNumber is the callee in E.164 form, e.g. +918044319240. It is
-	// dialled as DialledNumber writes it.
+	// dialled as Profile.DialledNumber writes it.
 	ToNumber string
 	// Offer is the local end of the media.
 	Offer Offer
 	// RingTimeout is how long the call may go without a final response
 	// before dialq cancels it and it fails as no_answer. It counts from the
-	// INVITE, so it includes the time Exotel takes to reach the phone.
+	// INVITE, so it includes the time the carrier takes to reach the phone.
 	// Zero means DefaultRingTimeout.
 	RingTimeout time.Duration
 	// Headers are extra INVITE headers, e.g. X-Dialq-Call-Id. They may not
@@ -66,15 +71,18 @@ func (r *DialRequest) validate() *dialq.StepError {
 	if r.RingTimeout == 0 {
 		r.RingTimeout = DefaultRingTimeout
 	}
+	name := r.Profile.Name
 	switch {
+	case name == "" || r.Profile.Number == nil:
+		return invalid(dialq.ReasonInternal, errors.New("the dial request has no SIP profile"))
 	case t.SIPHost == "":
-		return invalid(dialq.ReasonTrunk, errors.New("the Exotel trunk has no SIP host"))
+		return invalid(dialq.ReasonTrunk, fmt.Errorf("the %s trunk has no SIP host", name))
 	case t.SIPPort < 1 || t.SIPPort > 65535:
-		return invalid(dialq.ReasonTrunk, fmt.Errorf("the Exotel trunk's SIP port %d is not 1 to 65535", t.SIPPort))
+		return invalid(dialq.ReasonTrunk, fmt.Errorf("the %s trunk's SIP port %d is not 1 to 65535", name, t.SIPPort))
 	case t.Transport != "tcp" && t.Transport != "udp":
-		return invalid(dialq.ReasonTrunk, fmt.Errorf("the Exotel trunk's transport %q is not tcp or udp", t.Transport))
+		return invalid(dialq.ReasonTrunk, fmt.Errorf("the %s trunk's transport %q is not tcp or udp", name, t.Transport))
 	case t.CallerID == "":
-		return invalid(dialq.ReasonTrunk, errors.New("the Exotel trunk has no caller ID"))
+		return invalid(dialq.ReasonTrunk, fmt.Errorf("the %s trunk has no caller ID", name))
 	case r.RingTimeout < 0:
 		return invalid(dialq.ReasonInternal, fmt.Errorf("ring timeout %s is negative", r.RingTimeout))
 	}
@@ -109,17 +117,17 @@ func validHeaderName(name string) bool {
 // Start sends the INVITE of r and returns once it is out; the call then
 // goes on in the background, reporting to ev (which may be nil). Wait for
 // its outcome with Call.Answered; end it with Call.Hangup. ctx bounds only
-// connecting to Exotel and sending the INVITE, not the ringing, which ends
-// with r.RingTimeout.
+// connecting to the carrier and sending the INVITE, not the ringing, which
+// ends with r.RingTimeout.
 //
 // Start returns a *dialq.StepError: with Retry set when the INVITE could not
-// be sent (Exotel unreachable), without it when r is invalid. It returns
+// be sent (the carrier unreachable), without it when r is invalid. It returns
 // ErrClosed once the UA is closed.
 func (ua *UA) Start(ctx context.Context, r DialRequest, ev Events) (*Call, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
-	user, err := DialledNumber(r.ToNumber)
+	user, err := r.Profile.DialledNumber(r.ToNumber)
 	if err != nil {
 		return nil, invalid(dialq.ReasonInternal, err)
 	}
@@ -139,6 +147,7 @@ func (ua *UA) Start(ctx context.Context, r DialRequest, ev Events) (*Call, error
 		sdp:         sdpSession{offer: r.Offer, id: sessionID()},
 		auth:        sipgo.AnswerOptions{Username: r.Trunk.Username, Password: r.Trunk.Password},
 		ringTimeout: r.RingTimeout,
+		carrier:     r.Profile.Name,
 		dialCtx:     dialCtx,
 		stopDialing: stop,
 		settled:     make(chan struct{}),
@@ -157,7 +166,7 @@ func (ua *UA) Start(ctx context.Context, r DialRequest, ev Events) (*Call, error
 	dialogUA := &sipgo.DialogUA{Client: ua.client, ContactHDR: c.contact}
 	sess, err := dialogUA.WriteInvite(ctx, req)
 	if err != nil {
-		se := unreachable(false, fmt.Errorf("send INVITE to %s:%d over %s: %w",
+		se := unreachable(c.carrier, false, fmt.Errorf("send INVITE to %s:%d over %s: %w",
 			r.Trunk.SIPHost, r.Trunk.SIPPort, r.Trunk.Transport, err))
 		c.log.Warn("INVITE not sent", "error", err)
 		c.settle(se)
@@ -197,7 +206,7 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest, ev Events) (*Call, error)
 }
 
 // newInvite builds the INVITE: Request-URI and To are the dialled number at
-// Exotel's SIP host, From is the caller ID at the From domain.
+// the trunk's SIP host, From is the caller ID at the From domain.
 func (ua *UA) newInvite(r DialRequest, user, callID string, contact sip.ContactHeader, body []byte) *sip.Request {
 	t := r.Trunk
 	target := sip.Uri{Scheme: "sip", User: user, Host: t.SIPHost, Port: t.SIPPort}
@@ -244,8 +253,8 @@ type SentInvite struct {
 	RequestURI string
 	// From, To and Contact are the header values.
 	From, To, Contact string
-	// Authorization is the digest credentials header, empty until Exotel
-	// challenged. It holds the digest response, never the password.
+	// Authorization is the digest credentials header, empty until the
+	// carrier challenged. It holds the digest response, never the password.
 	Authorization string
 	SDP           string
 	// Raw is the whole request.
@@ -307,11 +316,11 @@ func (c *Call) dial() {
 	default:
 		if dr, ok := errors.AsType[*sipgo.ErrDialogResponse](err); ok {
 			c.log.Info("call failed", "sip_code", dr.Res.StatusCode, "sip_status", dr.Res.Reason)
-			c.settle(final(sipFailure(dr.Res.StatusCode, dr.Res.Reason), err))
+			c.settle(final(sipFailure(c.carrier, dr.Res.StatusCode, dr.Res.Reason), err))
 			return
 		}
 		c.log.Warn("INVITE failed", "error", err, "got_response", c.gotResponse)
-		c.settle(unreachable(c.gotResponse, err))
+		c.settle(unreachable(c.carrier, c.gotResponse, err))
 	}
 }
 
@@ -327,10 +336,10 @@ func (c *Call) ringTimedOut(res *sip.Response, err error) error {
 	switch {
 	case res != nil && res.StatusCode >= 300 && res.StatusCode != 487:
 		c.log.Info("call failed as its ring time ran out", "sip_code", res.StatusCode, "sip_status", res.Reason)
-		return final(sipFailure(res.StatusCode, res.Reason), cause)
+		return final(sipFailure(c.carrier, res.StatusCode, res.Reason), cause)
 	case !c.gotResponse:
 		c.log.Warn("no response to the INVITE within the ring time", "error", err)
-		return unreachable(false, cause)
+		return unreachable(c.carrier, false, cause)
 	case res != nil && res.StatusCode == 487:
 		c.log.Info("no answer within the ring time; canceled")
 		return final(noAnswer(res.StatusCode, res.Reason), cause)
@@ -420,7 +429,7 @@ func (c *Call) establish(res *sip.Response) {
 	if err := c.sess.Ack(context.Background()); err != nil {
 		c.log.Error("ACK the answer", "error", err)
 		c.settle(final(dialq.Failure{Reason: dialq.ReasonCarrier, SIPCode: res.StatusCode, SIPStatus: res.Reason,
-			Message: "dialq could not acknowledge Exotel's answer"}, err))
+			Message: "dialq could not acknowledge " + c.carrier + "'s answer"}, err))
 		return
 	}
 	a, err := parseAnswer(res.Body())
@@ -428,7 +437,7 @@ func (c *Call) establish(res *sip.Response) {
 		c.log.Warn("answer has no usable audio; hanging up", "error", err)
 		c.bye()
 		c.settle(final(dialq.Failure{Reason: dialq.ReasonCarrier, SIPCode: res.StatusCode, SIPStatus: res.Reason,
-			Message: "Exotel answered without audio dialq can use: " + err.Error()}, err))
+			Message: c.carrier + " answered without audio dialq can use: " + err.Error()}, err))
 		return
 	}
 

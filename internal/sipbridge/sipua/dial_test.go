@@ -45,8 +45,9 @@ func newUA(t *testing.T) *sipua.UA {
 // dialRequest dials callee through sipp as the Exotel trunk.
 func dialRequest(s *testenv.SippRun, transport string) sipua.DialRequest {
 	return sipua.DialRequest{
-		CallID: "call-test",
-		Trunk: dialq.ExotelConfig{
+		CallID:  "call-test",
+		Profile: dialq.Exotel,
+		Trunk: dialq.SIPTrunkConfig{
 			SIPHost:    s.Host,
 			SIPPort:    s.Port,
 			Transport:  transport,
@@ -517,7 +518,8 @@ func TestStartRefusesBadRequests(t *testing.T) {
 	t.Parallel()
 	ua := newUA(t)
 	good := sipua.DialRequest{
-		Trunk:    dialq.ExotelConfig{SIPHost: "127.0.0.1", SIPPort: 9, CallerID: callerID},
+		Profile:  dialq.Exotel,
+		Trunk:    dialq.SIPTrunkConfig{SIPHost: "127.0.0.1", SIPPort: 9, CallerID: callerID},
 		ToNumber: callee,
 		Offer:    sipua.Offer{MediaIP: mediaIP, RTPPort: rtpPort},
 	}
@@ -526,7 +528,8 @@ func TestStartRefusesBadRequests(t *testing.T) {
 		reason dialq.FailureReason
 		msg    string
 	}{
-		"no host":         {func(r *sipua.DialRequest) { r.Trunk.SIPHost = "" }, dialq.ReasonTrunk, "no SIP host"},
+		"no profile":      {func(r *sipua.DialRequest) { r.Profile = dialq.SIPProfile{} }, dialq.ReasonInternal, "no SIP profile"},
+		"no host":         {func(r *sipua.DialRequest) { r.Trunk.SIPHost = "" }, dialq.ReasonTrunk, "the Exotel trunk has no SIP host"},
 		"bad port":        {func(r *sipua.DialRequest) { r.Trunk.SIPPort = 0 }, dialq.ReasonTrunk, "SIP port"},
 		"bad transport":   {func(r *sipua.DialRequest) { r.Trunk.Transport = "tls" }, dialq.ReasonTrunk, "transport"},
 		"no caller ID":    {func(r *sipua.DialRequest) { r.Trunk.CallerID = "" }, dialq.ReasonTrunk, "caller ID"},

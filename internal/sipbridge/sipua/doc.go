@@ -1,11 +1,13 @@
-// Package sipua is the SIP side of dialq's Exotel bridge: the user agent that
-// dials Exotel, answers its digest challenge, follows the call through
-// ringing, answer, hold and hang-up, and tells the media relay (package
-// rtpbridge) where to send RTP and in which codec.
+// Package sipua is the SIP side of dialq's SIP bridge: the user agent that
+// dials a carrier's SIP trunk, answers its digest challenge, follows the call
+// through ringing, answer, hold and hang-up, and tells the media relay
+// (package relay) where to send RTP and in which codec.
 //
-// Exotel only takes SIP from allow-listed addresses, so dialq places these
-// calls itself instead of through a LiveKit SIP trunk. One UA serves every
-// call of a process. Placing a call has two halves, because the worker's task
+// Carriers such as Exotel take SIP only from allow-listed addresses, so dialq
+// places these calls itself instead of through a LiveKit SIP trunk. The UA
+// knows no carrier: what is particular to one (how it wants the callee
+// written, its name in failure messages) comes with each DialRequest as a
+// dialq.SIPProfile. One UA serves every call of a process. Placing a call has two halves, because the worker's task
 // ends once the INVITE is out while the call goes on:
 //
 //	call, err := ua.Start(ctx, req, events) // returns once the INVITE is sent

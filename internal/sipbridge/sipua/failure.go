@@ -16,9 +16,10 @@ var (
 	ErrClosed = errors.New("sipua: user agent closed")
 )
 
-// sipFailure maps a final SIP response to the failure the call records.
-func sipFailure(code int, status string) dialq.Failure {
-	return dialq.SIPFailure(code, status, "Exotel")
+// sipFailure maps a final SIP response of carrier to the failure the call
+// records.
+func sipFailure(carrier string, code int, status string) dialq.Failure {
+	return dialq.SIPFailure(code, status, carrier)
 }
 
 // final is a failure that trying again will not change: the callee or the
@@ -38,11 +39,11 @@ func noAnswer(code int, status string) dialq.Failure {
 	return f
 }
 
-// unreachable is the failure of an INVITE Exotel never answered. Retry is
+// unreachable is the failure of an INVITE carrier never answered. Retry is
 // true only when nothing at all came back, so the phone cannot have rung.
-func unreachable(gotResponse bool, err error) *dialq.StepError {
+func unreachable(carrier string, gotResponse bool, err error) *dialq.StepError {
 	return &dialq.StepError{
-		Failure: dialq.Failure{Reason: dialq.ReasonCarrier, Message: "Exotel did not answer the INVITE"},
+		Failure: dialq.Failure{Reason: dialq.ReasonCarrier, Message: carrier + " did not answer the INVITE"},
 		Retry:   !gotResponse,
 		Err:     err,
 	}

@@ -29,11 +29,13 @@ const (
 	Inactive = "inactive"
 )
 
-// Offer is what dialq puts in the INVITE's SDP: where Exotel should send RTP.
+// Offer is what dialq puts in the INVITE's SDP: where the carrier should send
+// RTP.
 // The codecs are fixed: PCMU (0), PCMA (8) and telephone-event (101) at
 // 8000 Hz, 20 ms packets.
 type Offer struct {
-	// MediaIP is the IPv4 address Exotel sends RTP to (the trunk's MediaIP).
+	// MediaIP is the IPv4 address the carrier sends RTP to (the trunk's
+	// MediaIP).
 	MediaIP string
 	// RTPPort is the local RTP port, already bound by the caller.
 	RTPPort int

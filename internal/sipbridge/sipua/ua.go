@@ -19,12 +19,12 @@ type Config struct {
 	// ListenAddr is where the UA takes requests inside its dialogs (BYE,
 	// re-INVITE, OPTIONS), on both TCP and UDP. UDP calls are also sent
 	// from there, so in production it must be an address that reaches
-	// Exotel (the machine's address or 0.0.0.0, port 5060 say), not
+	// the carrier (the machine's address or 0.0.0.0, port 5060 say), not
 	// loopback. Default "127.0.0.1:0", which gives each transport its own
 	// ephemeral port. Its host must be an IP address.
 	ListenAddr string
-	// ContactHost is the address put in Contact and Via for Exotel to reach
-	// this UA. It defaults to ListenAddr's host and must be set when that
+	// ContactHost is the address put in Contact and Via for the carrier to
+	// reach this UA. It defaults to ListenAddr's host and must be set when that
 	// host is unspecified (0.0.0.0) or behind a 1:1 NAT.
 	ContactHost string
 	// UserAgent is the User-Agent header. Default "dialq".
@@ -37,8 +37,8 @@ type Config struct {
 const closeBudget = 5 * time.Second
 
 // UA is one process's SIP user agent: one sipgo user agent with its client
-// and server, and one TCP and one UDP listener for the requests Exotel sends
-// inside a call's dialog. It is safe for concurrent use.
+// and server, and one TCP and one UDP listener for the requests the carrier
+// sends inside a call's dialog. It is safe for concurrent use.
 type UA struct {
 	log       *slog.Logger
 	userAgent string
@@ -79,7 +79,7 @@ func New(cfg Config) (*UA, error) {
 	}
 	if cfg.ContactHost == "" {
 		if ip.IsUnspecified() {
-			return nil, fmt.Errorf("sipua: listening on %s needs a ContactHost Exotel can reach", cfg.ListenAddr)
+			return nil, fmt.Errorf("sipua: listening on %s needs a ContactHost the carrier can reach", cfg.ListenAddr)
 		}
 		cfg.ContactHost = host
 	}
@@ -90,8 +90,8 @@ func New(cfg Config) (*UA, error) {
 		sipgo.WithUserAgentHostname(cfg.ContactHost),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sipLog),
-			// A TCP connection to Exotel that drops fails its INVITE at
-			// once instead of after Timer B.
+			// A TCP connection to the carrier that drops fails its
+			// INVITE at once instead of after Timer B.
 			sip.WithTransactionLayerTerminateOnConnClose()),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
 	)
@@ -194,7 +194,7 @@ func (ua *UA) LocalAddr(transport string) net.Addr {
 }
 
 // contact is the Contact header of calls over transport: the UA's listener,
-// where Exotel sends BYE and re-INVITE.
+// where the carrier sends BYE and re-INVITE.
 func (ua *UA) contact(user, transport string) sip.ContactHeader {
 	_, port, _ := net.SplitHostPort(ua.LocalAddr(transport).String())
 	p, _ := strconv.Atoi(port)

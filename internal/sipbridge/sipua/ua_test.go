@@ -8,7 +8,7 @@ import (
 	"github.com/dialq/dialq/internal/sipbridge/sipua"
 )
 
-func TestNewRefusesAddressesExotelCannotReach(t *testing.T) {
+func TestNewRefusesAddressesTheCarrierCannotReach(t *testing.T) {
 	t.Parallel()
 	_, err := sipua.New(sipua.Config{ListenAddr: "0.0.0.0:0"})
 	require.ErrorContains(t, err, "ContactHost")

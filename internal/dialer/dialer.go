@@ -167,9 +167,9 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 	return d.dial(ctx, log, c)
 }
 
-// dial dials the phone through the call's line, once: a retry first asks
-// the line for what an earlier attempt dialed, and a call that attempt left
-// dialing with no trace is failed, never dialed again.
+// dial dials the phone through the call's line, once: a retry of a call
+// an earlier attempt left dialing asks the line for what it dialed, and
+// fails the call if there is no trace of it, never dialing again.
 func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
 	line, ok := d.Lines[c.Service]
 	if !ok {
@@ -179,20 +179,21 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 	if err := d.checkBudget(ctx); err != nil {
 		return err
 	}
-	if c.Attempts > 1 {
+	if c.Status != dialq.StatusQueued {
+		// An earlier attempt marked the call dialing and did not put it
+		// back: its dial may have left. (A call back to queued was never
+		// dialed, or its dial provably never left; a phone of that identity
+		// in the room is what a failed join left, not a call to follow.)
 		res, found, err := line.Recover(ctx, c)
 		if err != nil {
 			return err
 		}
-		if found {
-			log.Info("an earlier attempt dialed the phone; following that call, not dialing again", "sip_call_id", c.SIPCallID)
-			return d.dialed(ctx, log, c, res)
-		}
-		if c.Status == dialq.StatusDialing {
-			// The last attempt died while dialing: the phone may have rung.
+		if !found {
 			return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
 				Message: "an earlier attempt was interrupted while dialing and left no trace of the call; not dialing again so the number is never called twice"}}
 		}
+		log.Info("an earlier attempt dialed the phone; following that call, not dialing again", "sip_call_id", c.SIPCallID)
+		return d.dialed(ctx, log, c, res)
 	}
 
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
@@ -204,9 +205,10 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 
 	res, err := line.Dial(ctx, c)
 	if err != nil {
-		// Only a dial that provably never left (the line unavailable, with
-		// our context still live) goes back to queued to be dialed again.
-		if se := dialq.AsStepError(err); se.Retry && ctx.Err() == nil {
+		// Only a dial that provably never left goes back to queued, to be
+		// dialed again; any other failure leaves it dialing, and a retry
+		// follows what it finds or gives up without dialing.
+		if se := dialq.AsStepError(err); se.NotPlaced {
 			if rerr := d.Store.RecordDialNotPlaced(context.WithoutCancel(ctx), c.ID, se.Error()); rerr != nil {
 				return fmt.Errorf("record dial not placed: %w", rerr)
 			}

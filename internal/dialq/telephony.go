@@ -66,10 +66,16 @@ type LiveKit interface {
 type StepError struct {
 	// Failure is what the call's row records if the call ends on this error.
 	Failure Failure
-	// Retry is true when the same step may succeed later (LiveKit down) and
-	// nothing reached the phone.
+	// Retry is true when the same step may succeed later (LiveKit down).
+	// It says nothing about the phone: a timeout or a cut connection is
+	// retried although the dial may have left.
 	Retry bool
-	Err   error
+	// NotPlaced is true when the line knows it sent nothing to the phone
+	// (the SIP service said so: over its CPU limit, not reachable, its
+	// participant could not join the room; the bridge's INVITE was never
+	// written): only then may the dial be made again.
+	NotPlaced bool
+	Err       error
 }
 
 // Error implements the error interface.

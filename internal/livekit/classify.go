@@ -65,10 +65,31 @@ func classifyDial(ctx context.Context, err error) error {
 	case code == twirp.InvalidArgument:
 		return final(dialq.Failure{Reason: dialq.ReasonTrunk,
 			Message: "LiveKit refused the dial request: " + errorMsg(err)}, err)
-	case code == twirp.Unavailable || strings.Contains(err.Error(), "sip not connected"):
-		return retry(dialq.ReasonLiveKit, "LiveKit's SIP service is unavailable", err)
+	case notPlaced(err):
+		se := retry(dialq.ReasonLiveKit, "LiveKit's SIP service is unavailable", err)
+		se.NotPlaced = true
+		return se
 	}
 	return classify(ctx, err)
+}
+
+// notPlaced reports whether err is an answer of LiveKit's SIP service that
+// it sent no INVITE: it is over its CPU limit ("cpu exhausted") or no SIP
+// service answered ("no response from servers", "sip not connected"), its
+// phone participant could not join the room ("update room failed": livekit-sip
+// joins the room before it dials), or the connection to LiveKit was never
+// made. A timeout, a cut connection or a 5xx of a proxy may come after the
+// INVITE left, so they are not.
+func notPlaced(err error) bool {
+	if oe, ok := errors.AsType[*net.OpError](err); ok {
+		return oe.Op == "dial"
+	}
+	if te, ok := errors.AsType[twirp.Error](err); ok && te.Meta("http_error_from_intermediary") != "" {
+		return false
+	}
+	msg := errorMsg(err)
+	return errorCode(err) == twirp.Unavailable ||
+		strings.Contains(msg, "sip not connected") || strings.Contains(msg, "update room failed")
 }
 
 // sipFailure maps a final SIP response to the failure the call records.

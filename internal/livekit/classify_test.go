@@ -87,3 +87,31 @@ func TestClassifyRoomAndDispatchErrors(t *testing.T) {
 		require.Equal(t, tt.retry, se.Retry, "%v", tt.err)
 	}
 }
+
+// TestClassifyDialNotPlaced: only an answer that says no INVITE left lets
+// the dialer dial again; an ambiguous failure is retried without that.
+func TestClassifyDialNotPlaced(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		err       error
+		notPlaced bool
+	}{
+		{"cpu exhausted", twirp.NewError(twirp.Unavailable, "twirp error unknown: cpu exhausted"), true},
+		{"no sip service", twirp.NewError(twirp.Unavailable, "no response from servers"), true},
+		{"sip not connected", twirp.InternalError("sip not connected (redis required)"), true},
+		{"room join failed", twirp.InternalError("update room failed: could not connect after timeout"), true},
+		{"connection refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{"connection reset", &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, false},
+		{"client deadline", twirp.InternalErrorWith(fmt.Errorf("failed to do request: %w", context.DeadlineExceeded)), false},
+		{"proxy 504", twirp.NewError(twirp.Unavailable, "gateway timeout").WithMeta("http_error_from_intermediary", "true"), false},
+		{"unknown", twirp.NewError(twirp.Unknown, "boom"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			se := dialq.AsStepError(classifyDial(context.Background(), fmt.Errorf("dial: %w", tt.err)))
+			require.True(t, se.Retry)
+			require.Equal(t, tt.notPlaced, se.NotPlaced)
+		})
+	}
+}

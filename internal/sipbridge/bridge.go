@@ -99,7 +99,7 @@ func New(cfg Config, ua *sipua.UA, store Store, notify Notifier, log *slog.Logge
 
 // errShuttingDown refuses new calls while the worker drains; the task is
 // retried by another worker.
-var errShuttingDown = &dialq.StepError{Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+var errShuttingDown = &dialq.StepError{Retry: true, NotPlaced: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
 	Message: "this worker is shutting down and takes no new bridged calls"}}
 
 // Dial dials c, whose room and agent dispatch exist and whose row says
@@ -143,12 +143,12 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 		return &dialq.StepError{Err: err, Failure: dialq.Failure{Reason: dialq.ReasonTrunk,
 			Message: fmt.Sprintf("the %s trunk %s has no SIP settings", profile.Name, c.TrunkID)}}
 	} else if err != nil {
-		return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonInternal,
+		return &dialq.StepError{Err: err, Retry: true, NotPlaced: true, Failure: dialq.Failure{Reason: dialq.ReasonInternal,
 			Message: fmt.Sprintf("could not read the %s trunk's SIP settings", profile.Name)}}
 	}
 	conn, err := relay.Listen(m.cfg.BindIP, trunk.RTPPortMin, trunk.RTPPortMax)
 	if err != nil {
-		return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+		return &dialq.StepError{Err: err, Retry: true, NotPlaced: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
 			Message: "no free RTP port for the call"}}
 	}
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
@@ -159,7 +159,7 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	}, conn)
 	if err != nil {
 		conn.Close()
-		return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonLiveKit,
+		return &dialq.StepError{Err: err, Retry: true, NotPlaced: true, Failure: dialq.Failure{Reason: dialq.ReasonLiveKit,
 			Message: "the phone participant could not join the call's room"}}
 	}
 
@@ -175,7 +175,7 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 		close(b.placed)
 		sess.Close("INVITE not sent")
 		if errors.Is(err, sipua.ErrClosed) {
-			return &dialq.StepError{Err: err, Retry: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
+			return &dialq.StepError{Err: err, Retry: true, NotPlaced: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
 				Message: "this worker's SIP user agent is closed; the call is left to another worker"}}
 		}
 		return err

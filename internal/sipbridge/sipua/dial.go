@@ -120,9 +120,9 @@ func validHeaderName(name string) bool {
 // connecting to the carrier and sending the INVITE, not the ringing, which
 // ends with r.RingTimeout.
 //
-// Start returns a *dialq.StepError: with Retry set when the INVITE could not
-// be sent (the carrier unreachable), without it when r is invalid. It returns
-// ErrClosed once the UA is closed.
+// Start returns a *dialq.StepError: with Retry and NotPlaced set when the
+// INVITE could not be sent (the carrier unreachable), without them when r
+// is invalid. It returns ErrClosed once the UA is closed.
 func (ua *UA) Start(ctx context.Context, r DialRequest, ev Events) (*Call, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
@@ -168,6 +168,7 @@ func (ua *UA) Start(ctx context.Context, r DialRequest, ev Events) (*Call, error
 	if err != nil {
 		se := unreachable(c.carrier, false, fmt.Errorf("send INVITE to %s:%d over %s: %w",
 			r.Trunk.SIPHost, r.Trunk.SIPPort, r.Trunk.Transport, err))
+		se.NotPlaced = true // never written: the dialer may dial again
 		c.log.Warn("INVITE not sent", "error", err)
 		c.settle(se)
 		return nil, se

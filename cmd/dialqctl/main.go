@@ -1,5 +1,7 @@
 // Command dialqctl administers dialq: it applies migrations, makes tenants,
-// API keys, assistants and trunks, and seeds the demo tenant `make run` uses.
+// API keys, assistants and trunks, seeds the demo tenant `make run` uses,
+// and places, lists and hangs up calls through the same calls service as
+// the API.
 //
 //	dialqctl migrate
 //	dialqctl create-tenant -name NAME
@@ -9,6 +11,9 @@
 //	DIALQ_EXOTEL_PASSWORD=... dialqctl save-trunk -tenant <uuid> -id ST_... -provider exotel -caller-id 0... -username U -media-ip IP
 //	dialqctl new-secret-key
 //	dialqctl seed-demo -env-file .dialq/demo.env
+//	dialqctl place-call -tenant <uuid> -assistant <uuid> -trunk ST_... -to +E164 [-service twilio] [-metadata '{...}'] [-wait 20s]
+//	dialqctl calls -tenant <uuid> [-status S] [-to +E164] [-limit N] [-after CURSOR]
+//	dialqctl hangup -tenant <uuid> -call <uuid>
 package main
 
 import (
@@ -47,11 +52,21 @@ func main() {
 		err = newSecretKey()
 	case "seed-demo":
 		err = seedDemo(ctx, os.Args[2:])
+	case "place-call":
+		err = placeCall(ctx, os.Args[2:])
+	case "calls":
+		err = listCalls(ctx, os.Args[2:])
+	case "hangup":
+		err = hangupCall(ctx, os.Args[2:])
 	default:
 		usage()
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "dialqctl:", err)
+		msg := err.Error()
+		if code := dialq.ErrorCode(err); code != dialq.EINTERNAL {
+			msg = dialq.ErrorMessage(err) // what the API would answer
+		}
+		fmt.Fprintln(os.Stderr, "dialqctl:", msg)
 		os.Exit(1)
 	}
 }
@@ -65,7 +80,10 @@ func usage() {
   save-trunk       create or update a trunk (twilio: LiveKit trunk; exotel: SIP settings,
                    password from DIALQ_EXOTEL_PASSWORD, sealed with DIALQ_SECRET_KEY)
   new-secret-key   print a fresh DIALQ_SECRET_KEY
-  seed-demo        the demo tenant make run uses`)
+  seed-demo        the demo tenant make run uses
+  place-call       place a call as POST /call/outbound does, and print it
+  calls            list a tenant's calls, newest first
+  hangup           hang up a live bridged call`)
 	os.Exit(2)
 }
 

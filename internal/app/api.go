@@ -39,17 +39,56 @@ type APIConfig struct {
 	Calls calls.Config
 }
 
-// API is a running API process: its stores, its calls service and its
-// HTTP server.
+// Calls is the calls service with what it stands on: Postgres, the queue,
+// the change notifications and the hang-up channel. The API serves it over
+// HTTP; dialqctl calls it directly.
+type Calls struct {
+	DB      *postgres.DB
+	Redis   *redis.Client
+	hub     *notify.Hub
+	Service *calls.Service
+}
+
+// OpenCalls builds the calls service of cfg (its HTTP parts unused).
+func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, err error) {
+	c = &Calls{}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	if c.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {
+		return nil, err
+	}
+	if c.Redis, err = cfg.Redis.connect(ctx); err != nil {
+		return nil, err
+	}
+	if c.hub, err = notify.NewHub(ctx, c.Redis, cfg.Channels.Notify, log); err != nil {
+		return nil, err
+	}
+	enq := queue.NewEnqueuer(asynq.NewClientFromRedisClient(c.Redis), cfg.Dial)
+	c.Service = calls.New(c.DB, enq, c.hub, notify.NewHangups(c.Redis, cfg.Channels.Hangup), log, cfg.Calls)
+	return c, nil
+}
+
+// Close releases what OpenCalls opened.
+func (c *Calls) Close() {
+	if c.hub != nil {
+		c.hub.Close()
+	}
+	if c.Redis != nil {
+		c.Redis.Close()
+	}
+	if c.DB != nil {
+		c.DB.Close()
+	}
+}
+
+// API is a running API process: the calls service and its HTTP server.
 type API struct {
-	cfg   APIConfig
-	log   *slog.Logger
-	DB    *postgres.DB
-	Redis *redis.Client
-	hub   *notify.Hub
-	// Calls is the calls service the handlers call; dialqctl and tests may
-	// call it too.
-	Calls   *calls.Service
+	cfg APIConfig
+	log *slog.Logger
+	*Calls
 	Handler *httpapi.Server
 	ln      net.Listener
 	srv     *http.Server
@@ -60,24 +99,16 @@ type API struct {
 // NewAPI builds the API of cfg and binds its listener; Run serves it.
 func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err error) {
 	a = &API{cfg: cfg, log: log}
+	if a.Calls, err = OpenCalls(ctx, cfg, log); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			a.Close()
 		}
 	}()
-	if a.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {
-		return nil, err
-	}
-	if a.Redis, err = cfg.Redis.connect(ctx); err != nil {
-		return nil, err
-	}
-	if a.hub, err = notify.NewHub(ctx, a.Redis, cfg.Channels.Notify, log); err != nil {
-		return nil, err
-	}
-	enq := queue.NewEnqueuer(asynq.NewClientFromRedisClient(a.Redis), cfg.Dial)
-	a.Calls = calls.New(a.DB, enq, a.hub, notify.NewHangups(a.Redis, cfg.Channels.Hangup), log, cfg.Calls)
 	rdb := a.Redis
-	if a.Handler, err = httpapi.New(a.Calls, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, cfg.HTTP); err != nil {
+	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, cfg.HTTP); err != nil {
 		return nil, err
 	}
 	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
@@ -126,15 +157,7 @@ func (a *API) Close() {
 	if a.ln != nil {
 		a.ln.Close()
 	}
-	if a.hub != nil {
-		a.hub.Close()
-	}
-	if a.Redis != nil {
-		a.Redis.Close()
-	}
-	if a.DB != nil {
-		a.DB.Close()
-	}
+	a.Calls.Close()
 }
 
 // openDB migrates when asked, then opens the store.

@@ -15,24 +15,15 @@ import (
 	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/envconf"
-	"github.com/dialq/dialq/internal/queue"
 )
 
 // openCalls opens the calls service the API serves, on the same queue and
-// channels (DATABASE_URL, REDIS_ADDR, REDIS_PASSWORD, REDIS_DB, DIALQ_QUEUE,
-// DIALQ_DIAL_TIMEOUT, DIALQ_NOTIFY_CHANNEL, DIALQ_HANGUP_CHANNEL).
+// channels: it reads the same variables as the API for them.
 func openCalls(ctx context.Context) (*app.Calls, error) {
 	l := envconf.New()
-	d := queue.DefaultDialOptions()
-	cfg := app.APIConfig{
-		DatabaseURL: l.Required("DATABASE_URL"),
-		DBMaxConns:  2,
-		Redis: app.Redis{Addr: l.String("REDIS_ADDR", "127.0.0.1:6379"), Password: l.String("REDIS_PASSWORD", ""),
-			DB: l.Int("REDIS_DB", 0)},
-		Channels: app.Channels{Notify: l.String("DIALQ_NOTIFY_CHANNEL", ""), Hangup: l.String("DIALQ_HANGUP_CHANNEL", "")},
-		Dial: queue.DialOptions{Queue: l.String("DIALQ_QUEUE", d.Queue), MaxRetry: d.MaxRetry,
-			Timeout: l.Duration("DIALQ_DIAL_TIMEOUT", d.Timeout), Retention: d.Retention},
-	}
+	cfg := app.APIConfig{Redis: app.ReadRedis(l), Channels: app.ReadChannels(l), Dial: app.ReadDial(l)}
+	cfg.DatabaseURL, _, _ = app.ReadDatabase(l)
+	cfg.DBMaxConns = 2
 	if err := l.Err(); err != nil {
 		return nil, err
 	}

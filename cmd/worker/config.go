@@ -18,21 +18,10 @@ func loadConfig() (app.WorkerConfig, string, error) {
 }
 
 func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
-	d := queue.DefaultDialOptions()
-	sd := dialer.DefaultServerOptions(d.Queue)
+	sd := dialer.DefaultServerOptions(queue.QueueCalls)
 	c := app.WorkerConfig{
-		DatabaseURL: l.Required("DATABASE_URL"),
-		DBMaxConns:  l.Int("DIALQ_DB_MAX_CONNS", 20),
-		Migrate:     l.Bool("DIALQ_MIGRATE", true),
-		Redis: app.Redis{
-			Addr:     l.String("REDIS_ADDR", "127.0.0.1:6379"),
-			Password: l.String("REDIS_PASSWORD", ""),
-			DB:       l.Int("REDIS_DB", 0),
-		},
-		Channels: app.Channels{
-			Notify: l.String("DIALQ_NOTIFY_CHANNEL", ""),
-			Hangup: l.String("DIALQ_HANGUP_CHANNEL", ""),
-		},
+		Redis:    app.ReadRedis(l),
+		Channels: app.ReadChannels(l),
 		LiveKit: livekit.Config{
 			URL:              l.Required("LIVEKIT_URL"),
 			APIKey:           l.Required("LIVEKIT_API_KEY"),
@@ -40,12 +29,7 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 			SIPURL:           l.String("LIVEKIT_SIP_URL", ""),
 			RoomEmptyTimeout: l.Duration("DIALQ_ROOM_EMPTY_TIMEOUT", 5*time.Minute),
 		},
-		Dial: queue.DialOptions{
-			Queue:     l.String("DIALQ_QUEUE", d.Queue),
-			MaxRetry:  l.Int("DIALQ_DIAL_MAX_RETRY", d.MaxRetry),
-			Timeout:   l.Duration("DIALQ_DIAL_TIMEOUT", d.Timeout),
-			Retention: l.Duration("DIALQ_TASK_RETENTION", d.Retention),
-		},
+		Dial: app.ReadDial(l),
 		Server: dialer.ServerOptions{
 			Concurrency:       l.Int("DIALQ_WORKER_CONCURRENCY", sd.Concurrency),
 			TaskCheckInterval: l.Duration("DIALQ_TASK_CHECK_INTERVAL", sd.TaskCheckInterval),
@@ -56,6 +40,7 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 		RingTimeout: l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
 		SweepAge:    l.Duration("DIALQ_SWEEP_AGE", time.Minute),
 	}
+	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
 	bridge := app.BridgeConfig{
 		SecretKey:       l.String("DIALQ_SECRET_KEY", ""),
 		SIPListen:       l.String("DIALQ_SIP_LISTEN", "127.0.0.1:0"),

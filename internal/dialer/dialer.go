@@ -128,6 +128,12 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 
 // place runs the steps the call still needs. c is updated as they succeed.
 func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+	if c.Status == dialq.StatusQueued {
+		// It will be dialed: refuse before making a room nobody will use.
+		if err := d.checkBudget(ctx); err != nil {
+			return err
+		}
+	}
 	if c.RoomName == "" {
 		room := dialq.RoomNameFor(c)
 		if err := d.Rooms.CreateRoom(ctx, room, roomMetadata(c)); err != nil {
@@ -176,9 +182,6 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonBridge,
 			Message: fmt.Sprintf("this worker runs without a line for %s calls (the SIP bridge is off); the room and agent dispatch were created but the number was not dialed", c.Service)}}
 	}
-	if err := d.checkBudget(ctx); err != nil {
-		return err
-	}
 	if c.Status != dialq.StatusQueued {
 		// An earlier attempt marked the call dialing and did not put it
 		// back: its dial may have left. (A call back to queued was never
@@ -210,7 +213,7 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 		// follows what it finds or gives up without dialing.
 		if se := dialq.AsStepError(err); se.NotPlaced {
 			if rerr := d.Store.RecordDialNotPlaced(context.WithoutCancel(ctx), c.ID, se.Error()); rerr != nil {
-				return fmt.Errorf("record dial not placed: %w", rerr)
+				return fmt.Errorf("record dial not placed (%v): %w", err, rerr)
 			}
 			c.Status = dialq.StatusQueued
 		}

@@ -318,17 +318,18 @@ func TestAttemptRingBudget(t *testing.T) {
 		left   time.Duration // 0: no deadline
 		want   outcome
 		dials  int
-		then   []string // after RecordDispatch
+		before int      // how many of firstDial's steps run
+		then   []string // after them
 		status dialq.CallStatus
 		reason dialq.FailureReason
 	}{
-		{name: "a second short", left: need - time.Second, want: taskSkip,
+		{name: "a second short", left: need - time.Second, want: taskSkip, before: 1,
 			then: []string{"RecordFailed", "notify:failed"}, status: dialq.StatusFailed, reason: dialq.ReasonInternal},
-		{name: "far too short", left: 10 * time.Second, want: taskSkip,
+		{name: "far too short", left: 10 * time.Second, want: taskSkip, before: 1,
 			then: []string{"RecordFailed", "notify:failed"}, status: dialq.StatusFailed, reason: dialq.ReasonInternal},
-		{name: "enough", left: need + 10*time.Second, want: taskDone, dials: 1,
+		{name: "enough", left: need + 10*time.Second, want: taskDone, dials: 1, before: 5,
 			then: []string{"MarkDialing", "notify:dialing", "Dial", "RecordAnswered", "notify:answered"}, status: dialq.StatusAnswered},
-		{name: "no deadline", want: taskDone, dials: 1,
+		{name: "no deadline", want: taskDone, dials: 1, before: 5,
 			then: []string{"MarkDialing", "notify:dialing", "Dial", "RecordAnswered", "notify:answered"}, status: dialq.StatusAnswered},
 	}
 	for _, tt := range tests {
@@ -345,7 +346,7 @@ func TestAttemptRingBudget(t *testing.T) {
 
 			c, err := r.attempt(ctx, true)
 			requireOutcome(t, tt.want, err)
-			require.Equal(t, steps(firstDial[:5], tt.then...), r.j.take())
+			require.Equal(t, steps(firstDial[:tt.before], tt.then...), r.j.take())
 			require.Equal(t, tt.status, c.Status)
 			require.Equal(t, tt.status, r.store.row.Status)
 			require.Equal(t, tt.reason, r.store.row.FailureReason)

@@ -13,6 +13,9 @@
 //	PHONESIM_RING       how long each phone rings before answering (default 1s)
 //	PHONESIM_ANSWER     SIP code every phone answers with (default 200;
 //	                    486, 480, 603... to try failures)
+//	PHONESIM_TALK       how long an answered phone stays before it hangs up
+//	                    (default 30s, like make run's Exotel phone; 0 stays
+//	                    until everyone else left the room)
 package main
 
 import (
@@ -41,6 +44,7 @@ type config struct {
 	APIKey    string
 	APISecret string
 	Ring      time.Duration
+	Talk      time.Duration
 	Answer    int
 }
 
@@ -52,6 +56,7 @@ func loadConfig() (config, error) {
 		APIKey:    os.Getenv("LIVEKIT_API_KEY"),
 		APISecret: os.Getenv("LIVEKIT_API_SECRET"),
 		Ring:      time.Second,
+		Talk:      30 * time.Second,
 		Answer:    200,
 	}
 	for _, name := range []string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
@@ -65,6 +70,13 @@ func loadConfig() (config, error) {
 			return cfg, fmt.Errorf("PHONESIM_RING must be a duration such as 1s, got %q", v)
 		}
 		cfg.Ring = d
+	}
+	if v := os.Getenv("PHONESIM_TALK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return cfg, fmt.Errorf("PHONESIM_TALK must be a duration such as 30s, got %q", v)
+		}
+		cfg.Talk = d
 	}
 	if v := os.Getenv("PHONESIM_ANSWER"); v != "" {
 		code, err := strconv.Atoi(v)
@@ -107,6 +119,7 @@ func run(log *slog.Logger) error {
 		Script: sipdouble.Always(sipdouble.Outcome{
 			Code:            cfg.Answer,
 			RingFor:         cfg.Ring,
+			HangUpAfter:     cfg.Talk,
 			HangUpWhenAlone: true,
 		}),
 		Logger: log,
@@ -123,7 +136,7 @@ func run(log *slog.Logger) error {
 	log.Warn("==================================================================")
 	log.Warn("LOCAL PHONE SIMULATOR: this is NOT LiveKit's SIP service and places NO real phone calls")
 	log.Warn("it stands in for LiveKit's SIP API; every dialled number is a simulated phone that joins the LiveKit room",
-		"url", url, "livekit_url", cfg.LiveKit, "answers", cfg.Answer, "rings_for", cfg.Ring)
+		"url", url, "livekit_url", cfg.LiveKit, "answers", cfg.Answer, "rings_for", cfg.Ring, "hangs_up_after", cfg.Talk)
 	log.Warn("point dialq's SIP API URL at " + url + " to use it")
 	log.Warn("==================================================================")
 

@@ -52,7 +52,10 @@ func run() error {
 			return err
 		}
 	}
-	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	// One clock for every time the worker records: the store's, the
+	// dialer's and the bridge's.
+	now := time.Now
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBMaxConns, postgres.WithClock(now))
 	if err != nil {
 		return err
 	}
@@ -72,7 +75,7 @@ func run() error {
 		}),
 		Notify:         notify.NewPublisher(rdb, cfg.NotifyChannel),
 		Log:            log,
-		Now:            time.Now,
+		Now:            now,
 		RingTimeout:    cfg.RingTimeout,
 		FollowInterval: 500 * time.Millisecond,
 	}
@@ -95,7 +98,7 @@ func run() error {
 		"livekit", cfg.LiveKitURL, "ring_timeout", cfg.RingTimeout)
 
 	sweeper := &dialer.Sweeper{Store: db, Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), cfg.Dial),
-		Log: log, Now: time.Now, Age: cfg.SweepAge}
+		Log: log, Now: now, Age: cfg.SweepAge}
 	go sweeper.Run(ctx, cfg.SweepAge/2)
 
 	<-ctx.Done()

@@ -37,7 +37,14 @@ type DB struct {
 
 	// secrets seals SIP passwords; nil refuses to store or read them.
 	secrets *secret.Box
+
+	// clock is where every time the store writes comes from (WithClock),
+	// never the database server's now().
+	clock func() time.Time
 }
+
+// now reads the store's clock to the microsecond, as Postgres keeps it.
+func (s *DB) now() time.Time { return s.clock().Truncate(time.Microsecond) }
 
 // UseSecrets sets the box SIP passwords are sealed with.
 func (s *DB) UseSecrets(b *secret.Box) { s.secrets = b }
@@ -51,6 +58,7 @@ type Option func(*options)
 
 type options struct {
 	statementTimeout time.Duration
+	now              func() time.Time
 }
 
 // WithStatementTimeout sets the statement_timeout of the store's
@@ -62,11 +70,19 @@ func WithStatementTimeout(d time.Duration) Option {
 	return func(o *options) { o.statementTimeout = d }
 }
 
+// WithClock sets the clock the store takes every time it writes from
+// (updated_at, the timeline's at, the bridge's heartbeats, ...): the one
+// the dialer and the bridge read, so that the times on a row and in its
+// timeline compare with theirs. Default time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
 // Open connects to dsn and prepares the hot statements. It does not migrate;
 // call Migrate first on a new database. Statements run for at most
 // DefaultStatementTimeout unless an option or the DSN says otherwise.
 func Open(ctx context.Context, dsn string, maxConns int, opts ...Option) (*DB, error) {
-	o := options{statementTimeout: DefaultStatementTimeout}
+	o := options{statementTimeout: DefaultStatementTimeout, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -84,7 +100,7 @@ func Open(ctx context.Context, dsn string, maxConns int, opts ...Option) (*DB, e
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db}
+	s := &DB{db: db, clock: o.now}
 	if s.insertCall, err = db.PreparexContext(ctx, insertCallSQL); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prepare insert call (is the schema migrated?): %w", err)

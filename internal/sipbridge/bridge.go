@@ -165,7 +165,9 @@ func (m *Manager) Place(ctx context.Context, c *dialq.Call) error {
 		return err
 	}
 	b.sip = sc
-	if err := m.store.RecordInviteSent(context.WithoutCancel(ctx), c.ID, m.cfg.Worker, sc.CallID()); err != nil {
+	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancelWrite()
+	if err := m.store.RecordInviteSent(wctx, c.ID, m.cfg.Worker, sc.CallID()); err != nil {
 		// Unrecorded, the call would be nobody's: cancel it now. It may have
 		// rung, so it is not dialed again. Ringing must not wait for the
 		// record any more: it runs on the goroutine that sends the CANCEL.
@@ -248,7 +250,9 @@ func (m *Manager) Run(ctx context.Context) {
 			continue
 		case <-t.C:
 		}
-		_, hangups, err := m.store.TouchBridged(ctx, m.cfg.Worker, m.held())
+		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+		_, hangups, err := m.store.TouchBridged(wctx, m.cfg.Worker, m.held())
+		cancel()
 		if err != nil && ctx.Err() == nil {
 			m.log.Warn("vouch for bridged calls", "err", err)
 		}
@@ -259,7 +263,9 @@ func (m *Manager) Run(ctx context.Context) {
 				m.log.Info("hanging up on a stored request", "call_id", id, "reason", reason)
 			}
 		}
-		ids, err := m.store.CloseOrphanedBridged(ctx, m.now().Add(-m.cfg.OrphanAfter))
+		wctx, cancel = context.WithTimeout(ctx, writeTimeout)
+		ids, err := m.store.CloseOrphanedBridged(wctx, m.now().Add(-m.cfg.OrphanAfter))
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				m.log.Warn("close orphaned bridged calls", "err", err)
@@ -316,8 +322,24 @@ func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
+// writeTimeout bounds each record the bridge makes of a call (and each
+// announcement of it): a call's goroutine must not wait for ever on a
+// Postgres or a Redis that does not answer, holding the call (and the
+// drain) with it. A record that gives up leaves the row as it was: a call
+// whose end could not be recorded is no longer vouched for, and the orphan
+// closer ends its row as lost.
+const writeTimeout = 5 * time.Second
+
+// writeContext returns the context a record of a call is made with: its own
+// deadline, whatever became of the context that placed the call.
+func writeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), writeTimeout)
+}
+
 func (m *Manager) changed(id uuid.UUID, s dialq.CallStatus) {
-	if err := m.notify.CallChanged(context.Background(), id, s); err != nil {
+	ctx, cancel := writeContext()
+	defer cancel()
+	if err := m.notify.CallChanged(ctx, id, s); err != nil {
 		m.log.Warn("announce call change", "call_id", id, "err", err)
 	}
 }
@@ -367,7 +389,9 @@ func (b *call) Ringing(code int) {
 	if code == 183 {
 		reason = "Session Progress"
 	}
-	if err := b.m.store.RecordRinging(context.Background(), b.c.ID, code, reason); err != nil {
+	ctx, cancel := writeContext()
+	defer cancel()
+	if err := b.m.store.RecordRinging(ctx, b.c.ID, code, reason); err != nil {
 		b.log.Warn("record ringing", "err", err)
 	}
 	b.m.changed(b.c.ID, dialq.StatusRinging)
@@ -397,7 +421,9 @@ func (b *call) HungUp(by, reason string) {
 }
 
 func (b *call) event(kind, detail string) {
-	if err := b.m.store.RecordBridgeEvent(context.Background(), b.c.ID, kind, detail); err != nil {
+	ctx, cancel := writeContext()
+	defer cancel()
+	if err := b.m.store.RecordBridgeEvent(ctx, b.c.ID, kind, detail); err != nil {
 		b.log.Warn("record "+kind, "err", err)
 	}
 }
@@ -453,7 +479,10 @@ func (b *call) follow() {
 		return
 	}
 	p := dialq.Participant{SID: b.sess.ParticipantSID(), Identity: b.identity, SIPCallID: b.sip.CallID()}
-	if _, err := m.store.RecordAnswered(ctx, b.c.ID, p, m.now()); err != nil {
+	wctx, cancel := writeContext()
+	_, err = m.store.RecordAnswered(wctx, b.c.ID, p, m.now())
+	cancel()
+	if err != nil {
 		b.log.Error("record answer", "err", err)
 	}
 	m.changed(b.c.ID, dialq.StatusAnswered)
@@ -496,7 +525,9 @@ func (b *call) hangup(reason string) {
 
 func (b *call) complete(reason string) {
 	b.rec.Lock()
-	_, err := b.m.store.RecordCompleted(context.Background(), b.c.ID, reason, b.m.now())
+	ctx, cancel := writeContext()
+	_, err := b.m.store.RecordCompleted(ctx, b.c.ID, reason, b.m.now())
+	cancel()
 	b.rec.Unlock()
 	if err != nil {
 		b.log.Error("record end of call", "err", err)
@@ -510,7 +541,9 @@ func (b *call) complete(reason string) {
 func (b *call) fail(f dialq.Failure, closeReason string) {
 	b.sess.Close(closeReason)
 	b.rec.Lock()
-	_, err := b.m.store.RecordBridgeFailed(context.Background(), b.c.ID, f, b.m.now())
+	ctx, cancel := writeContext()
+	_, err := b.m.store.RecordBridgeFailed(ctx, b.c.ID, f, b.m.now())
+	cancel()
 	b.rec.Unlock()
 	if err != nil {
 		b.log.Error("record failure", "err", err)

@@ -97,9 +97,10 @@ func run() error {
 	log.Info("worker started", "queue", cfg.Server.Queue, "concurrency", cfg.Server.Concurrency,
 		"livekit", cfg.LiveKitURL, "ring_timeout", cfg.RingTimeout)
 
-	sweeper := &dialer.Sweeper{Store: db, Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), cfg.Dial),
-		Log: log, Now: now, Age: cfg.SweepAge}
-	go sweeper.Run(ctx, cfg.SweepAge/2)
+	sweeper := dialer.NewSweeper(dialer.SweeperConfig{Store: db,
+		Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), cfg.Dial), Log: log, Age: cfg.SweepAge, Now: now})
+	sweeper.Start()
+	defer sweeper.Shutdown()
 
 	<-ctx.Done()
 	log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", cfg.Server.ShutdownTimeout)

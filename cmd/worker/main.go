@@ -16,6 +16,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/internal/background"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/livekit"
 	"github.com/dialq/dialq/internal/logging"
@@ -82,7 +83,7 @@ func run() error {
 	var bridges *sipbridge.Manager
 	if cfg.Bridge {
 		var stopBridge func()
-		if bridges, stopBridge, err = startBridge(cfg, db, rdb, d.Notify, log); err != nil {
+		if bridges, stopBridge, err = startBridge(cfg, db, rdb, d.Notify, now, log); err != nil {
 			return err
 		}
 		defer stopBridge()
@@ -111,11 +112,13 @@ func run() error {
 	return nil
 }
 
-// startBridge starts the Exotel bridge: the SIP user agent, the manager
-// that vouches for this process's calls and the listener for hang-up
-// requests. The returned function stops them; until then the manager keeps
-// vouching and hanging up on request, through the drain after SIGTERM.
-func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n sipbridge.Notifier, log *slog.Logger) (*sipbridge.Manager, func(), error) {
+// startBridge starts the Exotel bridge: the SIP user agent, the manager of
+// this process's calls, its background services (heartbeat, orphan
+// closer, relay log) and the listener for hang-up requests. The returned
+// function stops them; until then the heartbeat keeps vouching for the
+// calls and they are hung up on request, through the drain after SIGTERM.
+func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n sipbridge.Notifier, now func() time.Time,
+	log *slog.Logger) (*sipbridge.Manager, func(), error) {
 	if cfg.BridgeNice != 0 {
 		// Frames to the phones go out on a 20 ms schedule: see package
 		// priority. Without the right to, the calls still work.
@@ -139,28 +142,39 @@ func startBridge(cfg config, db *postgres.DB, rdb redis.UniversalClient, n sipbr
 		return nil, nil, fmt.Errorf("SIP user agent on %s (DIALQ_SIP_LISTEN): %w", cfg.SIPListen, err)
 	}
 	host, _ := os.Hostname()
+	blog := log.With("component", "bridge")
 	m := sipbridge.New(sipbridge.Config{
 		Worker:     fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
 		LiveKitURL: cfg.LiveKitURL, APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret,
 		BindIP: cfg.RTPBindIP, RingTimeout: cfg.RingTimeout, NoRTPTimeout: cfg.NoRTPTimeout,
-		MaxDuration: cfg.MaxCallDuration, Heartbeat: cfg.BridgeHeartbeat,
-	}, ua, db, n, log.With("component", "bridge"))
+		MaxDuration: cfg.MaxCallDuration, Now: now,
+	}, ua, db, n, blog)
+	services := []background.Service{
+		sipbridge.NewHeartbeat(m, sipbridge.HeartbeatConfig{Interval: cfg.BridgeHeartbeat}),
+		sipbridge.NewOrphans(sipbridge.OrphansConfig{Store: db, Notify: n, Log: blog, Interval: cfg.BridgeHeartbeat, Now: now}),
+		sipbridge.NewStatsLog(m, sipbridge.StatsLogConfig{Now: now}),
+	}
+	for _, s := range services {
+		s.Start()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go m.Run(ctx)
+	stop := func() {
+		cancel()
+		for _, s := range services {
+			s.Shutdown()
+		}
+		ua.Close()
+	}
 	err = notify.NewHangups(rdb, "").Listen(ctx, log, func(id uuid.UUID, reason string) {
 		if m.Hangup(id, reason) {
 			log.Info("hanging up on request", "call_id", id, "reason", reason)
 		}
 	})
 	if err != nil {
-		cancel()
-		ua.Close()
+		stop()
 		return nil, nil, err
 	}
 	log.Info("Exotel bridge ready", "sip_tcp", ua.LocalAddr("tcp").String(), "sip_udp", ua.LocalAddr("udp").String(),
 		"rtp_ip", cfg.RTPBindIP, "drain_timeout", cfg.DrainTimeout)
-	return m, func() {
-		cancel()
-		ua.Close()
-	}, nil
+	return m, stop, nil
 }

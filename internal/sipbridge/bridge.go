@@ -3,7 +3,9 @@
 // dial task hands the call to the Manager, which joins the call's room as the
 // phone participant (relay), sends the INVITE (sipua) and returns; the
 // call then lives on in this process, which records its ringing, answer and
-// end on the call's row and vouches for it until it ends.
+// end on the call's row. Background services go with the Manager: the
+// Heartbeat vouches for its calls until they end, Orphans closes the calls
+// of workers that died, StatsLog logs what the calls relayed.
 package sipbridge
 
 import (
@@ -32,7 +34,6 @@ type Store interface {
 	RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error)
 	RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error)
-	CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
 }
 
 // Notifier announces call changes to waiting API requests.
@@ -54,13 +55,9 @@ type Config struct {
 	// NoRTPTimeout ends an answered call whose phone sent no audio for this
 	// long; MaxDuration ends any call that lasts this long.
 	NoRTPTimeout, MaxDuration time.Duration
-	// Heartbeat is how often this process vouches for its calls;
-	// OrphanAfter is how long a call may go without any worker vouching for
-	// it before it is closed as worker_lost.
-	Heartbeat, OrphanAfter time.Duration
-	// StatsEvery is how often Run logs what the calls relayed, when there
-	// were calls ("bridged calls relayed"). Default a minute.
-	StatsEvery time.Duration
+	// Now is the clock the answer and the end of a call are recorded at:
+	// the store's. Default time.Now.
+	Now func() time.Time
 }
 
 // Manager places and follows the bridged calls of one worker process.
@@ -84,16 +81,10 @@ type Manager struct {
 
 // New returns a Manager dialing through ua.
 func New(cfg Config, ua *sipua.UA, store Store, notify Notifier, log *slog.Logger) *Manager {
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 10 * time.Second
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if cfg.OrphanAfter <= 0 {
-		cfg.OrphanAfter = 6 * cfg.Heartbeat
-	}
-	if cfg.StatsEvery <= 0 {
-		cfg.StatsEvery = time.Minute
-	}
-	return &Manager{cfg: cfg, ua: ua, store: store, notify: notify, log: log, now: time.Now,
+	return &Manager{cfg: cfg, ua: ua, store: store, notify: notify, log: log, now: cfg.Now,
 		calls: map[uuid.UUID]*call{}}
 }
 
@@ -228,55 +219,6 @@ func (m *Manager) Hangup(id uuid.UUID, reason string) bool {
 	}
 	b.end(reason)
 	return true
-}
-
-// Run vouches for this process's calls every Heartbeat, hangs up those
-// with a hang-up request stored (one whose message it missed), and closes
-// the calls of workers that stopped vouching for theirs, until ctx ends.
-// Every StatsEvery with calls it logs what they relayed ("bridged calls
-// relayed").
-func (m *Manager) Run(ctx context.Context) {
-	t := time.NewTicker(m.cfg.Heartbeat)
-	defer t.Stop()
-	st := time.NewTicker(m.cfg.StatsEvery)
-	defer st.Stop()
-	var last Stats
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-st.C:
-			last = m.logStats(last)
-			continue
-		case <-t.C:
-		}
-		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-		_, hangups, err := m.store.TouchBridged(wctx, m.cfg.Worker, m.held())
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			m.log.Warn("vouch for bridged calls", "err", err)
-		}
-		// Requests published while this worker was not listening; those it
-		// heard are ending already, and asking again changes nothing.
-		for id, reason := range hangups {
-			if m.Hangup(id, reason) {
-				m.log.Info("hanging up on a stored request", "call_id", id, "reason", reason)
-			}
-		}
-		wctx, cancel = context.WithTimeout(ctx, writeTimeout)
-		ids, err := m.store.CloseOrphanedBridged(wctx, m.now().Add(-m.cfg.OrphanAfter))
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				m.log.Warn("close orphaned bridged calls", "err", err)
-			}
-			continue
-		}
-		for _, id := range ids {
-			m.log.Warn("closed a bridged call whose worker went silent", "call_id", id, "after", m.cfg.OrphanAfter)
-			m.changed(id, dialq.StatusFailed)
-		}
-	}
 }
 
 // Drain takes no new calls, lets live ones end by themselves for up to

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/dialq/dialq/internal/background"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/postgres"
@@ -151,11 +152,17 @@ func serveBridge(args []string) error {
 		Worker:     fmt.Sprintf("dialqbench-%d", os.Getpid()),
 		LiveKitURL: *lkURL, APIKey: os.Getenv("LIVEKIT_API_KEY"), APISecret: os.Getenv("LIVEKIT_API_SECRET"),
 		BindIP: "127.0.0.1", RingTimeout: 30 * time.Second, NoRTPTimeout: 30 * time.Second,
-		MaxDuration: time.Hour, Heartbeat: 10 * time.Second,
+		MaxDuration: time.Hour,
 	}, ua, db, tally, log.With("component", "bridge"))
-	runCtx, stopRun := context.WithCancel(context.Background())
-	defer stopRun()
-	go m.Run(runCtx)
+	// The worker's background services of the bridge, as cmd/worker runs them.
+	for _, s := range []background.Service{
+		sipbridge.NewHeartbeat(m, sipbridge.HeartbeatConfig{}),
+		sipbridge.NewOrphans(sipbridge.OrphansConfig{Store: db, Notify: tally, Log: log.With("component", "bridge")}),
+		sipbridge.NewStatsLog(m, sipbridge.StatsLogConfig{}),
+	} {
+		s.Start()
+		defer s.Shutdown()
+	}
 	announce(ua.LocalAddr("tcp").String())
 
 	// Place the calls, open loop at rate.

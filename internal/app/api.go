@@ -161,11 +161,11 @@ func (a *API) Close() {
 }
 
 // openDB migrates when asked, then opens the store.
-func openDB(ctx context.Context, dsn string, maxConns int, migrate bool) (*postgres.DB, error) {
+func openDB(ctx context.Context, dsn string, maxConns int, migrate bool, opts ...postgres.Option) (*postgres.DB, error) {
 	if migrate {
 		if err := postgres.Migrate(ctx, dsn); err != nil {
 			return nil, err
 		}
 	}
-	return postgres.Open(ctx, dsn, maxConns)
+	return postgres.Open(ctx, dsn, maxConns, opts...)
 }

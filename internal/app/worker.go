@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/internal/background"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/livekit"
@@ -82,8 +82,11 @@ func WithLiveKit(wrap func(dialq.LiveKit) dialq.LiveKit) WorkerOption {
 // Worker is a running worker process: the asynq server with the dialer,
 // the sweeper and, when configured, the SIP bridge.
 type Worker struct {
-	cfg   WorkerConfig
-	log   *slog.Logger
+	cfg WorkerConfig
+	log *slog.Logger
+	// now is the one clock of everything the worker records: the store's,
+	// the dialer's and the bridge's.
+	now   func() time.Time
 	DB    *postgres.DB
 	Redis *redis.Client
 	// Dialer runs the call:dial tasks.
@@ -92,6 +95,9 @@ type Worker struct {
 	Bridge *sipbridge.Manager
 	ua     *sipua.UA
 	srv    *asynq.Server
+	// services run beside the asynq server: the sweeper and the bridge's
+	// heartbeat, orphan closer and relay log.
+	services []background.Service
 }
 
 // NewWorker builds the worker of cfg; Run starts it.
@@ -100,13 +106,13 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	for _, opt := range opts {
 		opt(&o)
 	}
-	w = &Worker{cfg: cfg, log: log}
+	w = &Worker{cfg: cfg, log: log, now: time.Now}
 	defer func() {
 		if err != nil {
 			w.Close()
 		}
 	}()
-	if w.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {
+	if w.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate, postgres.WithClock(w.now)); err != nil {
 		return nil, err
 	}
 	if w.Redis, err = cfg.Redis.connect(ctx); err != nil {
@@ -123,7 +129,7 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		Lines:       map[dialq.CallService]dialq.Line{dialq.ServiceTwilio: livekit.NewLine(lk, cfg.RingTimeout)},
 		Notify:      pub,
 		Log:         log,
-		Now:         time.Now,
+		Now:         w.now,
 		RingTimeout: cfg.RingTimeout,
 	}
 	if cfg.Bridge != nil {
@@ -133,6 +139,8 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		w.Dialer.Lines[dialq.ServiceExotel] = w.Bridge
 	}
 	w.srv = asynq.NewServerFromRedisClient(w.Redis, dialer.ServerConfig(cfg.Server, log))
+	w.services = append(w.services, dialer.NewSweeper(dialer.SweeperConfig{Store: w.DB,
+		Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(w.Redis), cfg.Dial), Log: log, Age: cfg.SweepAge, Now: w.now}))
 	return w, nil
 }
 
@@ -167,25 +175,37 @@ func (w *Worker) newBridge(cfg BridgeConfig, n sipbridge.Notifier) error {
 		name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 	}
 	lk := w.cfg.LiveKit
+	blog := w.log.With("component", "bridge")
 	w.Bridge = sipbridge.New(sipbridge.Config{
 		Worker: name, LiveKitURL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret,
 		BindIP: cfg.RTPBindIP, RingTimeout: w.cfg.RingTimeout, NoRTPTimeout: cfg.NoRTPTimeout,
-		MaxDuration: cfg.MaxCallDuration, Heartbeat: cfg.Heartbeat,
-	}, ua, w.DB, n, w.log.With("component", "bridge"))
+		MaxDuration: cfg.MaxCallDuration, Now: w.now,
+	}, ua, w.DB, n, blog)
+	w.services = append(w.services,
+		sipbridge.NewHeartbeat(w.Bridge, sipbridge.HeartbeatConfig{Interval: cfg.Heartbeat}),
+		sipbridge.NewOrphans(sipbridge.OrphansConfig{Store: w.DB, Notify: n, Log: blog, Interval: cfg.Heartbeat, Now: w.now}),
+		sipbridge.NewStatsLog(w.Bridge, sipbridge.StatsLogConfig{Now: w.now}),
+	)
 	return nil
 }
 
 // Run starts taking tasks and the background services, and runs until ctx
 // ends. Then it takes no new tasks, lets dials in flight finish
 // (Server.ShutdownTimeout) and drains the bridged calls (DrainTimeout),
-// hearing hang-up requests until the last one ends.
+// vouching for them and hearing hang-up requests until the last one ends;
+// then it stops the background services.
 func (w *Worker) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	for _, s := range w.services {
+		s.Start()
+	}
+	defer func() {
+		for _, s := range w.services {
+			s.Shutdown()
+		}
+	}()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	if w.Bridge != nil {
-		wg.Go(func() { w.Bridge.Run(bg) })
 		bridge := w.Bridge
 		err := notify.NewHangups(w.Redis, w.cfg.Channels.Hangup).Listen(bg, w.log, func(id uuid.UUID, reason string) {
 			if bridge.Hangup(id, reason) {
@@ -205,10 +225,6 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("worker started", "queue", w.cfg.Server.Queue, "concurrency", w.cfg.Server.Concurrency,
 		"livekit", w.cfg.LiveKit.URL, "ring_timeout", w.cfg.RingTimeout)
-
-	sweeper := &dialer.Sweeper{Store: w.DB, Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(w.Redis), w.cfg.Dial),
-		Log: w.log, Now: time.Now, Age: w.cfg.SweepAge}
-	wg.Go(func() { sweeper.Run(bg, w.cfg.SweepAge/2) })
 
 	<-ctx.Done()
 	w.log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", w.cfg.Server.ShutdownTimeout)

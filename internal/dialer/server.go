@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -55,5 +56,14 @@ func ServerConfig(o ServerOptions, log *slog.Logger) asynq.Config {
 		RetryDelayFunc:           RetryDelay(o.RetryBase),
 		Logger:                   logging.Asynq(log),
 		LogLevel:                 asynq.WarnLevel,
+	}
+}
+
+// RetryDelay returns asynq's retry delay: base doubled per retry, capped at
+// a minute, so a LiveKit blip is retried within seconds.
+func RetryDelay(base time.Duration) asynq.RetryDelayFunc {
+	return func(n int, _ error, _ *asynq.Task) time.Duration {
+		d := time.Duration(float64(base) * math.Pow(2, float64(n)))
+		return min(d, time.Minute)
 	}
 }

@@ -2,24 +2,15 @@ package dialer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/hibiken/asynq"
 
+	"github.com/dialq/dialq/internal/background"
 	"github.com/dialq/dialq/internal/dialq"
 )
-
-// RetryDelay returns asynq's retry delay: base doubled per retry, capped at
-// a minute, so a LiveKit blip is retried within seconds.
-func RetryDelay(base time.Duration) asynq.RetryDelayFunc {
-	return func(n int, _ error, _ *asynq.Task) time.Duration {
-		d := time.Duration(float64(base) * math.Pow(2, float64(n)))
-		return min(d, time.Minute)
-	}
-}
 
 // SweepStore lists calls that may have lost their task.
 type SweepStore interface {
@@ -32,48 +23,77 @@ type SweepEnqueuer interface {
 	EnqueueDial(ctx context.Context, c *dialq.Call) error
 }
 
-// Sweeper re-enqueues calls stored as queued whose task never reached Redis
-// (an API process died between the insert and the enqueue). The call id is
-// the TaskID, so a call whose task exists is never queued twice.
-type Sweeper struct {
+// SweeperConfig configures a Sweeper.
+type SweeperConfig struct {
 	Store   SweepStore
 	Enqueue SweepEnqueuer
 	Log     *slog.Logger
-	Now     func() time.Time
-	// Age is how long a call may sit queued before it is checked.
+	// Age is how long a call may sit queued before it is checked. Default
+	// a minute: an enqueue takes milliseconds once the row is stored.
 	Age time.Duration
+	// Interval is how often it sweeps. Default Age/2.
+	Interval time.Duration
+	// Now is the clock Age counts on, against the calls' created_at (the
+	// time the API that accepted each took). Default time.Now.
+	Now func() time.Time
 }
 
-// Run sweeps every interval until ctx ends.
-func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.Sweep(ctx); err != nil {
-				s.Log.Warn("sweep queued calls", "err", err)
-			}
-		}
+// Sweeper re-enqueues, every Interval, the calls stored as queued whose task
+// never reached Redis (an API process died between the insert and the
+// enqueue). The call id is the TaskID, so a call whose task exists is never
+// queued twice.
+type Sweeper struct {
+	cfg  SweeperConfig
+	loop *background.Loop
+}
+
+// NewSweeper returns a sweeper; Start starts it.
+func NewSweeper(cfg SweeperConfig) *Sweeper {
+	if cfg.Age <= 0 {
+		cfg.Age = time.Minute
 	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = cfg.Age / 2
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Sweeper{cfg: cfg}
 }
 
-// Sweep re-enqueues the calls queued for longer than Age and returns how
-// many it looked at.
+// Start sweeps every Interval until Shutdown. A pass may take up to one
+// Interval; one that would take longer gives way to the next.
+func (s *Sweeper) Start() {
+	s.loop = background.Start(s.cfg.Interval, func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.Interval)
+		defer cancel()
+		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Log.Warn("sweep queued calls", "err", err)
+		}
+	})
+}
+
+// Shutdown stops the sweeper and returns once its goroutine has ended.
+func (s *Sweeper) Shutdown() { s.loop.Shutdown() }
+
+// Sweep re-enqueues once the calls queued for longer than Age and returns
+// how many it looked at. It stops at the first error of the store or the
+// queue.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
-	ids, err := s.Store.QueuedBefore(ctx, s.Now().Add(-s.Age), 500)
+	ids, err := s.cfg.Store.QueuedBefore(ctx, s.cfg.Now().Add(-s.cfg.Age), 500)
 	if err != nil {
 		return 0, err
 	}
 	for _, id := range ids {
-		c, err := s.Store.GetCall(ctx, id)
+		c, err := s.cfg.Store.GetCall(ctx, id)
 		if err != nil {
 			return 0, err
 		}
-		if err := s.Enqueue.EnqueueDial(ctx, c); err != nil {
-			return 0, err
+		if err := s.cfg.Enqueue.EnqueueDial(ctx, c); err != nil {
+			return 0, fmt.Errorf("re-enqueue call %s: %w", id, err)
 		}
 	}
 	return len(ids), nil

@@ -13,12 +13,13 @@ import (
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/queue"
+	"github.com/dialq/dialq/internal/testkit/testclock"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 // TestSweepReenqueuesLostCalls: a call stored as queued whose task never
 // reached Redis is put on the queue once; a call whose task exists is left
-// as it is.
+// as it is; a young one is left until the clock has passed Age.
 func TestSweepReenqueuesLostCalls(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -33,6 +34,7 @@ func TestSweepReenqueuesLostCalls(t *testing.T) {
 	tenant := uuid.New()
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
 	now := time.Now()
+	clock := testclock.New(now)
 	newCall := func(age time.Duration) *dialq.Call {
 		c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_x",
 			ToNumber: "+15550200000", Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: now.Add(-age)}
@@ -45,7 +47,7 @@ func TestSweepReenqueuesLostCalls(t *testing.T) {
 	fresh := newCall(time.Second)      // too young to judge
 	require.NoError(t, enq.EnqueueDial(ctx, queued))
 
-	s := &dialer.Sweeper{Store: db, Enqueue: enq, Log: testenv.Logger(t), Now: time.Now, Age: time.Minute}
+	s := dialer.NewSweeper(dialer.SweeperConfig{Store: db, Enqueue: enq, Log: testenv.Logger(t), Now: clock.Now, Age: time.Minute})
 	n, err := s.Sweep(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
@@ -66,4 +68,63 @@ func TestSweepReenqueuesLostCalls(t *testing.T) {
 	pending, err = insp.ListPendingTasks(opts.Queue)
 	require.NoError(t, err)
 	require.Len(t, pending, 2)
+
+	// A minute on, the fresh call has waited long enough too.
+	clock.Advance(time.Minute)
+	_, err = s.Sweep(ctx)
+	require.NoError(t, err)
+	_, err = insp.GetTaskInfo(opts.Queue, fresh.ID.String())
+	require.NoError(t, err, "the fresh call, a minute on")
+}
+
+// TestSweeperStartAndShutdown: once started, the sweeper sweeps every
+// Interval by itself; Shutdown stops it.
+func TestSweeperStartAndShutdown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, _ := testenv.Postgres(t)
+	tenant := uuid.New()
+	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	lost := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_x",
+		ToNumber: "+15550200000", Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: time.Now().Add(-time.Hour)}
+	_, err := db.CreateCall(ctx, lost)
+	require.NoError(t, err)
+
+	rdb := testenv.Redis(t)
+	opts := queue.DefaultDialOptions()
+	opts.Queue = testenv.Name("q_")
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	t.Cleanup(func() { _ = insp.DeleteQueue(opts.Queue, true) })
+	enq := &signalingEnqueuer{SweepEnqueuer: queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), opts),
+		enqueued: make(chan uuid.UUID, 1)}
+	s := dialer.NewSweeper(dialer.SweeperConfig{Store: db, Enqueue: enq, Log: testenv.Logger(t),
+		Age: time.Minute, Interval: 10 * time.Millisecond})
+	s.Start()
+	select {
+	case id := <-enq.enqueued:
+		require.Equal(t, lost.ID, id)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the started sweeper never re-enqueued the lost call")
+	}
+	s.Shutdown()
+	_, err = insp.GetTaskInfo(opts.Queue, lost.ID.String())
+	require.NoError(t, err, "the lost call is on the queue")
+}
+
+// signalingEnqueuer is the real queue, telling the test the id of each call
+// it enqueued (the first, if the test is slow to take them).
+type signalingEnqueuer struct {
+	dialer.SweepEnqueuer
+	enqueued chan uuid.UUID
+}
+
+func (e *signalingEnqueuer) EnqueueDial(ctx context.Context, c *dialq.Call) error {
+	err := e.SweepEnqueuer.EnqueueDial(ctx, c)
+	if err == nil {
+		select {
+		case e.enqueued <- c.ID:
+		default:
+		}
+	}
+	return err
 }

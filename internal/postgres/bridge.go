@@ -20,7 +20,7 @@ const live = `AND status IN ('dialing', 'ringing', 'answered')`
 // is the worker's to finish, and the worker vouches for it (TouchBridged).
 func (s *DB) RecordInviteSent(ctx context.Context, id uuid.UUID, worker, sipCallID string) error {
 	_, err := s.record(ctx, "invite_sent", sipCallID,
-		`sip_call_id = $4, bridge_worker = $5, bridge_seen_at = now()`, `AND status = 'dialing'`, id, sipCallID, worker)
+		`sip_call_id = $5, bridge_worker = $6, bridge_seen_at = $4`, `AND status = 'dialing'`, id, sipCallID, worker)
 	return err
 }
 
@@ -42,7 +42,7 @@ func (s *DB) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail s
 // It reports false when the call was not answered or already ended.
 func (s *DB) RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error) {
 	return s.record(ctx, "completed", endReason,
-		`status = 'completed', end_reason = $4, ended_at = $5`, `AND status = 'answered'`, id, endReason, at)
+		`status = 'completed', end_reason = $5, ended_at = $6`, `AND status = 'answered'`, id, endReason, at)
 }
 
 // RecordBridgeFailed ends a live bridged call as failed, answered or not
@@ -50,8 +50,8 @@ func (s *DB) RecordCompleted(ctx context.Context, id uuid.UUID, endReason string
 // reports false when the call had already ended.
 func (s *DB) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
 	return s.record(ctx, "failed", string(f.Reason)+": "+f.Message,
-		`status = 'failed', failure_reason = $4, sip_status_code = $5, sip_status = $6,
-		 last_error = $7, end_reason = $7, ended_at = $8`,
+		`status = 'failed', failure_reason = $5, sip_status_code = $6, sip_status = $7,
+		 last_error = $8, end_reason = $8, ended_at = $9`,
 		live, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
 }
 
@@ -63,8 +63,8 @@ func (s *DB) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failu
 // request's time and reason.
 func (s *DB) RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
 	return s.record(ctx, "hangup_requested", reason,
-		`hangup_reason = CASE WHEN hangup_reason = '' THEN $4 ELSE hangup_reason END,
-		 hangup_requested_at = coalesce(hangup_requested_at, now())`, live, id, reason)
+		`hangup_reason = CASE WHEN hangup_reason = '' THEN $5 ELSE hangup_reason END,
+		 hangup_requested_at = coalesce(hangup_requested_at, $4)`, live, id, reason)
 }
 
 // TouchBridged renews worker's claim on the live bridged calls ids, the ones
@@ -84,9 +84,9 @@ func (s *DB) TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (
 		ID     uuid.UUID `db:"id"`
 		Reason string    `db:"hangup_reason"`
 	}
-	err := s.db.SelectContext(ctx, &rows, `UPDATE calls SET bridge_seen_at = now()
+	err := s.db.SelectContext(ctx, &rows, `UPDATE calls SET bridge_seen_at = $3
 		WHERE bridge_worker = $1 AND id = ANY($2::uuid[]) AND status IN ('dialing', 'ringing', 'answered')
-		RETURNING id, hangup_reason`, worker, pq.Array(texts))
+		RETURNING id, hangup_reason`, worker, pq.Array(texts), s.now())
 	if err != nil {
 		return 0, nil, fmt.Errorf("touch bridged calls of %s: %w", worker, err)
 	}
@@ -111,14 +111,14 @@ func (s *DB) CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([
 	err := s.db.SelectContext(ctx, &ids, `
 		WITH u AS (
 			UPDATE calls SET status = 'failed', failure_reason = 'worker_lost', last_error = $2,
-				end_reason = $2, ended_at = now(), updated_at = now()
+				end_reason = $2, ended_at = $3, updated_at = $3
 			WHERE bridge_worker <> '' AND status IN ('dialing', 'ringing', 'answered') AND bridge_seen_at < $1
 			RETURNING id, bridge_worker
 		), e AS (
-			INSERT INTO call_events (call_id, kind, detail)
-			SELECT id, 'failed', 'worker_lost: worker ' || bridge_worker || ' went silent' FROM u
+			INSERT INTO call_events (call_id, at, kind, detail)
+			SELECT id, $3, 'failed', 'worker_lost: worker ' || bridge_worker || ' went silent' FROM u
 		)
-		SELECT id FROM u`, staleBefore, msg)
+		SELECT id FROM u`, staleBefore, msg, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("close orphaned bridged calls: %w", err)
 	}

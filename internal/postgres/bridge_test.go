@@ -10,13 +10,15 @@ import (
 
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/postgres"
+	"github.com/dialq/dialq/internal/testkit/testclock"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
-// newBridgeStore returns a store of its own with a tenant in it.
-func newBridgeStore(t *testing.T) (*postgres.DB, uuid.UUID) {
+// newBridgeStore returns a store of its own, opened with opts, with a tenant
+// in it.
+func newBridgeStore(t *testing.T, opts ...postgres.Option) (*postgres.DB, uuid.UUID) {
 	t.Helper()
-	db, _ := testenv.Postgres(t)
+	db, _ := testenv.Postgres(t, opts...)
 	tenant := uuid.New()
 	require.NoError(t, db.SaveTenant(context.Background(), &dialq.Tenant{ID: tenant, Name: "t"}))
 	return db, tenant
@@ -87,7 +89,8 @@ func TestBridgedCallLifecycle(t *testing.T) {
 func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, tenant := newBridgeStore(t)
+	clock := testclock.New(time.Now())
+	db, tenant := newBridgeStore(t, postgres.WithClock(clock.Now))
 	dead := newExotelCall(t, db, tenant)
 	alive := newExotelCall(t, db, tenant)
 	dropped := newExotelCall(t, db, tenant)
@@ -95,8 +98,8 @@ func TestOrphanedBridgedCallsAreClosed(t *testing.T) {
 	require.NoError(t, db.RecordInviteSent(ctx, alive.ID, "worker-alive", "sip-alive"))
 	require.NoError(t, db.RecordInviteSent(ctx, dropped.ID, "worker-alive", "sip-dropped"))
 
-	time.Sleep(50 * time.Millisecond)
-	cut := time.Now()
+	cut := clock.Advance(time.Second)
+	clock.Advance(time.Second)
 	n, hangups, err := db.TouchBridged(ctx, "worker-alive", []uuid.UUID{alive.ID, dead.ID})
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n, "a worker vouches only for its own calls, and only those it names")

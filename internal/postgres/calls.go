@@ -106,13 +106,13 @@ func (s *DB) StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error
 	var r callRow
 	err := s.get(ctx, &r, `
 		WITH u AS (
-			UPDATE calls SET attempts = attempts + 1, updated_at = now()
+			UPDATE calls SET attempts = attempts + 1, updated_at = $2
 			WHERE id = $1 RETURNING `+callColumns+`
 		), e AS (
-			INSERT INTO call_events (call_id, kind, detail)
-			SELECT id, 'attempt', 'attempt ' || attempts FROM u
+			INSERT INTO call_events (call_id, at, kind, detail)
+			SELECT id, $2, 'attempt', 'attempt ' || attempts FROM u
 		)
-		SELECT * FROM u`, id)
+		SELECT * FROM u`, id, s.now())
 	if err != nil {
 		return nil, notFound(err, "Call %s not found.", id)
 	}
@@ -121,11 +121,13 @@ func (s *DB) StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error
 
 // record runs an UPDATE of one call guarded by its WHERE clause and, when it
 // changed the row, appends an event to the call's timeline in the same
-// statement. It reports whether the row changed.
+// statement. It reports whether the row changed. args[0] is the call's id:
+// in set and guard it is $1, args[1:] are $5 on, and $4 is the store's now,
+// which updated_at and the event's at take.
 func (s *DB) record(ctx context.Context, kind, detail, set, guard string, args ...any) (bool, error) {
-	q := `WITH u AS (UPDATE calls SET ` + set + `, updated_at = now() WHERE id = $1 ` + guard + ` RETURNING id)
-		INSERT INTO call_events (call_id, kind, detail) SELECT id, $2, $3 FROM u`
-	res, err := s.exec(ctx, q, append([]any{args[0], kind, detail}, args[1:]...)...)
+	q := `WITH u AS (UPDATE calls SET ` + set + `, updated_at = $4 WHERE id = $1 ` + guard + ` RETURNING id)
+		INSERT INTO call_events (call_id, at, kind, detail) SELECT id, $4, $2, $3 FROM u`
+	res, err := s.exec(ctx, q, append([]any{args[0], kind, detail, s.now()}, args[1:]...)...)
 	if err != nil {
 		return false, fmt.Errorf("record %s: %w", kind, err)
 	}
@@ -141,14 +143,14 @@ const notFinal = `AND status NOT IN ('answered', 'completed', 'failed')`
 
 // RecordRoom stores the call's LiveKit room.
 func (s *DB) RecordRoom(ctx context.Context, id uuid.UUID, room string) error {
-	_, err := s.record(ctx, "room_created", room, `room_name = $4`, notFinal, id, room)
+	_, err := s.record(ctx, "room_created", room, `room_name = $5`, notFinal, id, room)
 	return err
 }
 
 // RecordDispatch stores the agent dispatch made into the call's room.
 func (s *DB) RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state string) error {
 	_, err := s.record(ctx, "agent_dispatched", dispatchID,
-		`dispatch_id = $4, dispatch_state = $5`, notFinal, id, dispatchID, state)
+		`dispatch_id = $5, dispatch_state = $6`, notFinal, id, dispatchID, state)
 	return err
 }
 
@@ -157,7 +159,7 @@ func (s *DB) RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state
 // phone before it dials again.
 func (s *DB) MarkDialing(ctx context.Context, id uuid.UUID, identity string, at time.Time) error {
 	_, err := s.record(ctx, "dialing", identity,
-		`status = 'dialing', participant_identity = $4, dialed_at = coalesce(dialed_at, $5)`, notFinal, id, identity, at)
+		`status = 'dialing', participant_identity = $5, dialed_at = coalesce(dialed_at, $6)`, notFinal, id, identity, at)
 	return err
 }
 
@@ -165,8 +167,8 @@ func (s *DB) MarkDialing(ctx context.Context, id uuid.UUID, identity string, at 
 // It reports false when the call already had an outcome.
 func (s *DB) RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error) {
 	return s.record(ctx, "answered", p.SID,
-		`status = 'answered', participant_sid = $4, participant_identity = $5, sip_call_id = $6,
-		 sip_status_code = 200, sip_status = 'OK', answered_at = $7, last_error = ''`,
+		`status = 'answered', participant_sid = $5, participant_identity = $6, sip_call_id = $7,
+		 sip_status_code = 200, sip_status = 'OK', answered_at = $8, last_error = ''`,
 		notFinal, id, p.SID, p.Identity, p.SIPCallID, at)
 }
 
@@ -174,14 +176,14 @@ func (s *DB) RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participa
 // It reports false when the call already had an outcome.
 func (s *DB) RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
 	return s.record(ctx, "failed", string(f.Reason)+": "+f.Message,
-		`status = 'failed', failure_reason = $4, sip_status_code = $5, sip_status = $6,
-		 last_error = $7, ended_at = $8`,
+		`status = 'failed', failure_reason = $5, sip_status_code = $6, sip_status = $7,
+		 last_error = $8, ended_at = $9`,
 		notFinal, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
 }
 
 // RecordAttemptError stores why an attempt failed when the task will retry.
 func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) error {
-	_, err := s.record(ctx, "attempt_failed", msg, `last_error = $4`, notFinal, id, msg)
+	_, err := s.record(ctx, "attempt_failed", msg, `last_error = $5`, notFinal, id, msg)
 	return err
 }
 
@@ -211,7 +213,7 @@ func (s *DB) QueuedBefore(ctx context.Context, t time.Time, limit int) ([]uuid.U
 // RecordDialNotPlaced puts a call whose dial request never reached the phone
 // (the SIP service was unavailable) back to queued, so the retry dials again.
 func (s *DB) RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) error {
-	_, err := s.record(ctx, "dial_not_placed", msg, `status = 'queued', last_error = $4`, notFinal, id, msg)
+	_, err := s.record(ctx, "dial_not_placed", msg, `status = 'queued', last_error = $5`, notFinal, id, msg)
 	return err
 }
 

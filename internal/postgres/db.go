@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,14 +37,59 @@ type DB struct {
 
 	// secrets seals SIP passwords; nil refuses to store or read them.
 	secrets *secret.Box
+
+	// clock is where every time the store writes comes from (WithClock),
+	// never the database server's now().
+	clock func() time.Time
 }
+
+// now reads the store's clock to the microsecond, as Postgres keeps it.
+func (s *DB) now() time.Time { return s.clock().Truncate(time.Microsecond) }
 
 // UseSecrets sets the box SIP passwords are sealed with.
 func (s *DB) UseSecrets(b *secret.Box) { s.secrets = b }
 
+// DefaultStatementTimeout is how long Postgres lets one of dialq's
+// statements run before it cancels it, unless Open is told otherwise.
+const DefaultStatementTimeout = 10 * time.Second
+
+// An Option changes how Open sets up the store.
+type Option func(*options)
+
+type options struct {
+	statementTimeout time.Duration
+	now              func() time.Time
+}
+
+// WithStatementTimeout sets the statement_timeout of the store's
+// connections: Postgres cancels a statement that runs longer (an UPDATE
+// stuck behind a lock, a plan gone bad) rather than hold a connection and
+// the caller. 0 lets statements run for ever. A statement_timeout in the
+// DSN itself wins over this.
+func WithStatementTimeout(d time.Duration) Option {
+	return func(o *options) { o.statementTimeout = d }
+}
+
+// WithClock sets the clock the store takes every time it writes from
+// (updated_at, the timeline's at, the bridge's heartbeats, ...): the one
+// the dialer and the bridge read, so that the times on a row and in its
+// timeline compare with theirs. Default time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
 // Open connects to dsn and prepares the hot statements. It does not migrate;
-// call Migrate first on a new database.
-func Open(ctx context.Context, dsn string, maxConns int) (*DB, error) {
+// call Migrate first on a new database. Statements run for at most
+// DefaultStatementTimeout unless an option or the DSN says otherwise.
+func Open(ctx context.Context, dsn string, maxConns int, opts ...Option) (*DB, error) {
+	o := options{statementTimeout: DefaultStatementTimeout, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dsn, err := withStatementTimeout(dsn, o.statementTimeout)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sqlx.ConnectContext(ctx, "postgres", dsn)
 	if err != nil {
 		return nil, dialq.Errorf(dialq.EUNAVAILABLE, "connect to postgres: %v", err)
@@ -52,7 +100,7 @@ func Open(ctx context.Context, dsn string, maxConns int) (*DB, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db}
+	s := &DB{db: db, clock: o.now}
 	if s.insertCall, err = db.PreparexContext(ctx, insertCallSQL); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prepare insert call (is the schema migrated?): %w", err)
@@ -114,6 +162,8 @@ func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Migrate applies every pending migration in migrations.FS. A Postgres
 // advisory lock lets API and worker processes start together safely.
+// Migrations run without Open's statement_timeout: building an index on a
+// big table may take longer.
 func Migrate(ctx context.Context, dsn string) error {
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
@@ -143,6 +193,33 @@ func notFound(err error, format string, args ...any) error {
 	}
 	return err
 }
+
+// withStatementTimeout returns dsn with a statement_timeout of d, unless it
+// has one already. lib/pq sends the keys it does not know itself as run-time
+// parameters when it connects, so every connection of the pool starts with
+// it. dsn is a URL or a list of key=value pairs, as lib/pq takes either.
+func withStatementTimeout(dsn string, d time.Duration) (string, error) {
+	ms := strconv.FormatInt(d.Milliseconds(), 10)
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("parse the postgres URL: %w", err)
+		}
+		q := u.Query()
+		if q.Has("statement_timeout") {
+			return dsn, nil
+		}
+		q.Set("statement_timeout", ms)
+		u.RawQuery = q.Encode()
+		return u.String(), nil
+	}
+	if statementTimeoutKey.MatchString(dsn) {
+		return dsn, nil
+	}
+	return strings.TrimSpace(dsn + " statement_timeout=" + ms), nil
+}
+
+var statementTimeoutKey = regexp.MustCompile(`(^|\s)statement_timeout\s*=`)
 
 // schemaLockID derives the migration advisory lock id from the DSN's
 // search_path, so each schema has its own.

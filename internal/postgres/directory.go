@@ -13,8 +13,8 @@ import (
 
 // SaveTenant stores t, or renames the tenant of that id.
 func (s *DB) SaveTenant(ctx context.Context, t *dialq.Tenant) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $2)
-		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`, t.ID, t.Name)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`, t.ID, t.Name, s.now())
 	if err != nil {
 		return fmt.Errorf("insert tenant: %w", err)
 	}
@@ -24,8 +24,8 @@ func (s *DB) SaveTenant(ctx context.Context, t *dialq.Tenant) error {
 // CreateAPIKey stores k (its hash only).
 func (s *DB) CreateAPIKey(ctx context.Context, k dialq.APIKey, name string) error {
 	_, err := s.db.ExecContext(ctx,
-		`INSERT INTO api_keys (id, tenant_id, key_hash, name) VALUES ($1, $2, $3, $4)`,
-		k.ID, k.TenantID, k.Hash, name)
+		`INSERT INTO api_keys (id, tenant_id, key_hash, name, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		k.ID, k.TenantID, k.Hash, name, s.now())
 	if err != nil {
 		return fmt.Errorf("insert api key: %w", err)
 	}
@@ -34,7 +34,7 @@ func (s *DB) CreateAPIKey(ctx context.Context, k dialq.APIKey, name string) erro
 
 // RevokeAPIKey stops key id from authenticating.
 func (s *DB) RevokeAPIKey(ctx context.Context, id string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1`, id)
+	_, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $2 WHERE id = $1`, id, s.now())
 	if err != nil {
 		return fmt.Errorf("revoke api key: %w", err)
 	}
@@ -56,12 +56,13 @@ func (s *DB) FindAPIKey(ctx context.Context, id string) (dialq.APIKey, error) {
 // SaveAssistant stores a, or updates the tenant's assistant of that id.
 // Returns ECONFLICT if the id belongs to another tenant.
 func (s *DB) SaveAssistant(ctx context.Context, a *dialq.Assistant) error {
-	res, err := s.db.NamedExecContext(ctx, `
-		INSERT INTO assistants (id, tenant_id, name, prompt, start_instruction, agent_name)
-		VALUES (:id, :tenant_id, :name, :prompt, :start_instruction, :agent_name)
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO assistants (id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, prompt = EXCLUDED.prompt,
-			start_instruction = EXCLUDED.start_instruction, agent_name = EXCLUDED.agent_name, updated_at = now()
-		WHERE assistants.tenant_id = EXCLUDED.tenant_id`, a)
+			start_instruction = EXCLUDED.start_instruction, agent_name = EXCLUDED.agent_name, updated_at = EXCLUDED.updated_at
+		WHERE assistants.tenant_id = EXCLUDED.tenant_id`,
+		a.ID, a.TenantID, a.Name, a.Prompt, a.StartInstruction, a.AgentName, s.now())
 	return saved(res, err, "assistant", a.ID.String())
 }
 
@@ -105,13 +106,13 @@ func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
 		}
 	}
 	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id, sip_config, sip_password_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id, sip_config, sip_password_enc, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, provider = EXCLUDED.provider,
 			livekit_trunk_id = EXCLUDED.livekit_trunk_id, sip_config = EXCLUDED.sip_config,
 			sip_password_enc = EXCLUDED.sip_password_enc
 		WHERE trunks.tenant_id = EXCLUDED.tenant_id`,
-		t.ID, t.TenantID, t.Name, t.Provider, t.LiveKitTrunkID, cfg, pass)
+		t.ID, t.TenantID, t.Name, t.Provider, t.LiveKitTrunkID, cfg, pass, s.now())
 	return saved(res, err, "trunk", t.ID)
 }
 

@@ -3,7 +3,9 @@
 // dial task hands the call to the Manager, which joins the call's room as the
 // phone participant (relay), sends the INVITE (sipua) and returns; the
 // call then lives on in this process, which records its ringing, answer and
-// end on the call's row and vouches for it until it ends.
+// end on the call's row. Background services go with the Manager: the
+// Heartbeat vouches for its calls until they end, Orphans closes the calls
+// of workers that died, StatsLog logs what the calls relayed.
 package sipbridge
 
 import (
@@ -32,7 +34,6 @@ type Store interface {
 	RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error)
 	RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error)
-	CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error)
 }
 
 // Notifier announces call changes to waiting API requests.
@@ -54,13 +55,9 @@ type Config struct {
 	// NoRTPTimeout ends an answered call whose phone sent no audio for this
 	// long; MaxDuration ends any call that lasts this long.
 	NoRTPTimeout, MaxDuration time.Duration
-	// Heartbeat is how often this process vouches for its calls;
-	// OrphanAfter is how long a call may go without any worker vouching for
-	// it before it is closed as worker_lost.
-	Heartbeat, OrphanAfter time.Duration
-	// StatsEvery is how often Run logs what the calls relayed, when there
-	// were calls ("bridged calls relayed"). Default a minute.
-	StatsEvery time.Duration
+	// Now is the clock the answer and the end of a call are recorded at:
+	// the store's. Default time.Now.
+	Now func() time.Time
 }
 
 // Manager places and follows the bridged calls of one worker process.
@@ -84,16 +81,10 @@ type Manager struct {
 
 // New returns a Manager dialing through ua.
 func New(cfg Config, ua *sipua.UA, store Store, notify Notifier, log *slog.Logger) *Manager {
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 10 * time.Second
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	if cfg.OrphanAfter <= 0 {
-		cfg.OrphanAfter = 6 * cfg.Heartbeat
-	}
-	if cfg.StatsEvery <= 0 {
-		cfg.StatsEvery = time.Minute
-	}
-	return &Manager{cfg: cfg, ua: ua, store: store, notify: notify, log: log, now: time.Now,
+	return &Manager{cfg: cfg, ua: ua, store: store, notify: notify, log: log, now: cfg.Now,
 		calls: map[uuid.UUID]*call{}}
 }
 
@@ -181,7 +172,9 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 		return err
 	}
 	b.sip = sc
-	if err := m.store.RecordInviteSent(context.WithoutCancel(ctx), c.ID, m.cfg.Worker, sc.CallID()); err != nil {
+	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancelWrite()
+	if err := m.store.RecordInviteSent(wctx, c.ID, m.cfg.Worker, sc.CallID()); err != nil {
 		// Unrecorded, the call would be nobody's: cancel it now. It may have
 		// rung, so it is not dialed again. Ringing must not wait for the
 		// record any more: it runs on the goroutine that sends the CANCEL.
@@ -244,51 +237,6 @@ func (m *Manager) Hangup(id uuid.UUID, reason string) bool {
 	return true
 }
 
-// Run vouches for this process's calls every Heartbeat, hangs up those
-// with a hang-up request stored (one whose message it missed), and closes
-// the calls of workers that stopped vouching for theirs, until ctx ends.
-// Every StatsEvery with calls it logs what they relayed ("bridged calls
-// relayed").
-func (m *Manager) Run(ctx context.Context) {
-	t := time.NewTicker(m.cfg.Heartbeat)
-	defer t.Stop()
-	st := time.NewTicker(m.cfg.StatsEvery)
-	defer st.Stop()
-	var last Stats
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-st.C:
-			last = m.logStats(last)
-			continue
-		case <-t.C:
-		}
-		_, hangups, err := m.store.TouchBridged(ctx, m.cfg.Worker, m.held())
-		if err != nil && ctx.Err() == nil {
-			m.log.Warn("vouch for bridged calls", "err", err)
-		}
-		// Requests published while this worker was not listening; those it
-		// heard are ending already, and asking again changes nothing.
-		for id, reason := range hangups {
-			if m.Hangup(id, reason) {
-				m.log.Info("hanging up on a stored request", "call_id", id, "reason", reason)
-			}
-		}
-		ids, err := m.store.CloseOrphanedBridged(ctx, m.now().Add(-m.cfg.OrphanAfter))
-		if err != nil {
-			if ctx.Err() == nil {
-				m.log.Warn("close orphaned bridged calls", "err", err)
-			}
-			continue
-		}
-		for _, id := range ids {
-			m.log.Warn("closed a bridged call whose worker went silent", "call_id", id, "after", m.cfg.OrphanAfter)
-			m.changed(id, dialq.StatusFailed)
-		}
-	}
-}
-
 // Drain takes no new calls, lets live ones end by themselves for up to
 // grace, then hangs up the rest (BYE, or CANCEL while ringing) and records
 // them as failed with reason worker_shutdown. It returns once every call is
@@ -332,8 +280,24 @@ func waitGroup(wg *sync.WaitGroup, d time.Duration) bool {
 	}
 }
 
+// writeTimeout bounds each record the bridge makes of a call (and each
+// announcement of it): a call's goroutine must not wait for ever on a
+// Postgres or a Redis that does not answer, holding the call (and the
+// drain) with it. A record that gives up leaves the row as it was: a call
+// whose end could not be recorded is no longer vouched for, and the orphan
+// closer ends its row as lost.
+const writeTimeout = 5 * time.Second
+
+// writeContext returns the context a record of a call is made with: its own
+// deadline, whatever became of the context that placed the call.
+func writeContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), writeTimeout)
+}
+
 func (m *Manager) changed(id uuid.UUID, s dialq.CallStatus) {
-	if err := m.notify.CallChanged(context.Background(), id, s); err != nil {
+	ctx, cancel := writeContext()
+	defer cancel()
+	if err := m.notify.CallChanged(ctx, id, s); err != nil {
 		m.log.Warn("announce call change", "call_id", id, "err", err)
 	}
 }
@@ -383,7 +347,9 @@ func (b *call) Ringing(code int) {
 	if code == 183 {
 		reason = "Session Progress"
 	}
-	if err := b.m.store.RecordRinging(context.Background(), b.c.ID, code, reason); err != nil {
+	ctx, cancel := writeContext()
+	defer cancel()
+	if err := b.m.store.RecordRinging(ctx, b.c.ID, code, reason); err != nil {
 		b.log.Warn("record ringing", "err", err)
 	}
 	b.m.changed(b.c.ID, dialq.StatusRinging)
@@ -413,7 +379,9 @@ func (b *call) HungUp(by, reason string) {
 }
 
 func (b *call) event(kind, detail string) {
-	if err := b.m.store.RecordBridgeEvent(context.Background(), b.c.ID, kind, detail); err != nil {
+	ctx, cancel := writeContext()
+	defer cancel()
+	if err := b.m.store.RecordBridgeEvent(ctx, b.c.ID, kind, detail); err != nil {
 		b.log.Warn("record "+kind, "err", err)
 	}
 }
@@ -469,7 +437,10 @@ func (b *call) follow() {
 		return
 	}
 	p := dialq.Participant{SID: b.sess.ParticipantSID(), Identity: b.identity, SIPCallID: b.sip.CallID()}
-	if _, err := m.store.RecordAnswered(ctx, b.c.ID, p, m.now()); err != nil {
+	wctx, cancel := writeContext()
+	_, err = m.store.RecordAnswered(wctx, b.c.ID, p, m.now())
+	cancel()
+	if err != nil {
 		b.log.Error("record answer", "err", err)
 	}
 	m.changed(b.c.ID, dialq.StatusAnswered)
@@ -512,7 +483,9 @@ func (b *call) hangup(reason string) {
 
 func (b *call) complete(reason string) {
 	b.rec.Lock()
-	_, err := b.m.store.RecordCompleted(context.Background(), b.c.ID, reason, b.m.now())
+	ctx, cancel := writeContext()
+	_, err := b.m.store.RecordCompleted(ctx, b.c.ID, reason, b.m.now())
+	cancel()
 	b.rec.Unlock()
 	if err != nil {
 		b.log.Error("record end of call", "err", err)
@@ -526,7 +499,9 @@ func (b *call) complete(reason string) {
 func (b *call) fail(f dialq.Failure, closeReason string) {
 	b.sess.Close(closeReason)
 	b.rec.Lock()
-	_, err := b.m.store.RecordBridgeFailed(context.Background(), b.c.ID, f, b.m.now())
+	ctx, cancel := writeContext()
+	_, err := b.m.store.RecordBridgeFailed(ctx, b.c.ID, f, b.m.now())
+	cancel()
 	b.rec.Unlock()
 	if err != nil {
 		b.log.Error("record failure", "err", err)

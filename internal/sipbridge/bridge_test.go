@@ -21,6 +21,7 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/sipbridge"
+	"github.com/dialq/dialq/internal/testkit/testclock"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 	"github.com/dialq/dialq/internal/testkit/testroom"
 )
@@ -319,18 +320,19 @@ func TestHangupByAPI(t *testing.T) {
 func TestStoredHangupRequest(t *testing.T) {
 	t.Parallel()
 	s := startSipp(t, "answer_await_bye.xml", "tcp", nil)
-	h := newHarness(t, func(c *sipbridge.Config) { c.Heartbeat = 200 * time.Millisecond })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.m.Run(ctx)
+	h := newHarness(t, nil)
+	hb := sipbridge.NewHeartbeat(h.m, sipbridge.HeartbeatConfig{})
 	c := h.newCall(s, "tcp")
 	h.joinAgent(c)
 
 	require.NoError(t, h.place(c))
 	h.notes.await(t, c.ID, dialq.StatusAnswered)
+	require.NoError(t, hb.Beat(context.Background()))
+	require.Equal(t, 1, h.m.Live(), "nothing asked yet: a beat only vouches")
 	live, err := h.db.RequestHangup(context.Background(), c.ID, "hung up by API")
 	require.NoError(t, err)
 	require.True(t, live)
+	require.NoError(t, hb.Beat(context.Background()))
 	h.notes.await(t, c.ID, dialq.StatusCompleted)
 	s.RequirePassed(t)
 
@@ -341,46 +343,52 @@ func TestStoredHangupRequest(t *testing.T) {
 	h.settle()
 }
 
-// TestRelayedTrafficIsLogged: while calls are held, Run logs what they
-// relayed each StatsEvery ("bridged calls relayed"), and once more for the
-// window in which they ended; with no calls it logs nothing.
+// TestRelayedTrafficIsLogged: while calls are held, the StatsLog logs what
+// they relayed in each window ("bridged calls relayed"), and once more for
+// the window in which they ended; with no calls it logs nothing.
 func TestRelayedTrafficIsLogged(t *testing.T) {
 	t.Parallel()
 	s := startSipp(t, "answer_await_bye.xml", "tcp", nil, "-rtp_echo")
-	h := newHarness(t, func(c *sipbridge.Config) { c.StatsEvery = 300 * time.Millisecond })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.m.Run(ctx)
+	h := newHarness(t, nil)
+	clock := testclock.New(time.Now())
+	sl := sipbridge.NewStatsLog(h.m, sipbridge.StatsLogConfig{Now: clock.Now})
+	ctx := context.Background()
 	c := h.newCall(s, "tcp")
 	h.joinAgent(c)
 
 	require.NoError(t, h.place(c))
 	h.notes.await(t, c.ID, dialq.StatusAnswered)
 	relayed := func() []map[string]slog.Value { return h.logs.attrs("bridged calls relayed") }
+	// The frames to the phone, echoed back by sipp, take a moment to come
+	// round: each window until then may count only those sent.
 	require.Eventually(t, func() bool {
+		clock.Advance(time.Minute)
+		sl.Log(ctx)
 		for _, a := range relayed() {
 			if a["live"].Int64() == 1 && a["rtp_out"].Uint64() > 0 && a["rtp_in"].Uint64() > 0 {
-				return true // the frames to the phone, echoed back by sipp
-			}
-		}
-		return false
-	}, waitFor, 50*time.Millisecond, "a line about the live call: %v", relayed())
-
-	require.True(t, h.m.Hangup(c.ID, "hung up by API"))
-	h.notes.await(t, c.ID, dialq.StatusCompleted)
-	require.Eventually(t, func() bool {
-		for _, a := range relayed() {
-			if a["live"].Int64() == 0 && a["ended"].Int64() == 1 {
 				return true
 			}
 		}
 		return false
-	}, waitFor, 50*time.Millisecond, "a line for the window the call ended in: %v", relayed())
-	n := len(relayed())
-	time.Sleep(3 * h.cfg.StatsEvery)
-	require.Len(t, relayed(), n, "nothing relayed, nothing logged")
+	}, waitFor, 50*time.Millisecond, "a line about the live call: %v", relayed())
+	for _, a := range relayed() {
+		require.Equal(t, time.Minute, a["window"].Duration(), "each window is the clock's, since the last reading")
+	}
+
+	require.True(t, h.m.Hangup(c.ID, "hung up by API"))
+	h.notes.await(t, c.ID, dialq.StatusCompleted)
 	s.RequirePassed(t)
-	h.settle()
+	h.settle() // the call's goroutine has counted it as ended
+	clock.Advance(time.Minute)
+	sl.Log(ctx)
+	lines := relayed()
+	last := lines[len(lines)-1]
+	require.EqualValues(t, 0, last["live"].Int64(), "a line for the window the call ended in: %v", lines)
+	require.EqualValues(t, 1, last["ended"].Int64(), "a line for the window the call ended in: %v", lines)
+
+	clock.Advance(time.Minute)
+	sl.Log(ctx)
+	require.Len(t, relayed(), len(lines), "nothing relayed, nothing logged")
 }
 
 // TestNoRTPEndsCall: Exotel answers but never sends audio; after
@@ -502,14 +510,13 @@ func TestPlaceOnAClosedUserAgent(t *testing.T) {
 
 // TestOrphanedCallsAreClosed: a call whose worker died (it sent the INVITE,
 // then never vouched for it again) is closed as worker_lost by another
-// worker's Run, while that worker's own live call is vouched for and stays.
+// worker's Orphans, while that worker's own live call, vouched for by its
+// Heartbeat, stays.
 func TestOrphanedCallsAreClosed(t *testing.T) {
 	t.Parallel()
 	s := startSipp(t, "answer_await_bye.xml", "tcp", nil)
-	h := newHarness(t, func(cfg *sipbridge.Config) {
-		cfg.Heartbeat = 200 * time.Millisecond
-		cfg.OrphanAfter = time.Second
-	})
+	h := newHarness(t, nil)
+	hb := sipbridge.NewHeartbeat(h.m, sipbridge.HeartbeatConfig{})
 	own := h.newCall(s, "tcp")
 	h.joinAgent(own)
 	require.NoError(t, h.place(own))
@@ -522,15 +529,17 @@ func TestOrphanedCallsAreClosed(t *testing.T) {
 	require.NoError(t, h.db.MarkDialing(ctx, lost.ID, dialq.ParticipantIdentityFor(lost.ToNumber), time.Now()))
 	require.NoError(t, h.db.RecordInviteSent(ctx, lost.ID, "worker-dead", "sip-call-of-the-dead"))
 
-	runCtx, stop := context.WithCancel(ctx)
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		h.m.Run(runCtx)
-	}()
+	// The worker's heartbeat comes after the cut-off, the dead worker's
+	// last word before it; the closer looks a minute after the cut-off,
+	// with an After of a minute.
+	cut := time.Now()
+	require.NoError(t, hb.Beat(ctx))
+	orphans := sipbridge.NewOrphans(sipbridge.OrphansConfig{Store: h.db, Notify: h.notes, Log: testenv.Logger(t),
+		After: time.Minute, Now: func() time.Time { return cut.Add(time.Minute) }})
+	closed, err := orphans.CloseStale(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []uuid.UUID{lost.ID}, closed)
 	h.notes.await(t, lost.ID, dialq.StatusFailed)
-	stop()
-	<-ran
 
 	row := h.row(lost)
 	require.Equal(t, dialq.StatusFailed, row.Status)

@@ -91,14 +91,78 @@ func newHarnessWithStore(t *testing.T, edit func(*sipbridge.Config), wrap func(*
 	if wrap != nil {
 		store = wrap(db)
 	}
+	bounded := &deadlineStore{Store: store}
+	store = bounded
 	h.logs = &logRecorder{}
 	h.m = sipbridge.New(h.cfg, h.ua, store, h.notes, slog.New(h.logs.wrap(log.Handler())).With("component", "bridge"))
 	t.Cleanup(func() {
 		h.m.Drain(0)
 		require.Zero(t, h.m.Live(), "the manager still holds calls after draining")
 		require.NoError(t, h.ua.Close())
+		require.Empty(t, bounded.unbounded(), "records made with no deadline")
+		h.notes.mu.Lock()
+		defer h.notes.mu.Unlock()
+		require.Zero(t, h.notes.unbounded, "announcements made with no deadline")
 	})
 	return h
+}
+
+// deadlineStore notes each record the Manager makes with a context that
+// has no deadline, or one further off than a record may take: a Postgres
+// that stops answering would hold the call for ever.
+type deadlineStore struct {
+	sipbridge.Store
+	mu      sync.Mutex
+	without []string
+}
+
+func (s *deadlineStore) check(ctx context.Context, what string) {
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > 10*time.Second {
+		s.mu.Lock()
+		s.without = append(s.without, what)
+		s.mu.Unlock()
+	}
+}
+
+func (s *deadlineStore) unbounded() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.without)
+}
+
+func (s *deadlineStore) RecordInviteSent(ctx context.Context, id uuid.UUID, worker, sipCallID string) error {
+	s.check(ctx, "invite_sent")
+	return s.Store.RecordInviteSent(ctx, id, worker, sipCallID)
+}
+
+func (s *deadlineStore) RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error {
+	s.check(ctx, "ringing")
+	return s.Store.RecordRinging(ctx, id, code, reason)
+}
+
+func (s *deadlineStore) RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error) {
+	s.check(ctx, "answered")
+	return s.Store.RecordAnswered(ctx, id, p, at)
+}
+
+func (s *deadlineStore) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error {
+	s.check(ctx, kind)
+	return s.Store.RecordBridgeEvent(ctx, id, kind, detail)
+}
+
+func (s *deadlineStore) RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error) {
+	s.check(ctx, "completed")
+	return s.Store.RecordCompleted(ctx, id, endReason, at)
+}
+
+func (s *deadlineStore) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
+	s.check(ctx, "failed")
+	return s.Store.RecordBridgeFailed(ctx, id, f, at)
+}
+
+func (s *deadlineStore) TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error) {
+	s.check(ctx, "touch bridged")
+	return s.Store.TouchBridged(ctx, worker, ids)
 }
 
 // newCall stores a call to callee through a new Exotel trunk that reaches s
@@ -217,6 +281,8 @@ type notifier struct {
 	mu      sync.Mutex
 	changes map[uuid.UUID][]dialq.CallStatus
 	wake    chan struct{} // closed and replaced on each change
+	// unbounded counts the announcements made with no deadline.
+	unbounded int
 }
 
 func newNotifier() *notifier {
@@ -224,9 +290,12 @@ func newNotifier() *notifier {
 }
 
 // CallChanged implements sipbridge.Notifier.
-func (n *notifier) CallChanged(_ context.Context, id uuid.UUID, s dialq.CallStatus) error {
+func (n *notifier) CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if _, ok := ctx.Deadline(); !ok {
+		n.unbounded++
+	}
 	n.changes[id] = append(n.changes[id], s)
 	close(n.wake)
 	n.wake = make(chan struct{})

@@ -68,18 +68,3 @@ func (m *Manager) Stats() Stats {
 	}
 	return s
 }
-
-// logStats logs what was relayed since the reading prev, if anything was,
-// and returns the new reading: late frames to the phones are the first
-// sign of a worker short of CPU.
-func (m *Manager) logStats(prev Stats) Stats {
-	now := m.Stats()
-	d := now.Since(prev)
-	if d.Live == 0 && d.Ended == 0 && d.PacketsIn == 0 && d.PacketsOut == 0 {
-		return now
-	}
-	m.log.Info("bridged calls relayed", "live", d.Live, "ended", d.Ended, "rtp_in", d.PacketsIn,
-		"rtp_dropped", d.PacketsDropped, "rtp_out", d.PacketsOut, "late_frames", d.LateFrames,
-		"late_pct", d.LatePct(), "frames_skipped", d.FramesSkipped, "window", m.cfg.StatsEvery)
-	return now
-}

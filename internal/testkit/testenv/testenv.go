@@ -42,9 +42,10 @@ func Name(prefix string) string {
 	return prefix + strings.ToLower(rand.Text()[:10])
 }
 
-// Postgres makes a fresh schema, migrates it and returns the store and the
-// DSN that points at the schema. The schema is dropped after the test.
-func Postgres(t testing.TB) (*postgres.DB, string) {
+// Postgres makes a fresh schema, migrates it and returns the store, opened
+// with opts, and the DSN that points at the schema. The schema is dropped
+// after the test.
+func Postgres(t testing.TB, opts ...postgres.Option) (*postgres.DB, string) {
 	t.Helper()
 	ctx := context.Background()
 	base := Env(t, "DATABASE_URL")
@@ -64,7 +65,7 @@ func Postgres(t testing.TB) (*postgres.DB, string) {
 
 	dsn := WithSearchPath(t, base, schema)
 	require.NoError(t, postgres.Migrate(ctx, dsn))
-	db, err := postgres.Open(ctx, dsn, 10)
+	db, err := postgres.Open(ctx, dsn, 10, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	return db, dsn

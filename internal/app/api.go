@@ -59,10 +59,13 @@ type API struct {
 
 // NewAPI builds the API of cfg and binds its listener; Run serves it.
 func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err error) {
-	a = &API{cfg: cfg, log: log}
+	// A failed step returns a nil *API: close what the steps before it
+	// opened through this pointer, not through the result.
+	built := &API{cfg: cfg, log: log}
+	a = built
 	defer func() {
 		if err != nil {
-			a.Close()
+			built.Close()
 		}
 	}()
 	if a.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {

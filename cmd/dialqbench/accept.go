@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -14,13 +13,6 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/dialq/dialq/internal/calls"
-	"github.com/dialq/dialq/internal/httpapi"
-	"github.com/dialq/dialq/internal/logging"
-	"github.com/dialq/dialq/internal/notify"
-	"github.com/dialq/dialq/internal/postgres"
-	"github.com/dialq/dialq/internal/queue"
 )
 
 // acceptOptions configure benchmark (a).
@@ -65,14 +57,12 @@ func runAccept(ctx context.Context, e env, o acceptOptions, logDir string) (*acc
 	defer deleteQueues(rdb, qDialq, qRef)
 
 	logPath := filepath.Join(logDir, "bench-accept.log")
-	common := []string{"-dsn", f.DSN, "-redis", e.RedisAddr}
-	dq, err := startSelf(ctx, "dialq API", logPath, append([]string{"serve-accept", "-kind", "dialq", "-queue", qDialq,
-		"-channel", benchName("bench:ch:")}, common...)...)
+	dq, err := dialqProcs{API: true, DSN: f.DSN, Redis: e.RedisAddr, Queue: qDialq, Channel: benchName("bench:ch:")}.start(ctx, "dialq API", logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer dq.stop()
-	ref, err := startSelf(ctx, "reference handler", logPath, append([]string{"serve-accept", "-kind", "reference", "-queue", qRef}, common...)...)
+	ref, err := startSelf(ctx, "reference handler", logPath, "serve-reference", "-dsn", f.DSN, "-redis", e.RedisAddr, "-queue", qRef)
 	if err != nil {
 		return nil, err
 	}
@@ -160,19 +150,15 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
-// serveAccept is the child process of benchmark (a): dialq's API as
-// cmd/api wires it, or the reference handler.
-func serveAccept(args []string) error {
-	fs := flag.NewFlagSet("serve-accept", flag.ExitOnError)
-	kind := fs.String("kind", "dialq", "dialq or reference")
+// serveReference is the child process of benchmark (a)'s reference arm.
+func serveReference(args []string) error {
+	fs := flag.NewFlagSet("serve-reference", flag.ExitOnError)
 	dsn := fs.String("dsn", "", "Postgres DSN (with the bench schema's search_path)")
 	redisAddr := fs.String("redis", "", "Redis address")
 	qname := fs.String("queue", "", "asynq queue")
-	channel := fs.String("channel", "", "notify channel (dialq)")
-	maxConns := fs.Int("db-conns", 20, "Postgres pool size (cmd/api's default DIALQ_DB_MAX_CONNS)")
 	fs.Parse(args)
 
-	ctx, cancel := childContext()
+	ctx, cancel, _ := childContext()
 	defer cancel()
 	stopProfile, err := profileChild()
 	if err != nil {
@@ -181,70 +167,24 @@ func serveAccept(args []string) error {
 	defer stopProfile()
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
 	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
+	// As many connections as cmd/api's default DIALQ_DB_MAX_CONNS.
+	ref, err := newReference(ctx, *dsn, 20, asynq.NewClientFromRedisClient(rdb), *qname)
+	if err != nil {
+		return err
 	}
-	client := asynq.NewClientFromRedisClient(rdb)
+	defer ref.close()
 
-	var h http.Handler
-	switch *kind {
-	case "dialq":
-		// As cmd/api wires it, with cmd/api's defaults.
-		log := logging.New(stderr, "info").With("service", "api")
-		db, err := postgres.Open(ctx, *dsn, *maxConns)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		hub, err := notify.NewHub(ctx, rdb, *channel, log)
-		if err != nil {
-			return err
-		}
-		defer hub.Close()
-		opts := queue.DefaultDialOptions()
-		opts.Queue = *qname
-		svc := calls.New(db, queue.NewEnqueuer(client, opts), hub, nil, log,
-			calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second})
-		api, err := httpapi.New(svc, db, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log,
-			httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second})
-		if err != nil {
-			return err
-		}
-		h = api
-	case "reference":
-		ref, err := newReference(ctx, *dsn, *maxConns, client, *qname)
-		if err != nil {
-			return err
-		}
-		defer ref.close()
-		h = ref.engine
-	default:
-		return fmt.Errorf("unknown -kind %q", *kind)
-	}
-	return serveHTTP(ctx, h)
-}
-
-// serveHTTP serves h on a free loopback port with cmd/api's timeouts until
-// ctx ends.
-func serveHTTP(ctx context.Context, h http.Handler) error {
+	// Served with cmd/api's timeouts.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	srv := &http.Server{Handler: ref.engine, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 90 * time.Second, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go srv.Serve(l)
 	announce(l.Addr().String())
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	<-ctx.Done()
+	sctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	return srv.Shutdown(sctx)
 }

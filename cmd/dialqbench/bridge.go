@@ -13,12 +13,17 @@ import (
 	"sync"
 	"time"
 
-	lkp "github.com/livekit/protocol/livekit"
+	"github.com/google/uuid"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/internal/app"
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/localport"
+	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/secret"
+	"github.com/dialq/dialq/internal/sipbridge"
 )
 
 // Targets of the bridge benchmark, from the issue.
@@ -49,6 +54,29 @@ type bridgeOptions struct {
 	// Nice is the bridge's nice value, as the worker's DIALQ_BRIDGE_NICE.
 	Nice     int    `json:"nice"`
 	Scenario string `json:"scenario"`
+	// TCI is the worker's TaskCheckInterval (see benchmark (c)).
+	TCI time.Duration `json:"tci_ns"`
+}
+
+// bridgeUp is how the calls came up: once every call placed is answered or
+// failed.
+type bridgeUp struct {
+	Placed     int    `json:"placed"`
+	Answered   int    `json:"answered"`
+	Failed     int    `json:"failed"`
+	FirstError string `json:"first_error,omitempty"`
+	// Ramp is how long placing the calls took, until the last INVITE was out.
+	Ramp time.Duration `json:"ramp_ns"`
+}
+
+// sessionStats is what the worker's bridge says its calls relayed
+// (sipbridge.Manager.Stats), read once every call has ended: whole calls,
+// from the answer to the hang-up, not only the measured window.
+type sessionStats struct {
+	sipbridge.Stats
+	// Recorded counts the calls recorded completed or failed after the
+	// hang-up.
+	Recorded int `json:"recorded"`
 }
 
 // bridgeResult is the bridge benchmark's outcome: one run per number of
@@ -121,6 +149,10 @@ func (r *bridgeRun) latePct() float64 {
 
 // runBridge is the bridge benchmark: N calls through dialq's Exotel bridge,
 // held up with speech both ways, against the bare codec work of N calls.
+// The calls are placed through the calls service of an API in this process
+// and dialed by a worker in a child process, both built by package app as
+// cmd/api and cmd/worker build theirs: the dial task makes the room and the
+// agent dispatch and hands the call to the worker's bridge.
 func runBridge(ctx context.Context, e env, o bridgeOptions, logDir string) (*bridgeResult, error) {
 	if len(o.Calls) == 0 || o.Rate <= 0 || o.Duration <= 0 {
 		return nil, fmt.Errorf("bridge: -bridge-calls, -bridge-rate and -bridge-duration must be positive")
@@ -189,8 +221,32 @@ func runBridge(ctx context.Context, e env, o bridgeOptions, logDir string) (*bri
 		return nil, fmt.Errorf("save the Exotel trunk: %w", err)
 	}
 
+	procs := dialqProcs{Worker: true, DSN: f.DSN, Redis: e.RedisAddr, Queue: benchName("bench_bridge_"), Channel: benchName("bench:ch:"),
+		LiveKit: lkURL, TCI: o.TCI, SecretKey: key, Nice: o.Nice}
+	rdb := redis.NewClient(&redis.Options{Addr: e.RedisAddr})
+	defer rdb.Close()
+	defer deleteQueues(rdb, procs.Queue)
+	apiLog, err := os.OpenFile(filepath.Join(logDir, "bench-bridge-api.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer apiLog.Close()
+	api, err := app.NewAPI(ctx, procs.apiConfig(), logging.New(apiLog, "warn").With("service", "api"))
+	if err != nil {
+		return nil, err
+	}
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- api.Run(apiCtx) }()
+	defer func() {
+		stopAPI()
+		<-apiDone
+		api.Close()
+	}()
+
 	res := &bridgeResult{Options: o}
-	bs := bridgeSetup{e: e, o: o, lkURL: lkURL, lkPid: lkPid, sipp: sipp, mediaPort: mediaPort, f: f, trunkID: trunkID, secretKey: key, logDir: logDir}
+	bs := bridgeSetup{e: e, o: o, lkURL: lkURL, lkPid: lkPid, sipp: sipp, mediaPort: mediaPort, f: f, trunkID: trunkID,
+		procs: procs, calls: api.Calls, logDir: logDir}
 	for _, n := range o.Calls {
 		run, err := bs.run(ctx, n)
 		if err != nil {
@@ -211,43 +267,31 @@ type bridgeSetup struct {
 	mediaPort int // the phones' RTP port
 	f         *fixture
 	trunkID   string
-	secretKey string
+	procs     dialqProcs     // the worker
+	calls     *calls.Service // the API's
 	logDir    string
 }
 
 // run measures n concurrent calls.
 func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 	o := bs.o
-	prefix := benchName("bench-bridge-") + "-"
+	logPath := filepath.Join(bs.logDir, "bench-bridge.log")
+	worker, err := bs.procs.start(ctx, "dialq worker (bridge)", logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer worker.stop()
+	if nice := procNice(worker.Pid()); nice != o.Nice {
+		return nil, fmt.Errorf("the worker runs at nice %d, not %d (it needs CAP_SYS_NICE; -bridge-nice 0 measures at the default priority)", nice, o.Nice)
+	}
 	rooms := &roomJanitor{rooms: lksdk.NewRoomServiceClient(bs.lkURL, bs.e.LiveKitAPIKey, bs.e.LiveKitAPISecret)}
 	defer rooms.deleteAll(context.WithoutCancel(ctx))
-	if err := createRooms(ctx, rooms, prefix, n); err != nil {
-		return nil, err
-	}
 
-	agents, err := startSelf(ctx, "agents", filepath.Join(bs.logDir, "bench-bridge-agents.log"), "bridge-agents",
-		"-livekit", bs.lkURL, "-room-prefix", prefix, "-n", strconv.Itoa(n))
-	if err != nil {
-		return nil, err
-	}
-	defer agents.stop()
-	logPath := filepath.Join(bs.logDir, "bench-bridge.log")
-	br, err := startSelf(ctx, "dialq bridge", logPath, "serve-bridge",
-		"-dsn", bs.f.DSN, "-secret-key", bs.secretKey, "-trunk", bs.trunkID,
-		"-tenant", bs.f.Tenant.String(), "-assistant", bs.f.Assistant.String(), "-agent-name", bs.f.AgentName,
-		"-livekit", bs.lkURL, "-room-prefix", prefix, "-calls", strconv.Itoa(n), "-rate", fmt.Sprint(o.Rate), "-nice", strconv.Itoa(o.Nice))
-	if err != nil {
-		return nil, err
-	}
-	defer br.stop()
-
-	line, err := br.await(ctx, "up", time.Duration(float64(n)/o.Rate*float64(time.Second))+2*time.Minute)
-	if err != nil {
-		return nil, fmt.Errorf("%w (see %s)", err, logPath)
-	}
+	start := time.Now()
 	run := &bridgeRun{Calls: n}
-	if err := json.Unmarshal([]byte(line), &run.Up); err != nil {
-		return nil, fmt.Errorf("bridge child said %q: %w", line, err)
+	ids, err := bs.place(ctx, n, &run.Up)
+	if err != nil {
+		return nil, err
 	}
 	logf("bridge %d calls: placed %d in %s, answered %d, failed %d", n, run.Up.Placed, run.Up.Ramp.Round(time.Millisecond),
 		run.Up.Answered, run.Up.Failed)
@@ -257,6 +301,14 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 	if run.Up.Answered == 0 {
 		return nil, fmt.Errorf("no call was answered (see %s)", logPath)
 	}
+	// The agents join the rooms the dial tasks made.
+	names := rooms.addFrom(ctx, bs.f, start)
+	agents, err := startSelf(ctx, "agents", filepath.Join(bs.logDir, "bench-bridge-agents.log"), "bridge-agents",
+		"-livekit", bs.lkURL, "-rooms", strings.Join(names, ","))
+	if err != nil {
+		return nil, err
+	}
+	defer agents.stop()
 	if err := sleep(ctx, o.Warmup); err != nil {
 		return nil, err
 	}
@@ -267,10 +319,10 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 			logf("  no wire timing: %v", err)
 		}
 	}
-	if err := br.send("measure"); err != nil {
+	if err := worker.send("measure"); err != nil {
 		return nil, err
 	}
-	pids := map[string]int{"bridge": br.Pid(), "livekit": bs.lkPid, "sipp": bs.sipp.Pid(), "agents": agents.Pid(),
+	pids := map[string]int{"bridge": worker.Pid(), "livekit": bs.lkPid, "sipp": bs.sipp.Pid(), "agents": agents.Pid(),
 		"postgres": readPidFile(filepath.Join(bs.e.StateDir, "run", "postgres.pid")), "bench": os.Getpid()}
 	w := watchCPU(pids, map[string]bool{"postgres": true})
 	if err := sleep(ctx, o.Duration); err != nil {
@@ -284,21 +336,17 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 			logf("  no wire timing: %v", err)
 		}
 	}
-	if !br.alive() || !agents.alive() {
+	if !worker.alive() || !agents.alive() {
 		return nil, fmt.Errorf("%w during the window (see %s)", errChildGone, bs.logDir)
 	}
-
-	if err := br.send("hangup"); err != nil {
+	if err := worker.send("measured"); err != nil {
 		return nil, err
 	}
-	if line, err = br.await(ctx, "stats", 2*time.Minute); err != nil {
+
+	if run.Sessions, err = bs.hangup(ctx, worker, ids); err != nil {
 		return nil, fmt.Errorf("%w (see %s)", err, logPath)
 	}
-	run.Sessions = &sessionStats{}
-	if err := json.Unmarshal([]byte(line), run.Sessions); err != nil {
-		return nil, fmt.Errorf("bridge child said %q: %w", line, err)
-	}
-	br.stop()
+	worker.stop()
 	agents.stop()
 	rooms.deleteAll(ctx)
 
@@ -318,6 +366,74 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 	run.Saturated = cpu.Machine >= 95*float64(numCPU())
 	bs.log(run)
 	return run, nil
+}
+
+// place places n calls through the calls service at the benchmark's rate,
+// each waiting until its INVITE is out, then waits until every call is
+// answered or failed.
+func (bs *bridgeSetup) place(ctx context.Context, n int, up *bridgeUp) ([]uuid.UUID, error) {
+	var (
+		mu  sync.Mutex
+		ids []uuid.UUID
+	)
+	interval := time.Duration(float64(time.Second) / bs.o.Rate)
+	start := time.Now()
+	ol := openLoop{Rate: bs.o.Rate, Duration: time.Duration(n) * interval, Timeout: 2 * time.Minute,
+		Do: func(ctx context.Context, i int) error {
+			req := bs.f.request(fmt.Sprintf("+91804431%04d", i), dialq.ServiceExotel, bs.trunkID)
+			md, _ := json.Marshal(req.Metadata)
+			p, err := bs.calls.Place(ctx, calls.PlaceRequest{TenantID: bs.f.Tenant, Request: req, MetadataBytes: len(md), Wait: time.Minute})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			ids = append(ids, p.Call.ID)
+			mu.Unlock()
+			return nil
+		}}
+	s, err := ol.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	up.Ramp, up.Placed, up.FirstError = time.Since(start), len(ids), s.FirstError
+	counts, firstFailure := bs.f.waitCalls(ctx, time.Minute, func(n map[dialq.CallStatus]int) bool {
+		return n[dialq.StatusAnswered]+n[dialq.StatusFailed]+n[dialq.StatusCompleted] >= len(ids)
+	})
+	up.Answered = counts[dialq.StatusAnswered]
+	up.Failed = s.Errors + counts[dialq.StatusFailed] + counts[dialq.StatusCompleted]
+	if up.FirstError == "" {
+		up.FirstError = firstFailure
+	}
+	return ids, nil
+}
+
+// hangup hangs every call up through the calls service, waits until each
+// is recorded as ended and returns the bridge's counters.
+func (bs *bridgeSetup) hangup(ctx context.Context, worker *child, ids []uuid.UUID) (*sessionStats, error) {
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Go(func() {
+			if _, _, err := bs.calls.Hangup(ctx, bs.f.Tenant, id); err != nil {
+				logf("  hang up %s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	counts, _ := bs.f.waitCalls(ctx, time.Minute, func(n map[dialq.CallStatus]int) bool {
+		return n[dialq.StatusCompleted]+n[dialq.StatusFailed] >= len(ids)
+	})
+	if err := worker.send("stats"); err != nil {
+		return nil, err
+	}
+	line, err := worker.await(ctx, "stats", 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	s := &sessionStats{Recorded: counts[dialq.StatusCompleted] + counts[dialq.StatusFailed]}
+	if err := json.Unmarshal([]byte(line), &s.Stats); err != nil {
+		return nil, fmt.Errorf("the worker said %q: %w", line, err)
+	}
+	return s, nil
 }
 
 // codec measures a bare codec arm (serveCodec's -pipeline) for calls
@@ -384,37 +500,6 @@ func (bs *bridgeSetup) log(r *bridgeRun) {
 		logf("  sessions (whole calls): %d closed, in %d dropped %d out %d, late %.2f%%, skipped %d, max send jitter %s",
 			s.Ended, s.PacketsIn, s.PacketsDropped, s.PacketsOut, s.LatePct(), s.FramesSkipped, ms(s.MaxSendJitter))
 	}
-}
-
-// createRooms creates the rooms <prefix>000... as the dial task would
-// (CreateRoom), 16 at a time, and hands them to the janitor.
-func createRooms(ctx context.Context, j *roomJanitor, prefix string, n int) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		slots = make(chan struct{}, 16)
-	)
-	for i := range n {
-		name := benchRoom(prefix, i)
-		j.add(name)
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			_, err := j.rooms.CreateRoom(ctx, &lkp.CreateRoomRequest{Name: name, EmptyTimeout: 120, DepartureTimeout: 20})
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = fmt.Errorf("create room %s: %w", name, err)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return first
 }
 
 // sippPorts returns a SIP port and a media port for sipp, free on

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,9 +22,6 @@ import (
 	"github.com/livekit/server-sdk-go/v2/signalling"
 )
 
-// benchRoom names the i-th room of the bridge benchmark.
-func benchRoom(prefix string, i int) string { return fmt.Sprintf("%s%03d", prefix, i) }
-
 // serveAgents is the child process standing in for the voice agents of the
 // bridge benchmark: one participant of kind AGENT in each room, talking all
 // the time. To keep this load generator cheap it does no audio work: it
@@ -33,11 +31,11 @@ func benchRoom(prefix string, i int) string { return fmt.Sprintf("%s%03d", prefi
 func serveAgents(args []string) error {
 	fs := flag.NewFlagSet("bridge-agents", flag.ExitOnError)
 	lkURL := fs.String("livekit", "", "livekit-server URL")
-	prefix := fs.String("room-prefix", "", "rooms are <prefix>000, <prefix>001, ...")
-	n := fs.Int("n", 1, "agents (rooms)")
+	roomList := fs.String("rooms", "", "the rooms, comma-separated")
 	fs.Parse(args)
+	names := strings.Split(*roomList, ",")
 
-	ctx, cancel := childContext()
+	ctx, cancel, _ := childContext()
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	lksdk.SetLogger(protologger.LogRLogger(logr.FromSlogHandler(log.Handler())))
@@ -62,13 +60,13 @@ func serveAgents(args []string) error {
 			r.Disconnect()
 		}
 	}()
-	for i := range *n {
+	for i, name := range names {
 		wg.Add(1)
 		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			room, track, err := joinAgent(*lkURL, wsURL, key, secret, benchRoom(*prefix, i), i)
+			room, track, err := joinAgent(*lkURL, wsURL, key, secret, name, i)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

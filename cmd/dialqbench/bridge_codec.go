@@ -54,7 +54,7 @@ func serveCodec(args []string) error {
 		return fmt.Errorf("-pipeline %q: want bridge or livekit", *pipeline)
 	}
 
-	ctx, cancel, cmds := commandContext()
+	ctx, cancel, cmds := childContext()
 	defer cancel()
 	alaw, err := phoneSpeech()
 	if err != nil {

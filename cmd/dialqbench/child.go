@@ -16,10 +16,11 @@ import (
 	"time"
 )
 
-// child is a process the bench started: a server of its own (the API under
-// test, the reference handler, the SIP double, an idle worker) or a private
-// redis-server. Servers run in their own process so the load generator does
-// not share a Go runtime with what it measures.
+// child is a process the bench started: a server of its own (dialq, the
+// reference handler, the SIP double, an idle worker, the agents, a codec
+// arm), or redis-server, livekit-server or sipp. Servers run in their own
+// process so the load generator does not share a Go runtime with what it
+// measures.
 type child struct {
 	name string
 	cmd  *exec.Cmd
@@ -30,8 +31,10 @@ type child struct {
 
 	stdin io.WriteCloser
 	done  chan struct{}
-	err   error
 }
+
+// errChildGone is returned when a child exits during a measurement.
+var errChildGone = errors.New("child process exited")
 
 // startSelf runs this binary again with args and waits for its "ready
 // <addr>" line. Its stderr goes to logPath.
@@ -44,77 +47,52 @@ func startSelf(ctx context.Context, name, logPath string, args ...string) (*chil
 }
 
 // startChild starts path with args. With announce, it waits for the child's
-// "ready <addr>" line on stdout.
+// "ready <addr>" line on stdout; without, stdout goes to logPath too.
 func startChild(ctx context.Context, name, logPath string, announce bool, path string, args ...string) (*child, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s: %w", name, err)
 	}
-	defer logf.Close()
+	defer log.Close()
 	cmd := exec.Command(path, args...)
-	cmd.Stderr = logf
+	cmd.Stderr = log
 	// The child dies with the bench even if the bench is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	c := &child{name: name, cmd: cmd, done: make(chan struct{}), Lines: make(chan string, 4096)}
+	if c.stdin, err = cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
 	var stdout io.ReadCloser
-	if announce {
-		if stdout, err = cmd.StdoutPipe(); err != nil {
-			return nil, err
-		}
-	} else {
-		cmd.Stdout = logf
+	if !announce {
+		cmd.Stdout = log
+	} else if stdout, err = cmd.StdoutPipe(); err != nil {
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	c := &child{name: name, cmd: cmd, stdin: stdin, done: make(chan struct{}), Lines: make(chan string, 4096)}
 	go func() {
-		c.err = cmd.Wait()
+		cmd.Wait()
 		close(c.done)
 	}()
 	if !announce {
 		return c, nil
 	}
-	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		first := true
 		for sc.Scan() {
-			line := sc.Text()
-			if first {
-				first = false
-				ready <- line
-				continue
-			}
 			select {
-			case c.Lines <- line:
+			case c.Lines <- sc.Text():
 			default: // nobody reads: drop rather than block the child
 			}
 		}
 		close(c.Lines)
-		if first {
-			close(ready)
-		}
 	}()
-	select {
-	case line, ok := <-ready:
-		addr, found := strings.CutPrefix(line, "ready ")
-		if !ok || !found {
-			c.stop()
-			return nil, fmt.Errorf("%s did not start (see %s): %q", name, logPath, line)
-		}
-		c.Addr = addr
-		return c, nil
-	case <-time.After(60 * time.Second):
+	if c.Addr, err = c.await(ctx, "ready", time.Minute); err != nil {
 		c.stop()
-		return nil, fmt.Errorf("%s did not announce itself within 60s (see %s)", name, logPath)
-	case <-ctx.Done():
-		c.stop()
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%s did not start (see %s): %w", name, logPath, err)
 	}
+	return c, nil
 }
 
 // Pid is the child's process id.
@@ -122,13 +100,8 @@ func (c *child) Pid() int { return c.cmd.Process.Pid }
 
 // stop ends the child by its PID: SIGTERM, then SIGKILL after 15 s.
 func (c *child) stop() {
-	if c == nil {
+	if c == nil || !c.alive() {
 		return
-	}
-	select {
-	case <-c.done:
-		return
-	default:
 	}
 	_ = c.stdin.Close()
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
@@ -150,47 +123,91 @@ func (c *child) alive() bool {
 	}
 }
 
-// childContext is the context of a child process: it ends on SIGTERM or
-// SIGINT, or when the parent closes our stdin (the parent went away).
-func childContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		cancel()
-	}()
-	return ctx, cancel
+// send writes one command line to the child's stdin.
+func (c *child) send(cmd string) error {
+	if _, err := io.WriteString(c.stdin, cmd+"\n"); err != nil {
+		return fmt.Errorf("tell %s %q: %w", c.name, cmd, err)
+	}
+	return nil
 }
 
-// announce tells the parent the child is ready, at addr.
-func announce(addr string) {
-	fmt.Printf("ready %s\n", addr)
+// await returns the rest of the child's first stdout line that starts with
+// prefix and a space, skipping other lines; an error if the child exits or
+// stays silent for timeout.
+func (c *child) await(ctx context.Context, prefix string, timeout time.Duration) (string, error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case line, ok := <-c.Lines:
+			if !ok {
+				return "", fmt.Errorf("%s exited before saying %q: %w", c.name, prefix, errChildGone)
+			}
+			if rest, found := strings.CutPrefix(line, prefix+" "); found {
+				return rest, nil
+			}
+		case <-t.C:
+			return "", fmt.Errorf("%s did not say %q within %s", c.name, prefix, timeout)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+}
+
+// waitReady polls ready until it holds, for a child with no readiness
+// signal of its own; an error if the child exits or timeout passes.
+func (c *child) waitReady(ctx context.Context, what string, timeout time.Duration, ready func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !ready() {
+		if !c.alive() {
+			return fmt.Errorf("%s exited before %s", c.name, what)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not %s after %s", c.name, what, timeout)
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// childContext is the context of a child process and the commands the
+// parent sends it, one per line on stdin. It ends on SIGTERM or SIGINT, or
+// when the parent closes stdin (the parent went away).
+func childContext() (context.Context, context.CancelFunc, <-chan string) {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	cmds := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			select {
+			case cmds <- strings.TrimSpace(sc.Text()):
+			case <-ctx.Done():
+				return
+			}
+		}
+		cancel()
+	}()
+	return ctx, cancel, cmds
 }
 
 // stdoutLines writes lines to stdout from many goroutines.
-type stdoutLines struct {
-	mu sync.Mutex
-	w  *bufio.Writer
-}
+type stdoutLines struct{ mu sync.Mutex }
 
 func (s *stdoutLines) println(line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.w == nil {
-		s.w = bufio.NewWriter(os.Stdout)
-	}
-	s.w.WriteString(line)
-	s.w.WriteByte('\n')
-	s.w.Flush()
+	os.Stdout.WriteString(line + "\n")
 }
 
-// errChildGone is returned when a child exits during a measurement.
-var errChildGone = errors.New("child process exited")
+// announce tells the parent the child is ready, at addr.
+func announce(addr string) { fmt.Printf("ready %s\n", addr) }
 
 // profileChild writes a CPU profile of this child process to
 // $DIALQBENCH_CPUPROFILE.<pid> when that is set, for finding where a server
 // under test spends its CPU (go tool pprof <binary> <file>). The returned
-// function stops it; calling it again does nothing. The servers profile
-// their whole life, the bridge child only its measured window.
+// function stops it; calling it again does nothing.
 func profileChild() (func(), error) {
 	p := os.Getenv("DIALQBENCH_CPUPROFILE")
 	if p == "" {

@@ -42,7 +42,7 @@ func serveDouble(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := childContext()
+	ctx, cancel, _ := childContext()
 	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()

@@ -110,16 +110,47 @@ func newFixture(ctx context.Context, e env, lkTrunk string) (*fixture, error) {
 	return f, nil
 }
 
-// body is the JSON of POST /call/outbound for the fixture's tenant.
+// request is a call to toNumber through trunk for the fixture's tenant.
+func (f *fixture) request(toNumber string, service dialq.CallService, trunk string) *dialq.OutboundRequest {
+	return &dialq.OutboundRequest{AssistantID: f.Assistant.String(), TrunkID: trunk, ToNumber: toNumber, CallService: string(service),
+		Metadata: map[string]any{"name": "John Doe", "company": "Acme Corp"}}
+}
+
+// body is the JSON of POST /call/outbound for a call to toNumber through
+// the fixture's Twilio trunk.
 func (f *fixture) body(toNumber string) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"assistant_id": f.Assistant.String(),
-		"trunk_id":     f.TrunkID,
-		"to_number":    toNumber,
-		"call_service": "twilio",
-		"metadata":     map[string]any{"name": "John Doe", "company": "Acme Corp"},
-	})
+	b, _ := json.Marshal(f.request(toNumber, dialq.ServiceTwilio, f.TrunkID))
 	return b
+}
+
+// waitCalls waits until cond holds on the count of the fixture's calls in
+// each status, or for timeout, and returns the counts and a failed call's
+// reason.
+func (f *fixture) waitCalls(ctx context.Context, timeout time.Duration, cond func(map[dialq.CallStatus]int) bool) (map[dialq.CallStatus]int, string) {
+	deadline := time.Now().Add(timeout)
+	for {
+		n, failure := map[dialq.CallStatus]int{}, ""
+		rows, err := f.admin.QueryContext(ctx, "SELECT status, count(*), max(failure_reason || ': ' || last_error) FROM "+f.Schema+".calls GROUP BY status")
+		if err != nil {
+			logf("count calls: %v", err)
+			return n, ""
+		}
+		for rows.Next() {
+			var s dialq.CallStatus
+			var k int
+			var msg string
+			if rows.Scan(&s, &k, &msg) == nil {
+				n[s] = k
+				if s == dialq.StatusFailed {
+					failure = msg
+				}
+			}
+		}
+		rows.Close()
+		if cond(n) || time.Now().After(deadline) || sleep(ctx, 250*time.Millisecond) != nil {
+			return n, failure
+		}
+	}
 }
 
 // rowCount counts the calls stored in the fixture's schema.

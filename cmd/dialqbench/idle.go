@@ -230,7 +230,7 @@ func idleWorker(args []string) error {
 	tci := fs.Duration("tci", 10*time.Millisecond, "TaskCheckInterval")
 	fs.Parse(args)
 
-	ctx, cancel := childContext()
+	ctx, cancel, _ := childContext()
 	defer cancel()
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})

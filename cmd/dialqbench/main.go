@@ -57,22 +57,20 @@ func main() {
 	switch sub {
 	case "run":
 		err = run(args)
-	case "serve-accept":
-		err = serveAccept(args)
-	case "serve-sync":
-		err = serveSync(args)
+	case "serve":
+		err = serve(args)
+	case "serve-reference":
+		err = serveReference(args)
 	case "sipdouble":
 		err = serveDouble(args)
 	case "idle-worker":
 		err = idleWorker(args)
-	case "serve-bridge":
-		err = serveBridge(args)
 	case "bridge-agents":
 		err = serveAgents(args)
 	case "bridge-codec":
 		err = serveCodec(args)
 	default:
-		err = fmt.Errorf("unknown sub-command %q (run, or the internal serve-accept, serve-sync, sipdouble, idle-worker, serve-bridge, bridge-agents, bridge-codec)", sub)
+		err = fmt.Errorf("unknown sub-command %q (run, or the internal serve, serve-reference, sipdouble, idle-worker, bridge-agents, bridge-codec)", sub)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dialqbench:", err)
@@ -160,6 +158,7 @@ func run(args []string) error {
 	fs.BoolVar(&br.SharedLiveKit, "bridge-shared-livekit", false, "bridge: use the stack's livekit-server instead of a private one")
 	fs.BoolVar(&br.Capture, "bridge-capture", true, "bridge: time the RTP to the phones on loopback (needs root)")
 	fs.IntVar(&br.Nice, "bridge-nice", priority.Bridge, "bridge: the bridge's nice value, as the worker's DIALQ_BRIDGE_NICE (0 leaves it)")
+	fs.DurationVar(&br.TCI, "bridge-tci", 100*time.Millisecond, "bridge: the worker's TaskCheckInterval (DIALQ_TASK_CHECK_INTERVAL), so that its idle polling of the queue is not counted as the calls' CPU")
 	fs.StringVar(&br.Scenario, "bridge-scenario", "deploy/sipp/bench-phone.xml", "bridge: the sipp phone's scenario")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")

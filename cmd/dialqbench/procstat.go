@@ -22,23 +22,23 @@ var clockTicks = func() float64 {
 	return 100
 }()
 
-// procCPU returns the user+system CPU time pid has used, from
-// /proc/<pid>/stat (all of its threads).
-func procCPU(pid int) (time.Duration, error) {
+// procStat returns the fields of /proc/<pid>/stat from the third (state)
+// on: the command name before them may hold spaces.
+func procStat(pid int) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return nil
 	}
-	// The command name (field 2) may hold spaces; fields after it are plain.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.Fields(rest)
+}
+
+// procCPU returns the user+system CPU time pid has used (all of its
+// threads): fields 14 and 15.
+func procCPU(pid int) (time.Duration, error) {
+	f := procStat(pid)
 	if len(f) < 13 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return 0, fmt.Errorf("no /proc/%d/stat", pid)
 	}
 	ut, err1 := strconv.ParseFloat(f[11], 64)
 	st, err2 := strconv.ParseFloat(f[12], 64)
@@ -48,24 +48,22 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration((ut + st) / clockTicks * float64(time.Second)), nil
 }
 
-// parentOf returns the parent pid of pid, or 0.
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+// statField returns field i (1-based, as proc(5) counts) of pid's stat as
+// a number, or 0.
+func statField(pid, i int) int {
+	f := procStat(pid)
+	if len(f) < i-2 {
 		return 0
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[1])
+	n, _ := strconv.Atoi(f[i-3])
 	return n
 }
+
+// parentOf returns the parent pid of pid, or 0.
+func parentOf(pid int) int { return statField(pid, 4) }
+
+// procNice returns the nice value of pid's main thread.
+func procNice(pid int) int { return statField(pid, 19) }
 
 // treeCPU returns the CPU time of pid and its direct children (a
 // postmaster and its backends). Backends that ended during a window are

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,14 +17,8 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/internal/app"
-	"github.com/dialq/dialq/internal/calls"
-	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/livekit"
-	"github.com/dialq/dialq/internal/logging"
-	"github.com/dialq/dialq/internal/queue"
 )
 
 // syncOptions configure benchmark (b).
@@ -118,9 +110,8 @@ func runSync(ctx context.Context, e env, o syncOptions, logDir string) (*syncRes
 			var srv *child
 			queueName := benchName("bench_sync_")
 			if arm.name == "dialq" {
-				srv, err = startSelf(ctx, "dialq API+worker", logPath, "serve-sync", "-dsn", f.DSN, "-redis", e.RedisAddr,
-					"-queue", queueName, "-channel", benchName("bench:ch:"), "-livekit", e.LiveKitURL, "-sip-url", double.Addr,
-					"-tci", arm.tci.String(), "-room-empty-timeout", o.RoomEmptyTimeout.String())
+				srv, err = dialqProcs{API: true, Worker: true, DSN: f.DSN, Redis: e.RedisAddr, Queue: queueName, Channel: benchName("bench:ch:"),
+					LiveKit: e.LiveKitURL, SIPURL: double.Addr, TCI: arm.tci, RoomEmptyTimeout: o.RoomEmptyTimeout}.start(ctx, "dialq API+worker", logPath)
 				if err != nil {
 					return nil, err
 				}
@@ -290,20 +281,24 @@ func (j *roomJanitor) add(name string) {
 	j.mu.Unlock()
 }
 
-// addFrom adds the rooms of the calls dialq stored since t.
-func (j *roomJanitor) addFrom(ctx context.Context, f *fixture, t time.Time) {
+// addFrom adds the rooms of the calls dialq stored since t, and returns
+// them.
+func (j *roomJanitor) addFrom(ctx context.Context, f *fixture, t time.Time) []string {
 	rows, err := f.admin.QueryContext(ctx, "SELECT room_name FROM "+f.Schema+".calls WHERE room_name <> '' AND created_at >= $1", t)
 	if err != nil {
 		logf("list rooms: %v", err)
-		return
+		return nil
 	}
 	defer rows.Close()
+	var names []string
 	for rows.Next() {
 		var n string
 		if rows.Scan(&n) == nil {
 			j.add(n)
+			names = append(names, n)
 		}
 	}
+	return names
 }
 
 // deleteAll deletes the rooms added so far, 16 at a time.
@@ -339,66 +334,6 @@ func (j *roomJanitor) deleteAll(ctx context.Context) {
 	if failed > 0 {
 		logf("could not delete %d of %d rooms (their empty timeout closes them)", failed, len(names))
 	}
-}
-
-// serveSync is the child process of benchmark (b): dialq's API and worker,
-// wired as cmd/api and cmd/worker wire them, with their defaults, in one
-// process (they talk only through Redis and Postgres either way).
-func serveSync(args []string) error {
-	fs := flag.NewFlagSet("serve-sync", flag.ExitOnError)
-	dsn := fs.String("dsn", "", "Postgres DSN (with the bench schema's search_path)")
-	redisAddr := fs.String("redis", "", "Redis address")
-	qname := fs.String("queue", "", "asynq queue")
-	channel := fs.String("channel", "", "notify channel")
-	lkURL := fs.String("livekit", "", "livekit-server URL")
-	sipURL := fs.String("sip-url", "", "SIP API URL (the double)")
-	tci := fs.Duration("tci", 10*time.Millisecond, "worker TaskCheckInterval")
-	emptyTimeout := fs.Duration("room-empty-timeout", 5*time.Minute, "room empty timeout")
-	fs.Parse(args)
-
-	ctx, cancel := childContext()
-	defer cancel()
-	log := logging.New(stderr, "info")
-	stopProfile, err := profileChild()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-
-	// The worker and the API, as cmd/worker and cmd/api build them.
-	red := app.Redis{Addr: *redisAddr}
-	chans := app.Channels{Notify: *channel, Hangup: *channel + ":hangup"}
-	opts := queue.DefaultDialOptions()
-	opts.Queue = *qname
-	server := dialer.DefaultServerOptions(*qname)
-	server.TaskCheckInterval = *tci
-	server.ShutdownTimeout = 5 * time.Second
-	w, err := app.NewWorker(ctx, app.WorkerConfig{
-		DatabaseURL: *dsn, DBMaxConns: 20, Redis: red, Channels: chans,
-		LiveKit: livekit.Config{URL: *lkURL, APIKey: os.Getenv("LIVEKIT_API_KEY"),
-			APISecret: os.Getenv("LIVEKIT_API_SECRET"), SIPURL: *sipURL, RoomEmptyTimeout: *emptyTimeout},
-		Dial: opts, Server: server, RingTimeout: 30 * time.Second, SweepAge: time.Minute,
-	}, log.With("service", "worker"))
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	a, err := app.NewAPI(ctx, app.APIConfig{
-		Addr: "127.0.0.1:0", DatabaseURL: *dsn, DBMaxConns: 20, Redis: red, Channels: chans, Dial: opts,
-		HTTP:  httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
-		Calls: calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
-	}, log.With("service", "api"))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	werr := make(chan error, 1)
-	go func() { werr <- w.Run(ctx) }()
-	announce(strings.TrimPrefix(a.URL(), "http://"))
-	if err := a.Run(ctx); err != nil {
-		return err
-	}
-	return <-werr
 }
 
 // logStages prints where the dialq arm's calls since t spent their time,

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,6 +16,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/dialq/dialq/internal/logging"
 )
 
 // child is a process the bench started: a server of its own (dialq, the
@@ -36,14 +42,19 @@ type child struct {
 // errChildGone is returned when a child exits during a measurement.
 var errChildGone = errors.New("child process exited")
 
-// startSelf runs this binary again with args and waits for its "ready
-// <addr>" line. Its stderr goes to logPath.
-func startSelf(ctx context.Context, name, logPath string, args ...string) (*child, error) {
+// startSelf runs this binary again as the child sub-command sub with cfg
+// (children) and waits for its "ready <addr>" line. Its stderr goes to
+// logPath.
+func startSelf(ctx context.Context, name, logPath, sub string, cfg any) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
 	}
-	return startChild(ctx, name, logPath, true, exe, args...)
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return startChild(ctx, name, logPath, true, exe, sub, string(b))
 }
 
 // startChild starts path with args. With announce, it waits for the child's
@@ -172,37 +183,45 @@ func (c *child) waitReady(ctx context.Context, what string, timeout time.Duratio
 	return nil
 }
 
-// childContext is the context of a child process and the commands the
-// parent sends it, one per line on stdin. It ends on SIGTERM or SIGINT, or
-// when the parent closes stdin (the parent went away).
-func childContext() (context.Context, context.CancelFunc, <-chan string) {
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	cmds := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(os.Stdin)
-		for sc.Scan() {
-			select {
-			case cmds <- strings.TrimSpace(sc.Text()):
-			case <-ctx.Done():
-				return
-			}
+// childMain makes a child sub-command of f: it decodes the one JSON
+// argument into f's config and runs f with the child's context and the
+// commands the parent sends, one per line on stdin. The context ends on
+// SIGTERM or SIGINT, or when the parent closes stdin (it went away).
+func childMain[T any](f func(ctx context.Context, cmds <-chan string, cfg T) error) func([]string) error {
+	return func(args []string) error {
+		var cfg T
+		if len(args) != 1 || json.Unmarshal([]byte(args[0]), &cfg) != nil {
+			return fmt.Errorf("a child takes one argument, its config as JSON (%T), not %q", cfg, args)
 		}
-		cancel()
-	}()
-	return ctx, cancel, cmds
+		ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		defer cancel()
+		cmds := make(chan string, 16)
+		go func() {
+			sc := bufio.NewScanner(os.Stdin)
+			for sc.Scan() {
+				select {
+				case cmds <- strings.TrimSpace(sc.Text()):
+				case <-ctx.Done():
+					return
+				}
+			}
+			cancel()
+		}()
+		return f(ctx, cmds, cfg)
+	}
 }
 
-// stdoutLines writes lines to stdout from many goroutines.
-type stdoutLines struct{ mu sync.Mutex }
+// say writes a line to the parent: a word it awaits (child.await) and a
+// value. Lines said from several goroutines do not mix: each is one write.
+func say(word string, v any) { fmt.Println(word, v) }
 
-func (s *stdoutLines) println(line string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	os.Stdout.WriteString(line + "\n")
+// quietLog is the logger of a child that is not under test: warnings and
+// errors only, the LiveKit SDK's too.
+func quietLog() *slog.Logger {
+	log := logging.New(os.Stderr, "warn")
+	lksdk.SetLogger(logging.LiveKitSDK(log))
+	return log
 }
-
-// announce tells the parent the child is ready, at addr.
-func announce(addr string) { fmt.Printf("ready %s\n", addr) }
 
 // profileChild writes a CPU profile of this child process to
 // $DIALQBENCH_CPUPROFILE.<pid> when that is set, for finding where a server

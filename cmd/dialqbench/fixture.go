@@ -28,20 +28,18 @@ type env struct {
 	StateDir         string
 }
 
-// fixture is one benchmark's tenant in a schema of its own: an API key, an
-// assistant and a Twilio trunk, as `make run` seeds them.
+// fixture is one benchmark's tenant: an API key, an assistant and a Twilio
+// trunk, as `make run` seeds them, in a schema of its own when stored.
 type fixture struct {
-	admin  *sql.DB
-	Schema string
-	DSN    string
-	DB     *postgres.DB
-
 	Tenant    uuid.UUID
 	Key       string
-	Assistant uuid.UUID
-	AgentName string
-	TrunkID   string // dialq trunk id
-	LKTrunkID string // the LiveKit outbound trunk it dials through
+	Assistant *dialq.Assistant
+	Trunk     *dialq.Trunk // Twilio, through a LiveKit outbound trunk
+
+	admin  *sql.DB
+	Schema string
+	DSN    string       // with the schema's search_path
+	DB     *postgres.DB // the store, as dialqctl opens it to seed
 }
 
 // benchName returns a short unique name with prefix.
@@ -49,78 +47,89 @@ func benchName(prefix string) string {
 	return prefix + strings.ToLower(rand.Text()[:10])
 }
 
-// newFixture makes a fresh schema, migrates it and seeds the tenant.
-// lkTrunk is the LiveKit trunk id the dialq trunk points at; a made-up one
-// will do when nothing is dialed.
+// newTenant is a fixture that is not stored. lkTrunk is the LiveKit trunk
+// the Twilio trunk dials through; a made-up one will do when nothing is
+// dialed.
+func newTenant(lkTrunk string) *fixture {
+	if lkTrunk == "" {
+		lkTrunk = benchName("ST_bench_")
+	}
+	f := &fixture{Tenant: uuid.New()}
+	f.Assistant = &dialq.Assistant{ID: uuid.New(), TenantID: f.Tenant, Name: "bench",
+		Prompt:           "Hello {{name}}, you're calling from {{company}}.",
+		StartInstruction: "Hi {{name}}, this is {{agent_name|Sarah}} speaking.",
+		AgentName:        benchName("bench-agent-")}
+	f.Trunk = &dialq.Trunk{ID: lkTrunk, TenantID: f.Tenant, Name: "bench", Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk}
+	return f
+}
+
+// newFixture stores a newTenant in a fresh schema, migrated, with an API
+// key.
 func newFixture(ctx context.Context, e env, lkTrunk string) (*fixture, error) {
+	f := newTenant(lkTrunk)
 	admin, err := sql.Open("postgres", e.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	f := &fixture{admin: admin, Schema: benchName("bench_"), Tenant: uuid.New(), Assistant: uuid.New(),
-		AgentName: benchName("bench-agent-"), LKTrunkID: lkTrunk}
+	f.admin, f.Schema = admin, benchName("bench_")
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+f.Schema); err != nil {
 		admin.Close()
 		return nil, fmt.Errorf("create schema (is the stack up?): %w", err)
 	}
+	if err := f.seed(ctx, e); err != nil {
+		f.close()
+		return nil, fmt.Errorf("seed bench tenant: %w", err)
+	}
+	return f, nil
+}
+
+func (f *fixture) seed(ctx context.Context, e env) error {
 	u, err := url.Parse(e.DatabaseURL)
 	if err != nil {
-		f.close()
-		return nil, err
+		return err
 	}
 	q := u.Query()
 	q.Set("search_path", f.Schema)
 	u.RawQuery = q.Encode()
 	f.DSN = u.String()
 	if err := postgres.Migrate(ctx, f.DSN); err != nil {
-		f.close()
-		return nil, err
+		return err
 	}
 	if f.DB, err = postgres.Open(ctx, f.DSN, 4); err != nil {
-		f.close()
-		return nil, err
-	}
-	f.TrunkID = lkTrunk
-	if f.TrunkID == "" {
-		f.TrunkID = benchName("ST_bench_")
-		f.LKTrunkID = f.TrunkID
+		return err
 	}
 	k, key := dialq.NewAPIKey(f.Tenant)
 	f.Key = key
-	steps := []func() error{
-		func() error { return f.DB.SaveTenant(ctx, &dialq.Tenant{ID: f.Tenant, Name: "bench"}) },
-		func() error { return f.DB.CreateAPIKey(ctx, k, "bench") },
-		func() error {
-			return f.DB.SaveAssistant(ctx, &dialq.Assistant{ID: f.Assistant, TenantID: f.Tenant, Name: "bench",
-				Prompt:           "Hello {{name}}, you're calling from {{company}}.",
-				StartInstruction: "Hi {{name}}, this is {{agent_name|Sarah}} speaking.",
-				AgentName:        f.AgentName})
-		},
-		func() error {
-			return f.DB.SaveTrunk(ctx, &dialq.Trunk{ID: f.TrunkID, TenantID: f.Tenant, Name: "bench",
-				Provider: dialq.ServiceTwilio, LiveKitTrunkID: f.LKTrunkID})
-		},
+	if err := f.DB.SaveTenant(ctx, &dialq.Tenant{ID: f.Tenant, Name: "bench"}); err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if err := s(); err != nil {
-			f.close()
-			return nil, fmt.Errorf("seed bench tenant: %w", err)
-		}
+	if err := f.DB.CreateAPIKey(ctx, k, "bench"); err != nil {
+		return err
 	}
-	return f, nil
+	if err := f.DB.SaveAssistant(ctx, f.Assistant); err != nil {
+		return err
+	}
+	return f.DB.SaveTrunk(ctx, f.Trunk)
 }
 
 // request is a call to toNumber through trunk for the fixture's tenant.
-func (f *fixture) request(toNumber string, service dialq.CallService, trunk string) *dialq.OutboundRequest {
-	return &dialq.OutboundRequest{AssistantID: f.Assistant.String(), TrunkID: trunk, ToNumber: toNumber, CallService: string(service),
-		Metadata: map[string]any{"name": "John Doe", "company": "Acme Corp"}}
+func (f *fixture) request(toNumber string, trunk *dialq.Trunk) *dialq.OutboundRequest {
+	return &dialq.OutboundRequest{AssistantID: f.Assistant.ID.String(), TrunkID: trunk.ID, ToNumber: toNumber,
+		CallService: string(trunk.Provider), Metadata: map[string]any{"name": "John Doe", "company": "Acme Corp"}}
 }
 
 // body is the JSON of POST /call/outbound for a call to toNumber through
 // the fixture's Twilio trunk.
 func (f *fixture) body(toNumber string) []byte {
-	b, _ := json.Marshal(f.request(toNumber, dialq.ServiceTwilio, f.TrunkID))
+	b, _ := json.Marshal(f.request(toNumber, f.Trunk))
 	return b
+}
+
+// rowCount counts the calls stored in the fixture's schema.
+func (f *fixture) rowCount(ctx context.Context) int {
+	var n int
+	_ = f.admin.QueryRowContext(ctx, "SELECT count(*) FROM "+f.Schema+".calls").Scan(&n)
+	return n
 }
 
 // waitCalls waits until cond holds on the count of the fixture's calls in
@@ -151,13 +160,6 @@ func (f *fixture) waitCalls(ctx context.Context, timeout time.Duration, cond fun
 			return n, failure
 		}
 	}
-}
-
-// rowCount counts the calls stored in the fixture's schema.
-func (f *fixture) rowCount(ctx context.Context) int {
-	var n int
-	_ = f.admin.QueryRowContext(ctx, "SELECT count(*) FROM "+f.Schema+".calls").Scan(&n)
-	return n
 }
 
 // close drops the schema.

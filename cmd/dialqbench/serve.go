@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/dialq/dialq/internal/app"
 	"github.com/dialq/dialq/internal/calls"
@@ -86,12 +87,6 @@ func (p dialqProcs) workerConfig() app.WorkerConfig {
 	return c
 }
 
-// start runs p as a child process (serve).
-func (p dialqProcs) start(ctx context.Context, name, logPath string) (*child, error) {
-	b, _ := json.Marshal(p)
-	return startSelf(ctx, name, logPath, "serve", string(b))
-}
-
 // serve is the child process of dialq under test: the dialqProcs its
 // argument says, in one process (API and worker talk only through Redis
 // and Postgres either way). It announces the API's address, or "worker".
@@ -99,14 +94,11 @@ func (p dialqProcs) start(ctx context.Context, name, logPath string) (*child, er
 // CPU profile (DIALQBENCH_CPUPROFILE) and "stats" prints "stats <json>"
 // (sipbridge.Stats) once the bridge holds no call; other servers profile
 // their whole life.
-func serve(args []string) error {
-	var p dialqProcs
-	if len(args) != 1 || json.Unmarshal([]byte(args[0]), &p) != nil || !p.API && !p.Worker {
-		return fmt.Errorf("serve takes one argument, the JSON of dialqProcs")
-	}
-	ctx, cancel, cmds := childContext()
+func serve(ctx context.Context, cmds <-chan string, p dialqProcs) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	log := logging.New(stderr, "info")
+	log := logging.New(os.Stderr, "info")
+	lksdk.SetLogger(logging.LiveKitSDK(log.With("component", "livekit-sdk"))) // as cmd/worker does
 	var runs []func(context.Context) error
 	addr := "worker"
 	var bridge *sipbridge.Manager
@@ -138,8 +130,7 @@ func serve(args []string) error {
 	for _, run := range runs {
 		go func() { errc <- run(ctx) }()
 	}
-	announce(addr)
-	var out stdoutLines
+	say("ready", addr)
 	for done := 0; done < len(runs); {
 		select {
 		case e := <-errc:
@@ -160,7 +151,7 @@ func serve(args []string) error {
 					time.Sleep(100 * time.Millisecond)
 				}
 				b, _ := json.Marshal(bridge.Stats())
-				out.println("stats " + string(b))
+				say("stats", string(b))
 			}
 		}
 	}

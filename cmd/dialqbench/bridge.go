@@ -319,15 +319,11 @@ func (bb *bridgeBench) place(ctx context.Context, n int, up *bridgeUp) ([]uuid.U
 // hangUp hangs every call up through the calls service, waits until each
 // is recorded as ended and returns the bridge's counters.
 func (bb *bridgeBench) hangUp(ctx context.Context, worker *child, ids []uuid.UUID) (*sessionStats, error) {
-	var wg sync.WaitGroup
-	for _, id := range ids {
-		wg.Go(func() {
-			if _, _, err := bb.calls.Hangup(ctx, bb.f.Tenant, id); err != nil {
-				logf("  hang up %s: %v", id, err)
-			}
-		})
-	}
-	wg.Wait()
+	inParallel(len(ids), len(ids)+1, func(i int) { // all at once, as the calls end at the window's end
+		if _, _, err := bb.calls.Hangup(ctx, bb.f.Tenant, ids[i]); err != nil {
+			logf("  hang up %s: %v", ids[i], err)
+		}
+	})
 	counts, _ := bb.f.waitCalls(ctx, time.Minute, func(n map[dialq.CallStatus]int) bool {
 		return n[dialq.StatusCompleted]+n[dialq.StatusFailed] >= len(ids)
 	})

@@ -34,37 +34,26 @@ func serveAgents(ctx context.Context, _ <-chan string, c agentsConfig) error {
 	if err != nil {
 		return err
 	}
-	var (
-		mu    sync.Mutex
-		rooms []*lksdk.Room
-		first error
-		wg    sync.WaitGroup
-		slots = make(chan struct{}, 8) // joins at once
-	)
+	var mu sync.Mutex
+	var rooms []*lksdk.Room
+	var first error
 	defer func() {
-		mu.Lock()
-		defer mu.Unlock()
 		for _, r := range rooms {
 			r.Disconnect()
 		}
 	}()
-	for i, name := range c.Rooms {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			room, track, err := joinAgent(c.LiveKit, name, i)
-			mu.Lock()
-			defer mu.Unlock()
-			if first == nil {
-				first = err
-			}
-			if err == nil {
-				rooms = append(rooms, room)
-				go talk(ctx, track, clip)
-			}
-		})
-	}
-	wg.Wait()
+	inParallel(len(c.Rooms), 8, func(i int) { // 8 joins at once
+		room, track, err := joinAgent(c.LiveKit, c.Rooms[i], i)
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+		if err == nil {
+			rooms = append(rooms, room)
+			go talk(ctx, track, clip)
+		}
+	})
 	if first != nil {
 		return first
 	}

@@ -136,15 +136,16 @@ func (r *bridgeResult) markdown(nproc int) string {
 		nice = "at the default priority (DIALQ_BRIDGE_NICE=%d)"
 	}
 	nice = fmt.Sprintf(nice, o.Nice)
-	p("dialq's bridge (sipua + sipbridge.Manager + relay with the Postgres store, one process %s, the worker's settings) dials a sipp phone "+
-		"(`deploy/sipp/bench-phone.xml`: digest challenge, answers PCMA, says g711a.pcap's speech in a loop) for each call; in each room an "+
-		"agent (one load-generator process for all) says the same speech as 20 ms Opus packets. Calls placed at %.0f/s on %s; %s warm-up after the "+
-		"last answer, then %s measured. Two bare codec arms then run alone for as many calls, each in a process of its own, on the same audio, "+
+	p("A dialq worker with its SIP bridge (app.NewWorker with cmd/worker's settings but a TaskCheckInterval of %s, one process %s) takes "+
+		"the calls placed through the calls service at %.0f/s; each call's dial task makes the room and the agent dispatch and the bridge dials "+
+		"a sipp phone (`deploy/sipp/bench-phone.xml`: digest challenge, answers PCMA, says g711a.pcap's speech in a loop). In each room an "+
+		"agent (one load-generator process for all) says the same speech as 20 ms Opus packets. Rooms on %s; %s warm-up after the "+
+		"agents joined, then %s measured. Two bare codec arms then run alone for as many calls, each in a process of its own, on the same audio, "+
 		"at the same 20 ms pace, over as long a window: the **reference codec**, the issue's \"G.711 decode + resample + Opus encode and the "+
 		"reverse\" with the pieces LiveKit's PCM tracks and livekit-sip use (A-law decode, soxr 8 → 48 kHz, Opus encode at 48 kHz with libopus "+
 		"defaults; Opus decode at 48 kHz, soxr 48 → 8 kHz, A-law encode), which the target is measured against; and the **bridge's own codec** "+
 		"(A-law decode, Opus encode at 8 kHz; Opus decode at 8 kHz, A-law encode), which skips the resampling, for what the bridge adds to "+
-		"its own codec work. CPU in %% of one core (the machine has %d).\n\n", nice, o.Rate, lk, o.Warmup, o.Duration, nproc)
+		"its own codec work. CPU in %% of one core (the machine has %d).\n\n", o.TCI, nice, o.Rate, lk, o.Warmup, o.Duration, nproc)
 	p("| calls | answered | bridge CPU %% | bridge %%/call | reference codec %%/call | ratio to it (target ≤ %.1f) | bridge's own codec %%/call | ratio to it | late frames %% (target < %.0f at %d calls) | send lateness p50 / p99 / p99.9 / max ms | frames seen (skipped) |\n",
 		targetBridgeRatio, targetBridgeLatePct, targetBridgeCalls)
 	p("|---:|---:|---:|---:|---:|---|---:|---|---|---|---:|\n")

@@ -141,9 +141,11 @@ func serve(ctx context.Context, cmds <-chan string, p dialqProcs) error {
 			switch {
 			case bridge == nil:
 			case c == "measure":
-				if stopProfile, err = profileChild(); err != nil {
-					return err
+				stop, perr := profileChild()
+				if perr != nil {
+					return perr
 				}
+				stopProfile = stop
 			case c == "measured":
 				stopProfile()
 			case c == "stats":

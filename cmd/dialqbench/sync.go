@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lkp "github.com/livekit/protocol/livekit"
@@ -64,6 +65,27 @@ func runSync(ctx context.Context, e env, o syncOptions, logDir string) (*syncRes
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true, IdleConnTimeout: time.Minute}}
 	body := f.body("+15550100001")
 
+	// measureDialq measures ol against dialq's API and worker in a child of their
+	// own, with the worker's TaskCheckInterval tci, each request a POST
+	// /call/outbound that waits for the answer.
+	measureDialq := func(ol openLoop, tci time.Duration) (stats, error) {
+		q := benchName("bench_sync_")
+		defer deleteQueues(rdb, q)
+		srv, err := startSelf(ctx, "dialq API+worker", logPath, "serve", dialqProcs{API: true, Worker: true, DSN: f.DSN, Redis: e.RedisAddr,
+			Queue: q, Channel: benchName("bench:ch:"), LiveKit: e.LiveKitURL, SIPURL: d.double.Addr, TCI: tci, RoomEmptyTimeout: o.RoomEmptyTimeout})
+		if err != nil {
+			return stats{}, err
+		}
+		defer srv.stop()
+		ol.CPU["server"] = srv.Pid()
+		url := "http://" + srv.Addr + "/call/outbound"
+		ol.Do = func(ctx context.Context, _ int) error { return postCall(ctx, httpc, url, f.Key, body) }
+		s, err := ol.run(ctx)
+		if err == nil && !srv.alive() {
+			err = fmt.Errorf("%w (see %s)", errChildGone, logPath)
+		}
+		return s, err
+	}
 	var arms []round
 	for _, t := range o.TCIs {
 		arms = append(arms, round{Arm: "dialq", TCI: t})
@@ -76,7 +98,7 @@ func runSync(ctx context.Context, e env, o syncOptions, logDir string) (*syncRes
 		var err error
 		if rd.Arm == "direct" {
 			rd.stats, err = ol.run(ctx)
-		} else if rd.stats, err = d.measureDialq(ctx, ol, rd.TCI, f, rdb, httpc, body, logPath); err == nil {
+		} else if rd.stats, err = measureDialq(ol, rd.TCI); err == nil {
 			d.rooms.addFrom(ctx, f, start)
 			logStages(ctx, f, start)
 		}
@@ -98,30 +120,6 @@ func runSync(ctx context.Context, e env, o syncOptions, logDir string) (*syncRes
 		res.Dialq = append(res.Dialq, pooled(res.Rounds, "dialq", t))
 	}
 	return res, nil
-}
-
-// measureDialq runs ol against dialq's API and worker in a child of their
-// own, with the worker's TaskCheckInterval tci, each request a POST
-// /call/outbound that waits for the answer.
-func (d *direct) measureDialq(ctx context.Context, ol openLoop, tci time.Duration, f *fixture, rdb *redis.Client,
-	httpc *http.Client, body []byte, logPath string) (stats, error) {
-	q := benchName("bench_sync_")
-	defer deleteQueues(rdb, q)
-	srv, err := startSelf(ctx, "dialq API+worker", logPath, "serve", dialqProcs{API: true, Worker: true, DSN: f.DSN, Redis: d.e.RedisAddr,
-		Queue: q, Channel: benchName("bench:ch:"), LiveKit: d.e.LiveKitURL, SIPURL: d.double.Addr, TCI: tci, RoomEmptyTimeout: d.emptyTimeout})
-	if err != nil {
-		return stats{}, err
-	}
-	defer srv.stop()
-	ol.CPU["server"] = srv.Pid()
-	ol.Do = func(ctx context.Context, _ int) error {
-		return postCall(ctx, httpc, "http://"+srv.Addr+"/call/outbound", f.Key, body)
-	}
-	s, err := ol.run(ctx)
-	if err == nil && !srv.alive() {
-		err = fmt.Errorf("%w (see %s)", errChildGone, logPath)
-	}
-	return s, err
 }
 
 // pooled merges the samples of arm's rounds into one summary.
@@ -177,20 +175,18 @@ func postCall(ctx context.Context, c *http.Client, url, key string, body []byte)
 // dialq's worker, through a LiveKit outbound trunk of its own and the SIP
 // double.
 type direct struct {
-	e            env
-	lk           *livekit.Client
-	sip          *lksdk.SIPClient
-	trunk        string // the LiveKit outbound trunk
-	double       *child
-	rooms        *roomJanitor
-	tenant       *fixture // whose calls these are
-	emptyTimeout time.Duration
+	lk     *livekit.Client
+	sip    *lksdk.SIPClient
+	trunk  string // the LiveKit outbound trunk
+	double *child
+	rooms  *roomJanitor
+	tenant *fixture // whose calls these are
 }
 
 // newDirect makes the trunk and starts the SIP double, which the dialq arm
 // of (b) dials through too.
 func newDirect(ctx context.Context, e env, logPath string, double doubleConfig, emptyTimeout time.Duration) (*direct, error) {
-	d := &direct{e: e, emptyTimeout: emptyTimeout, sip: lksdk.NewSIPClient(e.LiveKitURL, e.LiveKitAPIKey, e.LiveKitAPISecret),
+	d := &direct{sip: lksdk.NewSIPClient(e.LiveKitURL, e.LiveKitAPIKey, e.LiveKitAPISecret),
 		rooms: &roomJanitor{rooms: lksdk.NewRoomServiceClient(e.LiveKitURL, e.LiveKitAPIKey, e.LiveKitAPISecret)}}
 	trunk, err := d.sip.CreateSIPOutboundTrunk(ctx, &lkp.CreateSIPOutboundTrunkRequest{Trunk: &lkp.SIPOutboundTrunkInfo{
 		Name: "dialq-bench", Address: "127.0.0.1:5060", Numbers: []string{"+15550100000"}}})
@@ -274,23 +270,14 @@ func (j *roomJanitor) deleteAll(ctx context.Context) {
 	j.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	failed, slots := 0, make(chan struct{}, 16)
-	for _, n := range names {
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
-			if _, err := j.rooms.DeleteRoom(ctx, &lkp.DeleteRoomRequest{Room: n}); err != nil {
-				mu.Lock()
-				failed++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if failed > 0 {
-		logf("could not delete %d of %d rooms (their empty timeout closes them)", failed, len(names))
+	var failed atomic.Int32
+	inParallel(len(names), 16, func(i int) {
+		if _, err := j.rooms.DeleteRoom(ctx, &lkp.DeleteRoomRequest{Room: names[i]}); err != nil {
+			failed.Add(1)
+		}
+	})
+	if n := failed.Load(); n > 0 {
+		logf("could not delete %d of %d rooms (their empty timeout closes them)", n, len(names))
 	}
 }
 

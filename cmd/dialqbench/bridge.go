@@ -209,7 +209,7 @@ func (bb *bridgeBench) run(ctx context.Context, n int) (*bridgeRun, error) {
 
 	start := time.Now()
 	run := &bridgeRun{Calls: n}
-	ids, err := bb.place(ctx, n, &run.Up)
+	ids, err := bb.place(ctx, start, n, &run.Up)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ func (bb *bridgeBench) run(ctx context.Context, n int) (*bridgeRun, error) {
 		return nil, err
 	}
 
-	if run.Sessions, err = bb.hangUp(ctx, worker, ids); err != nil {
+	if run.Sessions, err = bb.hangUp(ctx, worker, start, ids); err != nil {
 		return nil, fmt.Errorf("%w (see %s)", err, logPath)
 	}
 	worker.stop()
@@ -285,12 +285,11 @@ func (bb *bridgeBench) run(ctx context.Context, n int) (*bridgeRun, error) {
 }
 
 // place places n calls through the calls service at the benchmark's rate,
-// each waiting until its INVITE is out, then waits until every call is
-// answered or failed.
-func (bb *bridgeBench) place(ctx context.Context, n int, up *bridgeUp) ([]uuid.UUID, error) {
+// each waiting until its INVITE is out, then waits until every call made
+// since start is answered or failed.
+func (bb *bridgeBench) place(ctx context.Context, start time.Time, n int, up *bridgeUp) ([]uuid.UUID, error) {
 	var mu sync.Mutex
 	var ids []uuid.UUID
-	start := time.Now()
 	ol := openLoop{Rate: bb.o.Rate, Duration: time.Duration(n) * time.Duration(float64(time.Second)/bb.o.Rate), Timeout: 2 * time.Minute,
 		Do: func(ctx context.Context, i int) error {
 			req := bb.f.request(fmt.Sprintf("+91804431%04d", i), bb.trunk)
@@ -308,23 +307,25 @@ func (bb *bridgeBench) place(ctx context.Context, n int, up *bridgeUp) ([]uuid.U
 	if err != nil {
 		return nil, err
 	}
-	counts, failure := bb.f.waitCalls(ctx, time.Minute, func(n map[dialq.CallStatus]int) bool {
+	ramp := time.Since(start)
+	counts, failure := bb.f.waitCalls(ctx, start, time.Minute, func(n map[dialq.CallStatus]int) bool {
 		return n[dialq.StatusAnswered]+n[dialq.StatusFailed]+n[dialq.StatusCompleted] >= len(ids)
 	})
-	*up = bridgeUp{Placed: len(ids), Answered: counts[dialq.StatusAnswered], Ramp: time.Since(start),
+	*up = bridgeUp{Placed: len(ids), Answered: counts[dialq.StatusAnswered], Ramp: ramp,
 		Failed: s.Errors + counts[dialq.StatusFailed] + counts[dialq.StatusCompleted], FirstError: cmp.Or(s.FirstError, failure)}
 	return ids, nil
 }
 
-// hangUp hangs every call up through the calls service, waits until each
-// is recorded as ended and returns the bridge's counters.
-func (bb *bridgeBench) hangUp(ctx context.Context, worker *child, ids []uuid.UUID) (*sessionStats, error) {
+// hangUp hangs the calls ids up through the calls service, waits until
+// every call made since is recorded as ended and returns the bridge's
+// counters.
+func (bb *bridgeBench) hangUp(ctx context.Context, worker *child, since time.Time, ids []uuid.UUID) (*sessionStats, error) {
 	inParallel(len(ids), len(ids)+1, func(i int) { // all at once, as the calls end at the window's end
 		if _, _, err := bb.calls.Hangup(ctx, bb.f.Tenant, ids[i]); err != nil {
 			logf("  hang up %s: %v", ids[i], err)
 		}
 	})
-	counts, _ := bb.f.waitCalls(ctx, time.Minute, func(n map[dialq.CallStatus]int) bool {
+	counts, _ := bb.f.waitCalls(ctx, since, time.Minute, func(n map[dialq.CallStatus]int) bool {
 		return n[dialq.StatusCompleted]+n[dialq.StatusFailed] >= len(ids)
 	})
 	if err := worker.send("stats"); err != nil {

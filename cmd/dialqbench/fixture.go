@@ -132,14 +132,15 @@ func (f *fixture) rowCount(ctx context.Context) int {
 	return n
 }
 
-// waitCalls waits until cond holds on the count of the fixture's calls in
-// each status, or for timeout, and returns the counts and a failed call's
-// reason.
-func (f *fixture) waitCalls(ctx context.Context, timeout time.Duration, cond func(map[dialq.CallStatus]int) bool) (map[dialq.CallStatus]int, string) {
+// waitCalls waits until cond holds on the count in each status of the
+// fixture's calls made since t, or for timeout, and returns the counts and a
+// failed call's reason.
+func (f *fixture) waitCalls(ctx context.Context, t time.Time, timeout time.Duration, cond func(map[dialq.CallStatus]int) bool) (map[dialq.CallStatus]int, string) {
 	deadline := time.Now().Add(timeout)
 	for {
 		n, failure := map[dialq.CallStatus]int{}, ""
-		rows, err := f.admin.QueryContext(ctx, "SELECT status, count(*), max(failure_reason || ': ' || last_error) FROM "+f.Schema+".calls GROUP BY status")
+		rows, err := f.admin.QueryContext(ctx, "SELECT status, count(*), max(failure_reason || ': ' || last_error) FROM "+f.Schema+
+			".calls WHERE created_at >= $1 GROUP BY status", t)
 		if err != nil {
 			logf("count calls: %v", err)
 			return n, ""

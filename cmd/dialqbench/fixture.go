@@ -176,12 +176,18 @@ func (f *fixture) close() {
 	f.admin.Close()
 }
 
-// deleteQueues removes bench queues and every task in them from Redis.
+// deleteQueues removes bench queues and every task in them from Redis,
+// the completed ones too, which asynq's DeleteQueue leaves behind.
 func deleteQueues(rdb redis.UniversalClient, queues ...string) {
+	ctx := context.Background()
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	for _, q := range queues {
 		if err := insp.DeleteQueue(q, true); err != nil && !strings.Contains(err.Error(), "not found") {
 			logf("delete queue %s: %v", q, err)
+		}
+		keys := rdb.Scan(ctx, 0, "asynq:{"+q+"}*", 1000).Iterator()
+		for keys.Next(ctx) {
+			rdb.Del(ctx, keys.Val())
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,19 +14,16 @@ import (
 	"sync"
 	"time"
 
-	lkp "github.com/livekit/protocol/livekit"
+	"github.com/google/uuid"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/dialq/dialq/internal/app"
+	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/localport"
+	"github.com/dialq/dialq/internal/logging"
 	"github.com/dialq/dialq/internal/secret"
-)
-
-// Targets of the bridge benchmark, from the issue.
-const (
-	targetBridgeRatio   = 1.3 // bridge CPU per call / bare codec CPU per call
-	targetBridgeLatePct = 1.0 // % of frames to the phones more than 5 ms late
-	targetBridgeCalls   = 100 // calls at which the late-frame target applies
 )
 
 // The bridge benchmark's RTP ports (the Exotel trunk's range), away from
@@ -36,163 +34,42 @@ const (
 	bridgeRTPMax = 25999
 )
 
-// bridgeOptions configure the bridge benchmark.
-type bridgeOptions struct {
-	// Calls are the numbers of concurrent calls to measure, one run each.
-	Calls    []int         `json:"calls"`
-	Rate     float64       `json:"rate"` // calls placed per second
-	Warmup   time.Duration `json:"warmup_ns"`
-	Duration time.Duration `json:"duration_ns"`
-	// SharedLiveKit uses the stack's livekit-server instead of a private one.
-	SharedLiveKit bool `json:"shared_livekit"`
-	Capture       bool `json:"capture"` // time the frames to the phones on the wire
-	// Nice is the bridge's nice value, as the worker's DIALQ_BRIDGE_NICE.
-	Nice     int    `json:"nice"`
-	Scenario string `json:"scenario"`
-}
-
-// bridgeResult is the bridge benchmark's outcome: one run per number of
-// calls.
-type bridgeResult struct {
-	Options bridgeOptions `json:"options"`
-	Runs    []bridgeRun   `json:"runs"`
-}
-
-// bridgeRun is one number of concurrent calls.
-type bridgeRun struct {
-	Calls int      `json:"calls"`
-	Up    bridgeUp `json:"up"`
-	// CPU is the measured window's CPU by process: bridge, livekit, sipp,
-	// agents, postgres, bench (this process, which runs the capture).
-	CPU *cpuUse `json:"cpu"`
-	// Codec is the bare codec arm in the bridge's own pipeline (8 kHz Opus);
-	// RefCodec in the issue's reference pipeline (G.711 + soxr resample +
-	// 48 kHz Opus, LiveKit's pieces). Each over a window as long as the
-	// bridge's, for Up.Answered calls.
-	Codec    codecArm `json:"codec"`
-	RefCodec codecArm `json:"ref_codec"`
-	// BridgePerCall is the bridge's CPU per call, in % of one core; Ratio
-	// and RefRatio compare it with the two arms' per call.
-	BridgePerCall float64 `json:"bridge_pct_per_call"`
-	Ratio         float64 `json:"ratio"`
-	RefRatio      float64 `json:"ref_ratio"`
-	// Wire is the frames to the phones during the window, as captured on
-	// loopback; nil without the capture.
-	Wire *wireStats `json:"wire,omitempty"`
-	// Sessions is what the bridge's own counters say of the whole calls.
-	Sessions *sessionStats `json:"sessions,omitempty"`
-	Load     string        `json:"load_at_window_end"`
-	// Saturated says the machine's cores were busy (95% or more) during the
-	// bridge's window: the bridge then got less CPU than it wanted and its
-	// share per call says nothing of its cost.
-	Saturated bool `json:"saturated"`
-}
-
-// codecArm is one bare codec arm's measurement.
-type codecArm struct {
-	// CPU is the arm's process over the window, in % of one core; Frames the
-	// 20 ms frames (both directions of a call) it did per second, which
-	// should be 50 a call; PerCall its CPU per call.
-	CPU     float64 `json:"cpu_pct"`
-	Frames  float64 `json:"frames_per_sec"`
-	PerCall float64 `json:"pct_per_call"`
-	// Saturated says the arm did less than 98% of its frames: it was short
-	// of CPU and its share says nothing of its cost.
-	Saturated bool `json:"saturated"`
-}
-
-// ratioMeaningful says whether a ratio to arm compares costs: neither side
-// was short of CPU.
-func (r *bridgeRun) ratioMeaningful(arm codecArm, ratio float64) bool {
-	return !r.Saturated && !arm.Saturated && ratio > 0
-}
-
-// latePct is the run's late-frame share: on the wire if captured, else the
-// sessions' own counters.
-func (r *bridgeRun) latePct() float64 {
-	if r.Wire != nil {
-		return r.Wire.LatePct()
-	}
-	if r.Sessions != nil {
-		return r.Sessions.LatePct()
-	}
-	return 0
+// bridgeBench is what the runs of the bridge benchmark share: a sipp phone
+// behind an Exotel trunk, LiveKit, and dialq's API in this process, whose
+// calls service places the calls.
+type bridgeBench struct {
+	e         env
+	o         bridgeOptions
+	logDir    string
+	lkURL     string
+	lkPid     int
+	sipp      *child
+	mediaPort int // the phones' RTP port
+	f         *fixture
+	trunk     *dialq.Trunk // the Exotel trunk, to sipp
+	worker    dialqProcs   // how each run's worker runs
+	calls     *calls.Service
+	closers   []func()
 }
 
 // runBridge is the bridge benchmark: N calls through dialq's Exotel bridge,
 // held up with speech both ways, against the bare codec work of N calls.
+// The calls are placed through the calls service of an API in this process
+// and dialed by a worker in a child process, both built by package app as
+// cmd/api and cmd/worker build theirs: the dial task makes the room and the
+// agent dispatch and hands the call to the worker's bridge.
 func runBridge(ctx context.Context, e env, o bridgeOptions, logDir string) (*bridgeResult, error) {
 	if len(o.Calls) == 0 || o.Rate <= 0 || o.Duration <= 0 {
 		return nil, fmt.Errorf("bridge: -bridge-calls, -bridge-rate and -bridge-duration must be positive")
 	}
-	if _, err := exec.LookPath("sipp"); err != nil {
-		return nil, fmt.Errorf("sipp is not installed: install Debian's sip-tester (deploy/stack.sh tools does)")
-	}
-	if _, err := phoneSpeech(); err != nil {
+	bb := &bridgeBench{e: e, o: o, logDir: logDir}
+	defer bb.close()
+	if err := bb.setUp(ctx); err != nil {
 		return nil, err
 	}
-	scenario, err := filepath.Abs(o.Scenario)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(scenario); err != nil {
-		return nil, fmt.Errorf("sipp scenario: %w", err)
-	}
-
-	lkURL, lkPid := e.LiveKitURL, readPidFile(filepath.Join(e.StateDir, "run", "livekit.pid"))
-	if !o.SharedLiveKit {
-		lk, url, err := startPrivateLiveKit(ctx, e, filepath.Join(logDir, "bench-bridge-livekit.log"))
-		if err != nil {
-			return nil, err
-		}
-		defer lk.stop()
-		lkURL, lkPid = url, lk.Pid()
-		logf("bridge: private livekit-server at %s (pid %d)", url, lkPid)
-	}
-
-	sipPort, mediaPort, err := sippPorts()
-	if err != nil {
-		return nil, err
-	}
-	sipp, err := startChild(ctx, "sipp phone", filepath.Join(logDir, "bench-bridge-sipp.log"), false, "sipp",
-		"-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(sipPort), "-t", "t1",
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort), "-nostdin", "-f", "5",
-		"-trace_err", "-error_file", filepath.Join(logDir, "bench-bridge-sipp-errors.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer sipp.stop()
-	if err := awaitTCPListen(ctx, sipp, sipPort); err != nil {
-		return nil, err
-	}
-
-	f, err := newFixture(ctx, e, "")
-	if err != nil {
-		return nil, err
-	}
-	defer f.close()
-	key := secret.NewKey()
-	box, err := secret.BoxFromKey(key)
-	if err != nil {
-		return nil, err
-	}
-	f.DB.UseSecrets(box)
-	trunk := &dialq.SIPTrunkConfig{SIPHost: "127.0.0.1", SIPPort: sipPort, Transport: "tcp", FromDomain: "exotel.local",
-		CallerID: "08044319240", Username: "exotel-bench", Password: "dialq-bench-sip",
-		MediaIP: "127.0.0.1", RTPPortMin: bridgeRTPMin, RTPPortMax: bridgeRTPMax}
-	if err := trunk.Normalize(dialq.Exotel); err != nil {
-		return nil, err
-	}
-	trunkID := benchName("ST_bench_exotel_")
-	if err := f.DB.SaveTrunk(ctx, &dialq.Trunk{ID: trunkID, TenantID: f.Tenant, Name: "bench exotel (sipp)",
-		Provider: dialq.ServiceExotel, SIP: trunk}); err != nil {
-		return nil, fmt.Errorf("save the Exotel trunk: %w", err)
-	}
-
 	res := &bridgeResult{Options: o}
-	bs := bridgeSetup{e: e, o: o, lkURL: lkURL, lkPid: lkPid, sipp: sipp, mediaPort: mediaPort, f: f, trunkID: trunkID, secretKey: key, logDir: logDir}
 	for _, n := range o.Calls {
-		run, err := bs.run(ctx, n)
+		run, err := bb.run(ctx, n)
 		if err != nil {
 			return res, fmt.Errorf("%d calls: %w", n, err)
 		}
@@ -201,53 +78,140 @@ func runBridge(ctx context.Context, e env, o bridgeOptions, logDir string) (*bri
 	return res, nil
 }
 
-// bridgeSetup is what the runs of the bridge benchmark share.
-type bridgeSetup struct {
-	e         env
-	o         bridgeOptions
-	lkURL     string
-	lkPid     int
-	sipp      *child
-	mediaPort int // the phones' RTP port
-	f         *fixture
-	trunkID   string
-	secretKey string
-	logDir    string
+func (bb *bridgeBench) close() {
+	for i := len(bb.closers) - 1; i >= 0; i-- {
+		bb.closers[i]()
+	}
+}
+
+func (bb *bridgeBench) setUp(ctx context.Context) error {
+	if _, err := exec.LookPath("sipp"); err != nil {
+		return fmt.Errorf("sipp is not installed: install Debian's sip-tester (deploy/stack.sh tools does)")
+	}
+	if _, err := phoneSpeech(); err != nil {
+		return err
+	}
+	scenario, err := filepath.Abs(bb.o.Scenario)
+	if err == nil {
+		_, err = os.Stat(scenario)
+	}
+	if err != nil {
+		return fmt.Errorf("sipp scenario: %w", err)
+	}
+	bb.lkURL, bb.lkPid = bb.e.LiveKitURL, bb.e.pids(nil)["livekit"]
+	if !bb.o.SharedLiveKit {
+		lk, url, err := startPrivateLiveKit(ctx, bb.e, filepath.Join(bb.logDir, "bench-bridge-livekit.log"))
+		if err != nil {
+			return err
+		}
+		bb.closers = append(bb.closers, lk.stop)
+		bb.lkURL, bb.lkPid = url, lk.Pid()
+		logf("bridge: private livekit-server at %s (pid %d)", url, bb.lkPid)
+	}
+
+	// The phone: sipp on ports of its own, below Linux's ephemeral range (a
+	// port there may still have a connection in TIME_WAIT, which sipp's bind
+	// refuses) and away from the bridge's RTP ports. It binds four media
+	// ports from the media port.
+	sipPort := 0
+	for range 100 {
+		if base := 28000 + 8*rand.IntN(240); localport.Free(base, 8) {
+			sipPort, bb.mediaPort = base, base+2
+			break
+		}
+	}
+	if sipPort == 0 {
+		return fmt.Errorf("no free ports for sipp in 28000-29919")
+	}
+	if bb.sipp, err = startChild(ctx, "sipp phone", filepath.Join(bb.logDir, "bench-bridge-sipp.log"), false, "sipp",
+		"-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(sipPort), "-t", "t1",
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(bb.mediaPort), "-nostdin", "-f", "5",
+		"-trace_err", "-error_file", filepath.Join(bb.logDir, "bench-bridge-sipp-errors.log")); err != nil {
+		return err
+	}
+	bb.closers = append(bb.closers, bb.sipp.stop)
+	if err := bb.sipp.waitReady(ctx, "listening", 10*time.Second, func() bool { return tcpListening(sipPort) }); err != nil {
+		return err
+	}
+
+	// The tenant, with an Exotel trunk to the phone whose SIP password only
+	// the worker's secret key opens.
+	if bb.f, err = newFixture(ctx, bb.e, ""); err != nil {
+		return err
+	}
+	bb.closers = append(bb.closers, bb.f.close)
+	key := secret.NewKey()
+	box, err := secret.BoxFromKey(key)
+	if err != nil {
+		return err
+	}
+	bb.f.DB.UseSecrets(box)
+	sip := &dialq.SIPTrunkConfig{SIPHost: "127.0.0.1", SIPPort: sipPort, Transport: "tcp", FromDomain: "exotel.local",
+		CallerID: "08044319240", Username: "exotel-bench", Password: "dialq-bench-sip",
+		MediaIP: "127.0.0.1", RTPPortMin: bridgeRTPMin, RTPPortMax: bridgeRTPMax}
+	if err := sip.Normalize(dialq.Exotel); err != nil {
+		return err
+	}
+	bb.trunk = &dialq.Trunk{ID: benchName("ST_bench_exotel_"), TenantID: bb.f.Tenant, Name: "bench exotel (sipp)", Provider: dialq.ServiceExotel, SIP: sip}
+	if err := bb.f.DB.SaveTrunk(ctx, bb.trunk); err != nil {
+		return fmt.Errorf("save the Exotel trunk: %w", err)
+	}
+
+	// dialq: the API here, each run's worker in a child.
+	bb.worker = dialqProcs{Worker: true, DSN: bb.f.DSN, Redis: bb.e.RedisAddr, Queue: benchName("bench_bridge_"), Channel: benchName("bench:ch:"),
+		LiveKit: bb.lkURL, TCI: bb.o.TCI, SecretKey: key, Nice: bb.o.Nice}
+	rdb := redis.NewClient(&redis.Options{Addr: bb.e.RedisAddr})
+	bb.closers = append(bb.closers, func() { deleteQueues(rdb, bb.worker.Queue); rdb.Close() })
+	apiLog, err := os.OpenFile(filepath.Join(bb.logDir, "bench-bridge-api.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	bb.closers = append(bb.closers, func() { apiLog.Close() })
+	api, err := app.NewAPI(ctx, bb.worker.apiConfig(), logging.New(apiLog, "warn").With("service", "api"))
+	if err != nil {
+		return err
+	}
+	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- api.Run(apiCtx) }()
+	bb.closers = append(bb.closers, func() { stopAPI(); <-apiDone; api.Close() })
+	bb.calls = api.Service
+	return nil
+}
+
+// tcpListening reports whether something listens on 127.0.0.1:port, as
+// /proc/net/tcp shows it (sipp has no readiness signal).
+func tcpListening(port int) bool {
+	local := fmt.Sprintf("0100007F:%04X", port)
+	b, _ := os.ReadFile("/proc/net/tcp")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == local && f[3] == "0A" {
+			return true
+		}
+	}
+	return false
 }
 
 // run measures n concurrent calls.
-func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
-	o := bs.o
-	prefix := benchName("bench-bridge-") + "-"
-	rooms := &roomJanitor{rooms: lksdk.NewRoomServiceClient(bs.lkURL, bs.e.LiveKitAPIKey, bs.e.LiveKitAPISecret)}
+func (bb *bridgeBench) run(ctx context.Context, n int) (*bridgeRun, error) {
+	o := bb.o
+	logPath := filepath.Join(bb.logDir, "bench-bridge.log")
+	worker, err := startSelf(ctx, "dialq worker (bridge)", logPath, "serve", bb.worker)
+	if err != nil {
+		return nil, err
+	}
+	defer worker.stop()
+	if nice := procNice(worker.Pid()); nice != o.Nice {
+		return nil, fmt.Errorf("the worker runs at nice %d, not %d (it needs CAP_SYS_NICE; -bridge-nice 0 measures at the default priority)", nice, o.Nice)
+	}
+	rooms := &roomJanitor{rooms: lksdk.NewRoomServiceClient(bb.lkURL, bb.e.LiveKitAPIKey, bb.e.LiveKitAPISecret)}
 	defer rooms.deleteAll(context.WithoutCancel(ctx))
-	if err := createRooms(ctx, rooms, prefix, n); err != nil {
-		return nil, err
-	}
 
-	agents, err := startSelf(ctx, "agents", filepath.Join(bs.logDir, "bench-bridge-agents.log"), "bridge-agents",
-		"-livekit", bs.lkURL, "-room-prefix", prefix, "-n", strconv.Itoa(n))
-	if err != nil {
-		return nil, err
-	}
-	defer agents.stop()
-	logPath := filepath.Join(bs.logDir, "bench-bridge.log")
-	br, err := startSelf(ctx, "dialq bridge", logPath, "serve-bridge",
-		"-dsn", bs.f.DSN, "-secret-key", bs.secretKey, "-trunk", bs.trunkID,
-		"-tenant", bs.f.Tenant.String(), "-assistant", bs.f.Assistant.String(), "-agent-name", bs.f.AgentName,
-		"-livekit", bs.lkURL, "-room-prefix", prefix, "-calls", strconv.Itoa(n), "-rate", fmt.Sprint(o.Rate), "-nice", strconv.Itoa(o.Nice))
-	if err != nil {
-		return nil, err
-	}
-	defer br.stop()
-
-	line, err := br.await(ctx, "up", time.Duration(float64(n)/o.Rate*float64(time.Second))+2*time.Minute)
-	if err != nil {
-		return nil, fmt.Errorf("%w (see %s)", err, logPath)
-	}
+	start := time.Now()
 	run := &bridgeRun{Calls: n}
-	if err := json.Unmarshal([]byte(line), &run.Up); err != nil {
-		return nil, fmt.Errorf("bridge child said %q: %w", line, err)
+	ids, err := bb.place(ctx, start, n, &run.Up)
+	if err != nil {
+		return nil, err
 	}
 	logf("bridge %d calls: placed %d in %s, answered %d, failed %d", n, run.Up.Placed, run.Up.Ramp.Round(time.Millisecond),
 		run.Up.Answered, run.Up.Failed)
@@ -257,55 +221,55 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 	if run.Up.Answered == 0 {
 		return nil, fmt.Errorf("no call was answered (see %s)", logPath)
 	}
+	// The agents join the rooms the dial tasks made.
+	agents, err := startSelf(ctx, "agents", filepath.Join(bb.logDir, "bench-bridge-agents.log"), "bridge-agents",
+		agentsConfig{LiveKit: bb.lkURL, Rooms: rooms.addFrom(ctx, bb.f, start)})
+	if err != nil {
+		return nil, err
+	}
+	defer agents.stop()
 	if err := sleep(ctx, o.Warmup); err != nil {
 		return nil, err
 	}
 
 	var capture *rtpCapture
 	if o.Capture {
-		if capture, err = startRTPCapture(bridgeRTPMin, bridgeRTPMax, bs.mediaPort); err != nil {
+		if capture, err = startRTPCapture(bridgeRTPMin, bridgeRTPMax, bb.mediaPort); err != nil {
 			logf("  no wire timing: %v", err)
 		}
 	}
-	if err := br.send("measure"); err != nil {
+	if err := worker.send("measure"); err != nil {
 		return nil, err
 	}
-	pids := map[string]int{"bridge": br.Pid(), "livekit": bs.lkPid, "sipp": bs.sipp.Pid(), "agents": agents.Pid(),
-		"postgres": readPidFile(filepath.Join(bs.e.StateDir, "run", "postgres.pid")), "bench": os.Getpid()}
-	w := watchCPU(pids, map[string]bool{"postgres": true})
+	w := watchCPU(bb.e.pids(map[string]int{"bridge": worker.Pid(), "livekit": bb.lkPid, "sipp": bb.sipp.Pid(), "agents": agents.Pid()}))
 	if err := sleep(ctx, o.Duration); err != nil {
 		return nil, err
 	}
 	cpu := w.stop()
-	run.CPU = &cpu
-	run.Load = loadAverage()
+	run.CPU, run.Load = cpu, loadAverage()
 	if capture != nil {
 		if run.Wire, err = capture.finish(); err != nil {
 			logf("  no wire timing: %v", err)
 		}
 	}
-	if !br.alive() || !agents.alive() {
-		return nil, fmt.Errorf("%w during the window (see %s)", errChildGone, bs.logDir)
+	if !worker.alive() || !agents.alive() {
+		return nil, fmt.Errorf("%w during the window (see %s)", errChildGone, bb.logDir)
 	}
-
-	if err := br.send("hangup"); err != nil {
+	if err := worker.send("measured"); err != nil {
 		return nil, err
 	}
-	if line, err = br.await(ctx, "stats", 2*time.Minute); err != nil {
+
+	if run.Sessions, err = bb.hangUp(ctx, worker, start, ids); err != nil {
 		return nil, fmt.Errorf("%w (see %s)", err, logPath)
 	}
-	run.Sessions = &sessionStats{}
-	if err := json.Unmarshal([]byte(line), run.Sessions); err != nil {
-		return nil, fmt.Errorf("bridge child said %q: %w", line, err)
-	}
-	br.stop()
+	worker.stop()
 	agents.stop()
 	rooms.deleteAll(ctx)
 
-	if run.Codec, err = bs.codec(ctx, "bridge", run.Up.Answered); err != nil {
+	if run.Codec, err = bb.codec(ctx, "bridge", run.Up.Answered); err != nil {
 		return nil, err
 	}
-	if run.RefCodec, err = bs.codec(ctx, "livekit", run.Up.Answered); err != nil {
+	if run.RefCodec, err = bb.codec(ctx, "livekit", run.Up.Answered); err != nil {
 		return nil, err
 	}
 	run.BridgePerCall = cpu.Procs["bridge"] / float64(run.Up.Answered)
@@ -316,23 +280,78 @@ func (bs *bridgeSetup) run(ctx context.Context, n int) (*bridgeRun, error) {
 		run.RefRatio = run.BridgePerCall / run.RefCodec.PerCall
 	}
 	run.Saturated = cpu.Machine >= 95*float64(numCPU())
-	bs.log(run)
+	run.log()
 	return run, nil
 }
 
-// codec measures a bare codec arm (serveCodec's -pipeline) for calls
+// place places n calls through the calls service at the benchmark's rate,
+// each waiting until its INVITE is out, then waits until every call made
+// since start is answered or failed.
+func (bb *bridgeBench) place(ctx context.Context, start time.Time, n int, up *bridgeUp) ([]uuid.UUID, error) {
+	var mu sync.Mutex
+	var ids []uuid.UUID
+	ol := openLoop{Rate: bb.o.Rate, Duration: time.Duration(n) * time.Duration(float64(time.Second)/bb.o.Rate), Timeout: 2 * time.Minute,
+		Do: func(ctx context.Context, i int) error {
+			req := bb.f.request(fmt.Sprintf("+91804431%04d", i), bb.trunk)
+			md, _ := json.Marshal(req.Metadata)
+			p, err := bb.calls.Place(ctx, calls.PlaceRequest{TenantID: bb.f.Tenant, Request: req, MetadataBytes: len(md), Wait: time.Minute})
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			ids = append(ids, p.Call.ID)
+			mu.Unlock()
+			return nil
+		}}
+	s, err := ol.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ramp := time.Since(start)
+	counts, failure := bb.f.waitCalls(ctx, start, time.Minute, func(n map[dialq.CallStatus]int) bool {
+		return n[dialq.StatusAnswered]+n[dialq.StatusFailed]+n[dialq.StatusCompleted] >= len(ids)
+	})
+	*up = bridgeUp{Placed: len(ids), Answered: counts[dialq.StatusAnswered], Ramp: ramp,
+		Failed: s.Errors + counts[dialq.StatusFailed] + counts[dialq.StatusCompleted], FirstError: cmp.Or(s.FirstError, failure)}
+	return ids, nil
+}
+
+// hangUp hangs the calls ids up through the calls service, waits until
+// every call made since is recorded as ended and returns the bridge's
+// counters.
+func (bb *bridgeBench) hangUp(ctx context.Context, worker *child, since time.Time, ids []uuid.UUID) (*sessionStats, error) {
+	inParallel(len(ids), len(ids)+1, func(i int) { // all at once, as the calls end at the window's end
+		if _, _, err := bb.calls.Hangup(ctx, bb.f.Tenant, ids[i]); err != nil {
+			logf("  hang up %s: %v", ids[i], err)
+		}
+	})
+	counts, _ := bb.f.waitCalls(ctx, since, time.Minute, func(n map[dialq.CallStatus]int) bool {
+		return n[dialq.StatusCompleted]+n[dialq.StatusFailed] >= len(ids)
+	})
+	if err := worker.send("stats"); err != nil {
+		return nil, err
+	}
+	line, err := worker.await(ctx, "stats", 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	s := &sessionStats{Recorded: counts[dialq.StatusCompleted] + counts[dialq.StatusFailed]}
+	if err := json.Unmarshal([]byte(line), &s.Stats); err != nil {
+		return nil, fmt.Errorf("the worker said %q: %w", line, err)
+	}
+	return s, nil
+}
+
+// codec measures a bare codec arm (serveCodec's pipeline) for calls
 // calls, over a window as long as the bridge's, once the calls have ended.
-func (bs *bridgeSetup) codec(ctx context.Context, pipeline string, calls int) (codecArm, error) {
+func (bb *bridgeBench) codec(ctx context.Context, pipeline string, calls int) (codecArm, error) {
 	var arm codecArm
-	c, err := startSelf(ctx, "bare codec", filepath.Join(bs.logDir, "bench-bridge-codec.log"), "bridge-codec",
-		"-streams", strconv.Itoa(calls), "-pipeline", pipeline)
+	c, err := startSelf(ctx, "bare codec", filepath.Join(bb.logDir, "bench-bridge-codec.log"), "bridge-codec",
+		codecConfig{Streams: calls, Pipeline: pipeline})
 	if err != nil {
 		return arm, err
 	}
 	defer c.stop()
-	if err := sleep(ctx, min(bs.o.Warmup, 3*time.Second)); err != nil {
-		return arm, err
-	}
 	frames := func() (int64, error) {
 		if err := c.send("report"); err != nil {
 			return 0, err
@@ -343,13 +362,16 @@ func (bs *bridgeSetup) codec(ctx context.Context, pipeline string, calls int) (c
 		}
 		return strconv.ParseInt(line, 10, 64)
 	}
+	if err := sleep(ctx, min(bb.o.Warmup, 3*time.Second)); err != nil {
+		return arm, err
+	}
 	f0, err := frames()
 	if err != nil {
 		return arm, err
 	}
 	start := time.Now()
-	w := watchCPU(map[string]int{"codec": c.Pid()}, nil)
-	if err := sleep(ctx, bs.o.Duration); err != nil {
+	w := watchCPU(map[string]int{"codec": c.Pid()})
+	if err := sleep(ctx, bb.o.Duration); err != nil {
 		return arm, err
 	}
 	cpu := w.stop()
@@ -362,95 +384,4 @@ func (bs *bridgeSetup) codec(ctx context.Context, pipeline string, calls int) (c
 	arm.PerCall = arm.CPU / float64(calls)
 	arm.Saturated = arm.Frames < 0.98*50*float64(calls)
 	return arm, nil
-}
-
-func (bs *bridgeSetup) log(r *bridgeRun) {
-	c := r.CPU.Procs
-	logf("bridge %d calls: bridge %.1f%% (%.2f%%/call); bare codec 8 kHz %.1f%% (%.2f%%/call, %.0f frames/s), ratio %.2f; "+
-		"reference codec 48 kHz %.1f%% (%.2f%%/call, %.0f frames/s), ratio %.2f; "+
-		"cpu: machine %.0f%% livekit %.0f%% sipp %.0f%% agents %.0f%% postgres %.0f%% bench %.0f%%; load %s",
-		r.Calls, c["bridge"], r.BridgePerCall, r.Codec.CPU, r.Codec.PerCall, r.Codec.Frames, r.Ratio,
-		r.RefCodec.CPU, r.RefCodec.PerCall, r.RefCodec.Frames, r.RefRatio,
-		r.CPU.Machine, c["livekit"], c["sipp"], c["agents"], c["postgres"], c["bench"], r.Load)
-	if r.Saturated || r.Codec.Saturated || r.RefCodec.Saturated {
-		logf("  saturated (bridge window %v, bare codec %v, reference codec %v): the CPU shares are what each got, not what it needed",
-			r.Saturated, r.Codec.Saturated, r.RefCodec.Saturated)
-	}
-	if w := r.Wire; w != nil {
-		logf("  wire: %d frames of %d calls, late %.2f%%, lateness p50 %s p99 %s p99.9 %s max %s, skipped %d, capture drops %d",
-			w.Frames, w.Calls, w.LatePct(), ms(w.P50), ms(w.P99), ms(w.P999), ms(w.Max), w.Skipped, w.Drops)
-	}
-	if s := r.Sessions; s != nil {
-		logf("  sessions (whole calls): %d closed, in %d dropped %d out %d, late %.2f%%, skipped %d, max send jitter %s",
-			s.Ended, s.PacketsIn, s.PacketsDropped, s.PacketsOut, s.LatePct(), s.FramesSkipped, ms(s.MaxSendJitter))
-	}
-}
-
-// createRooms creates the rooms <prefix>000... as the dial task would
-// (CreateRoom), 16 at a time, and hands them to the janitor.
-func createRooms(ctx context.Context, j *roomJanitor, prefix string, n int) error {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		slots = make(chan struct{}, 16)
-	)
-	for i := range n {
-		name := benchRoom(prefix, i)
-		j.add(name)
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			_, err := j.rooms.CreateRoom(ctx, &lkp.CreateRoomRequest{Name: name, EmptyTimeout: 120, DepartureTimeout: 20})
-			if err != nil {
-				mu.Lock()
-				if first == nil {
-					first = fmt.Errorf("create room %s: %w", name, err)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return first
-}
-
-// sippPorts returns a SIP port and a media port for sipp, free on
-// 127.0.0.1 now, below Linux's ephemeral range (a port there may still have
-// a connection in TIME_WAIT, which sipp's bind refuses) and away from the
-// bridge's RTP ports. sipp binds four media ports from the media port.
-func sippPorts() (sip, media int, err error) {
-	for range 100 {
-		base := 28000 + 8*rand.IntN(240)
-		if localport.Free(base, 8) {
-			return base, base + 2, nil
-		}
-	}
-	return 0, 0, fmt.Errorf("no free ports for sipp in 28000-29919")
-}
-
-// awaitTCPListen waits until c listens on 127.0.0.1:port, as /proc/net/tcp
-// shows it (sipp has no readiness signal).
-func awaitTCPListen(ctx context.Context, c *child, port int) error {
-	local := fmt.Sprintf("0100007F:%04X", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile("/proc/net/tcp")
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 3 && f[1] == local && f[3] == "0A" {
-				return nil
-			}
-		}
-		if !c.alive() {
-			return fmt.Errorf("%s exited before listening on port %d", c.name, port)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s is not listening on port %d after 10s", c.name, port)
-		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return err
-		}
-	}
 }

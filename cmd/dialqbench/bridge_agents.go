@@ -2,27 +2,25 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
-
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
-	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/livekit/server-sdk-go/v2/signalling"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 )
 
-// benchRoom names the i-th room of the bridge benchmark.
-func benchRoom(prefix string, i int) string { return fmt.Sprintf("%s%03d", prefix, i) }
+// agentsConfig is the agents' child config.
+type agentsConfig struct {
+	LiveKit string
+	Rooms   []string
+}
 
 // serveAgents is the child process standing in for the voice agents of the
 // bridge benchmark: one participant of kind AGENT in each room, talking all
@@ -30,69 +28,43 @@ func benchRoom(prefix string, i int) string { return fmt.Sprintf("%s%03d", prefi
 // loops the same Opus packets (agentClip, encoded once) on a plain sample
 // track, 20 ms apart, each agent from its own place in the clip. It
 // subscribes to nothing. It says "ready" once every agent is publishing.
-func serveAgents(args []string) error {
-	fs := flag.NewFlagSet("bridge-agents", flag.ExitOnError)
-	lkURL := fs.String("livekit", "", "livekit-server URL")
-	prefix := fs.String("room-prefix", "", "rooms are <prefix>000, <prefix>001, ...")
-	n := fs.Int("n", 1, "agents (rooms)")
-	fs.Parse(args)
-
-	ctx, cancel := childContext()
-	defer cancel()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	lksdk.SetLogger(protologger.LogRLogger(logr.FromSlogHandler(log.Handler())))
+func serveAgents(ctx context.Context, _ <-chan string, c agentsConfig) error {
+	quietLog()
 	clip, err := agentClip()
 	if err != nil {
 		return err
 	}
-	key, secret := os.Getenv("LIVEKIT_API_KEY"), os.Getenv("LIVEKIT_API_SECRET")
-	wsURL := signalling.ToWebsocketURL(*lkURL)
-
-	var (
-		mu    sync.Mutex
-		rooms []*lksdk.Room
-		first error
-		wg    sync.WaitGroup
-		slots = make(chan struct{}, 8) // joins at once
-	)
+	var mu sync.Mutex
+	var rooms []*lksdk.Room
+	var first error
 	defer func() {
-		mu.Lock()
-		defer mu.Unlock()
 		for _, r := range rooms {
 			r.Disconnect()
 		}
 	}()
-	for i := range *n {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			room, track, err := joinAgent(*lkURL, wsURL, key, secret, benchRoom(*prefix, i), i)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if first == nil {
-					first = err
-				}
-				return
-			}
+	inParallel(len(c.Rooms), 8, func(i int) { // 8 joins at once
+		room, track, err := joinAgent(c.LiveKit, c.Rooms[i], i)
+		mu.Lock()
+		defer mu.Unlock()
+		if first == nil {
+			first = err
+		}
+		if err == nil {
 			rooms = append(rooms, room)
 			go talk(ctx, track, clip)
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	if first != nil {
 		return first
 	}
-	announce(fmt.Sprintf("%d agents", len(rooms)))
+	say("ready", len(rooms))
 	<-ctx.Done()
 	return nil
 }
 
 // joinAgent joins room as agent i and publishes its microphone track.
-func joinAgent(httpURL, wsURL, key, secret, room string, i int) (*lksdk.Room, *lksdk.LocalTrack, error) {
-	token, err := auth.NewAccessToken(key, secret).
+func joinAgent(lkURL, room string, i int) (*lksdk.Room, *lksdk.LocalTrack, error) {
+	token, err := auth.NewAccessToken(os.Getenv("LIVEKIT_API_KEY"), os.Getenv("LIVEKIT_API_SECRET")).
 		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room}).
 		SetIdentity(fmt.Sprintf("agent-%03d", i)).
 		SetKind(livekit.ParticipantInfo_AGENT).
@@ -100,17 +72,15 @@ func joinAgent(httpURL, wsURL, key, secret, room string, i int) (*lksdk.Room, *l
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := lksdk.ConnectToRoomWithToken(wsURL, token, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
+	r, err := lksdk.ConnectToRoomWithToken(signalling.ToWebsocketURL(lkURL), token, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
 	if err != nil {
-		return nil, nil, fmt.Errorf("agent %d joins %s on %s: %w", i, room, httpURL, err)
+		return nil, nil, fmt.Errorf("agent %d joins %s on %s: %w", i, room, lkURL, err)
 	}
 	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
-	if err != nil {
-		r.Disconnect()
-		return nil, nil, err
+	if err == nil {
+		_, err = r.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{Name: "agent", Source: livekit.TrackSource_MICROPHONE})
 	}
-	if _, err := r.LocalParticipant.PublishTrack(track, &lksdk.TrackPublicationOptions{
-		Name: "agent", Source: livekit.TrackSource_MICROPHONE}); err != nil {
+	if err != nil {
 		r.Disconnect()
 		return nil, nil, fmt.Errorf("agent %d publishes in %s: %w", i, room, err)
 	}
@@ -122,18 +92,22 @@ func joinAgent(httpURL, wsURL, key, secret, room string, i int) (*lksdk.Room, *l
 // packets do not all reach the bridge at the same instant.
 func talk(ctx context.Context, track *lksdk.LocalTrack, clip [][]byte) {
 	k := rand.IntN(len(clip))
-	select {
-	case <-time.After(time.Duration(rand.Int64N(int64(20 * time.Millisecond)))):
-	case <-ctx.Done():
+	paced(ctx, func() bool {
+		err := track.WriteSample(media.Sample{Data: clip[k], Duration: 20 * time.Millisecond}, nil)
+		k = (k + 1) % len(clip)
+		return err == nil
+	})
+}
+
+// paced calls frame every 20 ms, from a random phase, until ctx ends or
+// frame returns false: the pace of a call's audio.
+func paced(ctx context.Context, frame func() bool) {
+	if sleep(ctx, time.Duration(rand.Int64N(int64(20*time.Millisecond)))) != nil {
 		return
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		if err := track.WriteSample(media.Sample{Data: clip[k], Duration: 20 * time.Millisecond}, nil); err != nil {
-			return
-		}
-		k = (k + 1) % len(clip)
+	for frame() {
 		select {
 		case <-ctx.Done():
 			return

@@ -16,39 +16,22 @@ import (
 // packets, 7.08 s, shipped with Debian's sip-tester.
 const phonePCAP = "/usr/share/sip-tester/g711a.pcap"
 
-// pcapAudio returns the RTP payloads of the pcap at path, in order, and
-// their payload type. It reads classic pcap files of IPv4/UDP packets
-// (Ethernet, Linux cooked, raw IP or BSD loopback link types).
-func pcapAudio(path string) (payloads [][]byte, pt uint8, err error) {
-	b, err := os.ReadFile(path)
+// phoneSpeech returns the phone's speech as one G.711 A-law stream: the
+// RTP payloads of the pcap end to end. It reads classic pcap files of
+// Ethernet frames of IPv4/UDP packets, as sip-tester's are.
+func phoneSpeech() ([]byte, error) {
+	b, err := os.ReadFile(phonePCAP)
 	if err != nil {
-		return nil, 0, err
+		return nil, fmt.Errorf("the phone's speech (install sip-tester): %w", err)
 	}
-	if len(b) < 24 {
-		return nil, 0, fmt.Errorf("%s: not a pcap file", path)
-	}
-	var order binary.ByteOrder
-	switch binary.LittleEndian.Uint32(b) {
-	case 0xa1b2c3d4, 0xa1b23c4d:
-		order = binary.LittleEndian
-	case 0xd4c3b2a1, 0x4d3cb2a1:
+	var order binary.ByteOrder = binary.LittleEndian
+	if len(b) >= 24 && binary.BigEndian.Uint32(b) == 0xa1b2c3d4 {
 		order = binary.BigEndian
-	default:
-		return nil, 0, fmt.Errorf("%s: not a classic pcap file", path)
 	}
-	var linkHeader int
-	switch lt := order.Uint32(b[20:]); lt {
-	case 1: // Ethernet
-		linkHeader = 14
-	case 113: // Linux cooked
-		linkHeader = 16
-	case 101, 12: // raw IP
-		linkHeader = 0
-	case 0: // BSD loopback
-		linkHeader = 4
-	default:
-		return nil, 0, fmt.Errorf("%s: link type %d not supported", path, lt)
+	if len(b) < 24 || order.Uint32(b) != 0xa1b2c3d4 || order.Uint32(b[20:]) != 1 {
+		return nil, fmt.Errorf("%s: not a classic pcap file of Ethernet frames", phonePCAP)
 	}
+	var alaw []byte
 	for off := 24; off+16 <= len(b); {
 		n := int(order.Uint32(b[off+8:]))
 		off += 16
@@ -57,47 +40,24 @@ func pcapAudio(path string) (payloads [][]byte, pt uint8, err error) {
 		}
 		pkt := b[off : off+n]
 		off += n
-		if len(pkt) < linkHeader+20 {
+		if len(pkt) < 14+20 {
 			continue
 		}
-		ip := pkt[linkHeader:]
-		if ip[0]>>4 != 4 || ip[9] != 17 {
-			continue
-		}
+		ip := pkt[14:] // after the Ethernet header
 		ihl := int(ip[0]&0x0f) * 4
-		if len(ip) < ihl+8+12 {
+		if ip[0]>>4 != 4 || ip[9] != 17 || len(ip) < ihl+8+12 {
 			continue
 		}
 		rtp := ip[ihl+8:]
-		if rtp[0]>>6 != 2 {
-			continue
+		if hdr := 12 + 4*int(rtp[0]&0x0f); rtp[0]>>6 == 2 && len(rtp) >= hdr {
+			if pt := rtp[1] & 0x7f; pt != 8 {
+				return nil, fmt.Errorf("%s: payload type %d, want 8 (PCMA)", phonePCAP, pt)
+			}
+			alaw = append(alaw, rtp[hdr:]...)
 		}
-		hdr := 12 + 4*int(rtp[0]&0x0f)
-		if len(rtp) < hdr {
-			continue
-		}
-		pt = rtp[1] & 0x7f
-		payloads = append(payloads, append([]byte(nil), rtp[hdr:]...))
 	}
-	if len(payloads) == 0 {
-		return nil, 0, fmt.Errorf("%s: no RTP packets", path)
-	}
-	return payloads, pt, nil
-}
-
-// phoneSpeech returns the phone's speech as one G.711 A-law stream (the
-// pcap's payloads end to end).
-func phoneSpeech() ([]byte, error) {
-	payloads, pt, err := pcapAudio(phonePCAP)
-	if err != nil {
-		return nil, fmt.Errorf("the phone's speech (install sip-tester): %w", err)
-	}
-	if pt != 8 {
-		return nil, fmt.Errorf("%s: payload type %d, want 8 (PCMA)", phonePCAP, pt)
-	}
-	var alaw []byte
-	for _, p := range payloads {
-		alaw = append(alaw, p...)
+	if len(alaw) == 0 {
+		return nil, fmt.Errorf("%s: no RTP packets", phonePCAP)
 	}
 	return alaw, nil
 }

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	msdk "github.com/livekit/media-sdk"
 	"github.com/livekit/media-sdk/g711"
@@ -16,10 +16,18 @@ import (
 	"github.com/dialq/dialq/internal/sipbridge/relay"
 )
 
+// codecConfig is a bare codec arm's child config.
+type codecConfig struct {
+	Streams int // calls
+	// Pipeline is "bridge" (8 kHz Opus, the bridge's own) or "livekit" (48
+	// kHz Opus behind soxr, the issue's reference).
+	Pipeline string
+}
+
 // serveCodec is the child process of the bridge benchmark's bare codec
 // arms: the audio work of n bridged calls and nothing else (no network, no
 // WebRTC, no mixing), on the same audio, at the bridge's pace. Every 20 ms,
-// with -pipeline bridge, the bridge's own encoder and decoder
+// with the pipeline "bridge", the bridge's own encoder and decoder
 // (relay.OpusEncoder and OpusDecoder, so the same settings and frame
 // sizes):
 //
@@ -29,9 +37,9 @@ import (
 //   - room → phone: one of the agents' Opus packets decoded at 8 kHz, then
 //     A-law encode of the 160 samples (the pacer's work).
 //
-// With -pipeline livekit, the pipeline the issue gives as the bare codec
-// cost, "G.711 decode + resample + Opus encode and the reverse", built from
-// the pieces LiveKit's PCM tracks and livekit-sip use (media-sdk's soxr
+// With "livekit", the pipeline the issue gives as the bare codec cost,
+// "G.711 decode + resample + Opus encode and the reverse", built from the
+// pieces LiveKit's PCM tracks and livekit-sip use (media-sdk's soxr
 // resampler and Opus writers, libopus defaults): A-law decode, 8 → 48 kHz,
 // Opus encode at 48 kHz; Opus decode at 48 kHz, 48 → 8 kHz, A-law encode.
 //
@@ -40,22 +48,13 @@ import (
 // rather than warmed by a batch of calls done back to back. "report" on
 // stdin prints "frames <n>": the 20 ms frames done so far, both directions
 // of a call counting one.
-func serveCodec(args []string) error {
-	fs := flag.NewFlagSet("bridge-codec", flag.ExitOnError)
-	n := fs.Int("streams", 1, "calls")
-	pipeline := fs.String("pipeline", "bridge", "bridge (8 kHz Opus, the bridge's own) or livekit (48 kHz Opus behind soxr, the issue's reference)")
-	fs.Parse(args)
-	newStream := newCodecStream
-	switch *pipeline {
-	case "bridge":
-	case "livekit":
-		newStream = newLiveKitCodecStream
-	default:
-		return fmt.Errorf("-pipeline %q: want bridge or livekit", *pipeline)
-	}
-
-	ctx, cancel, cmds := commandContext()
+func serveCodec(ctx context.Context, cmds <-chan string, c codecConfig) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	newCall := map[string]func() (codecCall, error){"bridge": bridgeCodec, "livekit": liveKitCodec}[c.Pipeline]
+	if newCall == nil {
+		return fmt.Errorf("pipeline %q: want bridge or livekit", c.Pipeline)
+	}
 	alaw, err := phoneSpeech()
 	if err != nil {
 		return err
@@ -64,164 +63,101 @@ func serveCodec(args []string) error {
 	if err != nil {
 		return err
 	}
-	streams := make([]codecFramer, *n)
-	for i := range streams {
-		if streams[i], err = newStream(alaw, clip); err != nil {
-			return err
-		}
-	}
 	var frames atomic.Int64
 	var wg sync.WaitGroup
-	for _, s := range streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case <-time.After(time.Duration(rand.Int64N(int64(20 * time.Millisecond)))):
-			case <-ctx.Done():
-				return
-			}
-			tick := time.NewTicker(20 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				if err := s.frame(); err != nil {
-					fmt.Fprintln(stderr, "codec:", err)
+	for range c.Streams {
+		call, err := newCall()
+		if err != nil {
+			return err
+		}
+		pos, pkt := 160*rand.IntN(len(alaw)/160), rand.IntN(len(clip))
+		wg.Go(func() {
+			paced(ctx, func() bool {
+				if pos+160 > len(alaw) {
+					pos = 0
+				}
+				err := call.up(alaw[pos : pos+160])
+				if err == nil {
+					err = call.down(clip[pkt])
+				}
+				pos, pkt = pos+160, (pkt+1)%len(clip)
+				if err != nil {
+					fmt.Fprintln(os.Stderr, "codec:", err)
 					cancel()
-					return
+					return false
 				}
 				frames.Add(1)
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-				}
-			}
-		}()
+				return true
+			})
+		})
 	}
-	announce(fmt.Sprintf("%d streams", *n))
-	var out stdoutLines
+	say("ready", c.Streams)
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return nil
-		case c := <-cmds:
-			if c == "report" {
-				out.println(fmt.Sprintf("frames %d", frames.Load()))
+		case cmd := <-cmds:
+			if cmd == "report" {
+				say("frames", frames.Load())
 			}
 		}
 	}
 }
 
-// codecFramer is one call's codec work: frame does 20 ms of it both ways.
-type codecFramer interface{ frame() error }
-
-// codecStream is the codec state of one call in the bridge's pipeline.
-type codecStream struct {
-	alaw []byte   // the phone's speech
-	clip [][]byte // the agents' Opus packets
-	pos  int      // next A-law byte
-	pkt  int      // next Opus packet
-
-	pcm  []int16
-	enc  *relay.OpusEncoder // 8 kHz PCM → Opus
-	dec  *relay.OpusDecoder // Opus → 8 kHz PCM
-	down alawFramer         // 8 kHz PCM → A-law
+// codecCall is one call's codec work, 20 ms of it each way: up takes 160
+// A-law bytes of the phone's, down one Opus packet of the agent's.
+type codecCall struct {
+	up   func(alaw []byte) error
+	down func(opus []byte) error
 }
 
-func newCodecStream(alaw []byte, clip [][]byte) (codecFramer, error) {
-	enc, err := relay.NewOpusEncoder()
+// bridgeCodec is one call in the bridge's pipeline.
+func bridgeCodec() (codecCall, error) {
+	enc, err := relay.NewOpusEncoder() // 8 kHz PCM → Opus
 	if err != nil {
-		return nil, err
+		return codecCall{}, err
 	}
-	dec, err := relay.NewOpusDecoder()
+	dec, err := relay.NewOpusDecoder() // Opus → 8 kHz PCM
 	if err != nil {
-		return nil, err
+		return codecCall{}, err
 	}
-	return &codecStream{
-		alaw: alaw, clip: clip,
-		pos: 160 * rand.IntN(len(alaw)/160), pkt: rand.IntN(len(clip)),
-		pcm: make([]int16, 160),
-		enc: enc, dec: dec,
+	pcm := make([]int16, 160)
+	var toPhone alawFramer // stands in for the bridge's mixer and pacer
+	return codecCall{
+		up: func(alaw []byte) error {
+			g711.DecodeALawTo(pcm, alaw)
+			_, err := enc.Encode(pcm)
+			return err
+		},
+		down: func(p []byte) error {
+			pcm, err := dec.Decode(p, 0)
+			toPhone.WriteSample(pcm)
+			return err
+		},
 	}, nil
 }
 
-// frame does 20 ms of the call both ways.
-func (s *codecStream) frame() error {
-	if s.pos+160 > len(s.alaw) {
-		s.pos = 0
-	}
-	g711.DecodeALawTo(s.pcm, s.alaw[s.pos:s.pos+160])
-	s.pos += 160
-	if _, err := s.enc.Encode(s.pcm); err != nil {
-		return err
-	}
-	pcm, err := s.dec.Decode(s.clip[s.pkt], 0)
-	s.pkt = (s.pkt + 1) % len(s.clip)
-	if err != nil {
-		return err
-	}
-	s.down.write(pcm)
-	return nil
-}
-
-// alawFramer stands in for the bridge's mixer and pacer: it encodes the
-// 8 kHz audio to A-law 160 samples at a time.
-type alawFramer struct {
-	buf []int16
-	out [160]byte
-}
-
-func (f *alawFramer) write(pcm []int16) {
-	f.buf = append(f.buf, pcm...)
-	for len(f.buf) >= 160 {
-		g711.EncodeALawTo(f.out[:], f.buf[:160])
-		f.buf = f.buf[:copy(f.buf, f.buf[160:])]
-	}
-}
-
-// liveKitCodecStream is the codec state of one call in the issue's
-// reference pipeline, with LiveKit's pieces (see serveCodec).
-type liveKitCodecStream struct {
-	alaw []byte
-	clip [][]byte
-	pos  int
-	pkt  int
-
-	pcm  msdk.PCM16Sample
-	up   msdk.PCM16Writer // 8 kHz → soxr → 48 kHz Opus encoder → discard
-	down opus.Writer      // Opus decoder at 48 kHz → soxr → 8 kHz A-law
-}
-
-func newLiveKitCodecStream(alaw []byte, clip [][]byte) (codecFramer, error) {
+// liveKitCodec is one call in the issue's reference pipeline, with
+// LiveKit's pieces (see serveCodec).
+func liveKitCodec() (codecCall, error) {
 	enc, err := opus.Encode(discardOpus{}, 1, protologger.GetLogger())
 	if err != nil {
-		return nil, err
+		return codecCall{}, err
 	}
-	dec, err := opus.Decode(msdk.ResampleWriter(&alawWriter{}, opusRate), 1, protologger.GetLogger())
+	dec, err := opus.Decode(msdk.ResampleWriter(&alawFramer{}, opusRate), 1, protologger.GetLogger())
 	if err != nil {
-		return nil, err
+		return codecCall{}, err
 	}
-	return &liveKitCodecStream{
-		alaw: alaw, clip: clip,
-		pos: 160 * rand.IntN(len(alaw)/160), pkt: rand.IntN(len(clip)),
-		pcm: make(msdk.PCM16Sample, 160),
-		up:  msdk.ResampleWriter(enc, 8000), down: dec,
+	up := msdk.ResampleWriter(enc, 8000) // 8 kHz → soxr → 48 kHz Opus encoder → discard
+	pcm := make(msdk.PCM16Sample, 160)
+	return codecCall{
+		up: func(alaw []byte) error {
+			g711.DecodeALawTo(pcm, alaw)
+			return up.WriteSample(pcm)
+		},
+		down: func(p []byte) error { return dec.WriteSample(p) }, // 48 kHz decoder → soxr → 8 kHz A-law
 	}, nil
-}
-
-func (s *liveKitCodecStream) frame() error {
-	if s.pos+160 > len(s.alaw) {
-		s.pos = 0
-	}
-	g711.DecodeALawTo(s.pcm, s.alaw[s.pos:s.pos+160])
-	s.pos += 160
-	if err := s.up.WriteSample(s.pcm); err != nil {
-		return err
-	}
-	err := s.down.WriteSample(s.clip[s.pkt])
-	s.pkt = (s.pkt + 1) % len(s.clip)
-	return err
 }
 
 // opusRate is Opus's full band, what LiveKit's PCM tracks encode and
@@ -236,15 +172,21 @@ func (discardOpus) SampleRate() int               { return opusRate }
 func (discardOpus) Close() error                  { return nil }
 func (discardOpus) WriteSample(opus.Sample) error { return nil }
 
-// alawWriter takes the resampler's 8 kHz audio and A-law-encodes it 160
-// samples at a time, as alawFramer does.
-type alawWriter struct{ f alawFramer }
+// alawFramer takes 8 kHz audio and A-law-encodes it 160 samples at a time.
+type alawFramer struct {
+	buf []int16
+	out [160]byte
+}
 
-func (*alawWriter) String() string  { return "A-law" }
-func (*alawWriter) SampleRate() int { return 8000 }
-func (*alawWriter) Close() error    { return nil }
+func (*alawFramer) String() string  { return "A-law" }
+func (*alawFramer) SampleRate() int { return 8000 }
+func (*alawFramer) Close() error    { return nil }
 
-func (w *alawWriter) WriteSample(pcm msdk.PCM16Sample) error {
-	w.f.write(pcm)
+func (f *alawFramer) WriteSample(pcm msdk.PCM16Sample) error {
+	f.buf = append(f.buf, pcm...)
+	for len(f.buf) >= 160 {
+		g711.EncodeALawTo(f.out[:], f.buf[:160])
+		f.buf = f.buf[:copy(f.buf, f.buf[160:])]
+	}
 	return nil
 }

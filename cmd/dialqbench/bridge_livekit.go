@@ -51,22 +51,20 @@ logging:
 		return nil, "", err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	up := func() bool {
 		resp, err := http.Get(url + "/")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if string(b) == "OK" {
-				return c, url, nil
-			}
+		if err != nil {
+			return false
 		}
-		if !c.alive() || time.Now().After(deadline) || ctx.Err() != nil {
-			c.stop()
-			return nil, "", fmt.Errorf("private livekit-server did not come up on %s (see %s)", url, logPath)
-		}
-		time.Sleep(100 * time.Millisecond)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b) == "OK"
 	}
+	if err := c.waitReady(ctx, "serving", 30*time.Second, up); err != nil {
+		c.stop()
+		return nil, "", fmt.Errorf("private livekit-server: %w (see %s)", err, logPath)
+	}
+	return c, url, nil
 }
 
 // freePort returns a port free on 127.0.0.1 for network ("tcp" or "udp")

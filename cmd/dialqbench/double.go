@@ -1,39 +1,30 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
-
-	"github.com/go-logr/logr"
-	protologger "github.com/livekit/protocol/logger"
-	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
 )
 
-// serveDouble is the child process running the SIP service double that both
-// arms of benchmark (b) dial through: every phone answers 200 at once.
-func serveDouble(args []string) error {
-	fs := flag.NewFlagSet("sipdouble", flag.ExitOnError)
-	lkURL := fs.String("livekit", os.Getenv("LIVEKIT_URL"), "livekit-server URL")
-	skipRoom := fs.Bool("skip-room", true, "answer without joining the room (sipdouble.Config.SkipRoom)")
-	inviteDelay := fs.Duration("invite-delay", time.Millisecond, "time from the dial request to the answer")
-	hangUpAfter := fs.Duration("hang-up-after", 0, "callee hangs up this long after answering (0: stays)")
-	fs.Parse(args)
+// doubleConfig is the SIP double's child config.
+type doubleConfig struct {
+	LiveKit string
+	// SkipRoom answers without joining the room (sipdouble.Config.SkipRoom).
+	SkipRoom    bool
+	InviteDelay time.Duration // from the dial request to the answer
+	HangUpAfter time.Duration // the callee hangs up this long after answering; 0 stays
+}
 
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	lksdk.SetLogger(protologger.LogRLogger(logr.FromSlogHandler(log.Handler())))
+// serveDouble is the child process running the SIP service double that
+// LiveKit calls are dialed through: every phone answers 200.
+func serveDouble(ctx context.Context, _ <-chan string, c doubleConfig) error {
 	srv, err := sipdouble.New(sipdouble.Config{
-		LiveKitURL:  *lkURL,
-		APIKey:      os.Getenv("LIVEKIT_API_KEY"),
-		APISecret:   os.Getenv("LIVEKIT_API_SECRET"),
-		Script:      sipdouble.Always(sipdouble.Outcome{Code: 200, HangUpAfter: *hangUpAfter}),
-		InviteDelay: *inviteDelay,
-		SkipRoom:    *skipRoom,
-		Logger:      log,
+		LiveKitURL: c.LiveKit, APIKey: os.Getenv("LIVEKIT_API_KEY"), APISecret: os.Getenv("LIVEKIT_API_SECRET"),
+		Script:      sipdouble.Always(sipdouble.Outcome{Code: 200, HangUpAfter: c.HangUpAfter}),
+		InviteDelay: c.InviteDelay, SkipRoom: c.SkipRoom, Logger: quietLog(),
 	})
 	if err != nil {
 		return err
@@ -42,11 +33,9 @@ func serveDouble(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := childContext()
-	defer cancel()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	announce("http://" + l.Addr().String())
+	say("ready", "http://"+l.Addr().String())
 	select {
 	case err := <-served:
 		return fmt.Errorf("sip double stopped: %v", err)

@@ -28,20 +28,18 @@ type env struct {
 	StateDir         string
 }
 
-// fixture is one benchmark's tenant in a schema of its own: an API key, an
-// assistant and a Twilio trunk, as `make run` seeds them.
+// fixture is one benchmark's tenant: an API key, an assistant and a Twilio
+// trunk, as `make run` seeds them, in a schema of its own when stored.
 type fixture struct {
-	admin  *sql.DB
-	Schema string
-	DSN    string
-	DB     *postgres.DB
-
 	Tenant    uuid.UUID
 	Key       string
-	Assistant uuid.UUID
-	AgentName string
-	TrunkID   string // dialq trunk id
-	LKTrunkID string // the LiveKit outbound trunk it dials through
+	Assistant *dialq.Assistant
+	Trunk     *dialq.Trunk // Twilio, through a LiveKit outbound trunk
+
+	admin  *sql.DB
+	Schema string
+	DSN    string       // with the schema's search_path
+	DB     *postgres.DB // the store, as dialqctl opens it to seed
 }
 
 // benchName returns a short unique name with prefix.
@@ -49,76 +47,81 @@ func benchName(prefix string) string {
 	return prefix + strings.ToLower(rand.Text()[:10])
 }
 
-// newFixture makes a fresh schema, migrates it and seeds the tenant.
-// lkTrunk is the LiveKit trunk id the dialq trunk points at; a made-up one
-// will do when nothing is dialed.
+// newTenant is a fixture that is not stored. lkTrunk is the LiveKit trunk
+// the Twilio trunk dials through; a made-up one will do when nothing is
+// dialed.
+func newTenant(lkTrunk string) *fixture {
+	if lkTrunk == "" {
+		lkTrunk = benchName("ST_bench_")
+	}
+	f := &fixture{Tenant: uuid.New()}
+	f.Assistant = &dialq.Assistant{ID: uuid.New(), TenantID: f.Tenant, Name: "bench",
+		Prompt:           "Hello {{name}}, you're calling from {{company}}.",
+		StartInstruction: "Hi {{name}}, this is {{agent_name|Sarah}} speaking.",
+		AgentName:        benchName("bench-agent-")}
+	f.Trunk = &dialq.Trunk{ID: lkTrunk, TenantID: f.Tenant, Name: "bench", Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk}
+	return f
+}
+
+// newFixture stores a newTenant in a fresh schema, migrated, with an API
+// key.
 func newFixture(ctx context.Context, e env, lkTrunk string) (*fixture, error) {
+	f := newTenant(lkTrunk)
 	admin, err := sql.Open("postgres", e.DatabaseURL)
 	if err != nil {
 		return nil, err
 	}
-	f := &fixture{admin: admin, Schema: benchName("bench_"), Tenant: uuid.New(), Assistant: uuid.New(),
-		AgentName: benchName("bench-agent-"), LKTrunkID: lkTrunk}
+	f.admin, f.Schema = admin, benchName("bench_")
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+f.Schema); err != nil {
 		admin.Close()
 		return nil, fmt.Errorf("create schema (is the stack up?): %w", err)
 	}
+	if err := f.seed(ctx, e); err != nil {
+		f.close()
+		return nil, fmt.Errorf("seed bench tenant: %w", err)
+	}
+	return f, nil
+}
+
+func (f *fixture) seed(ctx context.Context, e env) error {
 	u, err := url.Parse(e.DatabaseURL)
 	if err != nil {
-		f.close()
-		return nil, err
+		return err
 	}
 	q := u.Query()
 	q.Set("search_path", f.Schema)
 	u.RawQuery = q.Encode()
 	f.DSN = u.String()
 	if err := postgres.Migrate(ctx, f.DSN); err != nil {
-		f.close()
-		return nil, err
+		return err
 	}
 	if f.DB, err = postgres.Open(ctx, f.DSN, 4); err != nil {
-		f.close()
-		return nil, err
-	}
-	f.TrunkID = lkTrunk
-	if f.TrunkID == "" {
-		f.TrunkID = benchName("ST_bench_")
-		f.LKTrunkID = f.TrunkID
+		return err
 	}
 	k, key := dialq.NewAPIKey(f.Tenant)
 	f.Key = key
-	steps := []func() error{
-		func() error { return f.DB.SaveTenant(ctx, &dialq.Tenant{ID: f.Tenant, Name: "bench"}) },
-		func() error { return f.DB.CreateAPIKey(ctx, k, "bench") },
-		func() error {
-			return f.DB.SaveAssistant(ctx, &dialq.Assistant{ID: f.Assistant, TenantID: f.Tenant, Name: "bench",
-				Prompt:           "Hello {{name}}, you're calling from {{company}}.",
-				StartInstruction: "Hi {{name}}, this is {{agent_name|Sarah}} speaking.",
-				AgentName:        f.AgentName})
-		},
-		func() error {
-			return f.DB.SaveTrunk(ctx, &dialq.Trunk{ID: f.TrunkID, TenantID: f.Tenant, Name: "bench",
-				Provider: dialq.ServiceTwilio, LiveKitTrunkID: f.LKTrunkID})
-		},
+	if err := f.DB.SaveTenant(ctx, &dialq.Tenant{ID: f.Tenant, Name: "bench"}); err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if err := s(); err != nil {
-			f.close()
-			return nil, fmt.Errorf("seed bench tenant: %w", err)
-		}
+	if err := f.DB.CreateAPIKey(ctx, k, "bench"); err != nil {
+		return err
 	}
-	return f, nil
+	if err := f.DB.SaveAssistant(ctx, f.Assistant); err != nil {
+		return err
+	}
+	return f.DB.SaveTrunk(ctx, f.Trunk)
 }
 
-// body is the JSON of POST /call/outbound for the fixture's tenant.
+// request is a call to toNumber through trunk for the fixture's tenant.
+func (f *fixture) request(toNumber string, trunk *dialq.Trunk) *dialq.OutboundRequest {
+	return &dialq.OutboundRequest{AssistantID: f.Assistant.ID.String(), TrunkID: trunk.ID, ToNumber: toNumber,
+		CallService: string(trunk.Provider), Metadata: map[string]any{"name": "John Doe", "company": "Acme Corp"}}
+}
+
+// body is the JSON of POST /call/outbound for a call to toNumber through
+// the fixture's Twilio trunk.
 func (f *fixture) body(toNumber string) []byte {
-	b, _ := json.Marshal(map[string]any{
-		"assistant_id": f.Assistant.String(),
-		"trunk_id":     f.TrunkID,
-		"to_number":    toNumber,
-		"call_service": "twilio",
-		"metadata":     map[string]any{"name": "John Doe", "company": "Acme Corp"},
-	})
+	b, _ := json.Marshal(f.request(toNumber, f.Trunk))
 	return b
 }
 
@@ -127,6 +130,37 @@ func (f *fixture) rowCount(ctx context.Context) int {
 	var n int
 	_ = f.admin.QueryRowContext(ctx, "SELECT count(*) FROM "+f.Schema+".calls").Scan(&n)
 	return n
+}
+
+// waitCalls waits until cond holds on the count in each status of the
+// fixture's calls made since t, or for timeout, and returns the counts and a
+// failed call's reason.
+func (f *fixture) waitCalls(ctx context.Context, t time.Time, timeout time.Duration, cond func(map[dialq.CallStatus]int) bool) (map[dialq.CallStatus]int, string) {
+	deadline := time.Now().Add(timeout)
+	for {
+		n, failure := map[dialq.CallStatus]int{}, ""
+		rows, err := f.admin.QueryContext(ctx, "SELECT status, count(*), max(failure_reason || ': ' || last_error) FROM "+f.Schema+
+			".calls WHERE created_at >= $1 GROUP BY status", t)
+		if err != nil {
+			logf("count calls: %v", err)
+			return n, ""
+		}
+		for rows.Next() {
+			var s dialq.CallStatus
+			var k int
+			var msg string
+			if rows.Scan(&s, &k, &msg) == nil {
+				n[s] = k
+				if s == dialq.StatusFailed {
+					failure = msg
+				}
+			}
+		}
+		rows.Close()
+		if cond(n) || time.Now().After(deadline) || sleep(ctx, 250*time.Millisecond) != nil {
+			return n, failure
+		}
+	}
 }
 
 // close drops the schema.
@@ -142,12 +176,18 @@ func (f *fixture) close() {
 	f.admin.Close()
 }
 
-// deleteQueues removes bench queues and every task in them from Redis.
+// deleteQueues removes bench queues and every task in them from Redis,
+// the completed ones too, which asynq's DeleteQueue leaves behind.
 func deleteQueues(rdb redis.UniversalClient, queues ...string) {
+	ctx := context.Background()
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	for _, q := range queues {
 		if err := insp.DeleteQueue(q, true); err != nil && !strings.Contains(err.Error(), "not found") {
 			logf("delete queue %s: %v", q, err)
+		}
+		keys := rdb.Scan(ctx, 0, "asynq:{"+q+"}*", 1000).Iterator()
+		for keys.Next(ctx) {
+			rdb.Del(ctx, keys.Val())
 		}
 	}
 }

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,15 +18,6 @@ import (
 
 	"github.com/dialq/dialq/internal/dialer"
 )
-
-// workerAsynqConfig is the asynq configuration cmd/worker runs with (its
-// defaults), on queue q with TaskCheckInterval tci.
-func workerAsynqConfig(q string, tci time.Duration, log *slog.Logger) asynq.Config {
-	o := dialer.DefaultServerOptions(q)
-	o.TaskCheckInterval = tci
-	o.ShutdownTimeout = 5 * time.Second
-	return dialer.ServerConfig(o, log)
-}
 
 // idleOptions configure benchmark (c).
 type idleOptions struct {
@@ -92,7 +81,7 @@ func idleOne(ctx context.Context, rdb *redis.Client, addr string, redisPid int, 
 	row := idleRow{TCI: tci}
 	q := benchName("bench_idle_")
 	defer deleteQueues(rdb, q)
-	w, err := startSelf(ctx, "idle worker", logPath, "idle-worker", "-redis", addr, "-queue", q, "-tci", tci.String())
+	w, err := startSelf(ctx, "idle worker", logPath, "idle-worker", idleWorkerConfig{Redis: addr, Queue: q, TCI: tci})
 	if err != nil {
 		return row, err
 	}
@@ -106,7 +95,7 @@ func idleOne(ctx context.Context, rdb *redis.Client, addr string, redisPid int, 
 	if err != nil {
 		return row, err
 	}
-	cpu := watchCPU(map[string]int{"worker": w.Pid(), "redis": redisPid}, nil)
+	cpu := watchCPU(map[string]int{"worker": w.Pid(), "redis": redisPid})
 	t0 := time.Now()
 	if err := sleep(ctx, o.Window); err != nil {
 		return row, err
@@ -126,35 +115,23 @@ func idleOne(ctx context.Context, rdb *redis.Client, addr string, redisPid int, 
 	// random points of the worker's polling cycle.
 	client := asynq.NewClientFromRedisClient(rdb)
 	n := 0
-	deadline := time.Now().Add(o.PickupWindow)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(o.PickupWindow); time.Now().Before(deadline); n++ {
 		if err := sleep(ctx, time.Duration(rand.ExpFloat64()/o.PickupRate*float64(time.Second))); err != nil {
 			return row, err
 		}
 		payload := strconv.FormatInt(time.Now().UnixNano(), 10)
-		if _, err := client.EnqueueContext(ctx, asynq.NewTask("bench:pickup", []byte(payload),
-			asynq.Queue(q), asynq.MaxRetry(0))); err != nil {
+		if _, err := client.EnqueueContext(ctx, asynq.NewTask("bench:pickup", []byte(payload), asynq.Queue(q), asynq.MaxRetry(0))); err != nil {
 			return row, err
 		}
-		n++
 	}
 	var lat []time.Duration
-	timeout := time.After(2*tci + 5*time.Second)
 	for len(lat) < n {
-		select {
-		case line, ok := <-w.Lines:
-			if !ok {
-				return row, errChildGone
-			}
-			if v, found := strings.CutPrefix(line, "pickup "); found {
-				ns, _ := strconv.ParseInt(v, 10, 64)
-				lat = append(lat, time.Duration(ns))
-			}
-		case <-timeout:
-			return row, fmt.Errorf("only %d of %d tasks were picked up", len(lat), n)
-		case <-ctx.Done():
-			return row, ctx.Err()
+		line, err := w.await(ctx, "pickup", 2*tci+5*time.Second)
+		if err != nil {
+			return row, fmt.Errorf("%d of %d tasks picked up: %w", len(lat), n, err)
 		}
+		ns, _ := strconv.ParseInt(line, 10, 64)
+		lat = append(lat, time.Duration(ns))
 	}
 	slices.Sort(lat)
 	row.PickupN, row.PickupP50, row.PickupP99 = len(lat), percentile(lat, 50), percentile(lat, 99)
@@ -186,12 +163,10 @@ func startRedis(ctx context.Context, logPath string) (*child, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("redis-server not found (deploy/stack.sh installs it): %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freePort("tcp")
 	if err != nil {
 		return nil, "", err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	dir, err := os.MkdirTemp("", "dialqbench-redis-")
 	if err != nil {
 		return nil, "", err
@@ -202,40 +177,29 @@ func startRedis(ctx context.Context, logPath string) (*child, string, error) {
 		os.RemoveAll(dir)
 		return nil, "", err
 	}
+	go func() { <-c.done; os.RemoveAll(dir) }()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	for i := 0; ; i++ {
-		if rdb.Ping(ctx).Err() == nil {
-			break
-		}
-		if i > 100 || !c.alive() {
-			c.stop()
-			os.RemoveAll(dir)
-			return nil, "", fmt.Errorf("private redis-server did not start (see %s)", logPath)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := c.waitReady(ctx, "answering", 5*time.Second, func() bool { return rdb.Ping(ctx).Err() == nil }); err != nil {
+		c.stop()
+		return nil, "", fmt.Errorf("%w (see %s)", err, logPath)
 	}
-	go func() { <-c.done; os.RemoveAll(dir) }()
 	return c, addr, nil
 }
 
-// idleWorker is the child process of benchmark (c): an asynq server
-// configured as cmd/worker, whose handler reports each task's pickup
-// latency on stdout.
-func idleWorker(args []string) error {
-	fs := flag.NewFlagSet("idle-worker", flag.ExitOnError)
-	redisAddr := fs.String("redis", "", "Redis address")
-	q := fs.String("queue", "", "asynq queue")
-	tci := fs.Duration("tci", 10*time.Millisecond, "TaskCheckInterval")
-	fs.Parse(args)
+// idleWorkerConfig is the idle worker's child config.
+type idleWorkerConfig struct {
+	Redis, Queue string
+	TCI          time.Duration
+}
 
-	ctx, cancel := childContext()
-	defer cancel()
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr})
+// idleWorker is the child process of benchmark (c): an asynq server
+// configured as cmd/worker's (dialer.ServerConfig of its defaults), whose
+// handler reports each task's pickup latency on stdout: "pickup <ns>".
+func idleWorker(ctx context.Context, _ <-chan string, c idleWorkerConfig) error {
+	rdb := redis.NewClient(&redis.Options{Addr: c.Redis})
 	defer rdb.Close()
-	out := &stdoutLines{}
 	mux := asynq.NewServeMux()
 	mux.HandleFunc("bench:pickup", func(_ context.Context, t *asynq.Task) error {
 		now := time.Now().UnixNano()
@@ -243,26 +207,19 @@ func idleWorker(args []string) error {
 		if err != nil {
 			return fmt.Errorf("bad payload: %w", asynq.SkipRetry)
 		}
-		out.println("pickup " + strconv.FormatInt(now-sent, 10))
+		say("pickup", now-sent)
 		return nil
 	})
-	srv := asynq.NewServerFromRedisClient(rdb, workerAsynqConfig(*q, *tci, log))
+	o := dialer.DefaultServerOptions(c.Queue)
+	o.TaskCheckInterval = c.TCI
+	o.ShutdownTimeout = 5 * time.Second
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv := asynq.NewServerFromRedisClient(rdb, dialer.ServerConfig(o, log))
 	if err := srv.Start(mux); err != nil {
 		return err
 	}
-	announce(*q)
+	say("ready", c.Queue)
 	<-ctx.Done()
 	srv.Shutdown()
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

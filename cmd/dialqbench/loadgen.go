@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -23,8 +25,8 @@ type stats struct {
 	P99      time.Duration `json:"p99_ns"`
 	Max      time.Duration `json:"max_ns"`
 	// FirstError describes the first failure seen, if any.
-	FirstError string  `json:"first_error,omitempty"`
-	CPU        *cpuUse `json:"cpu,omitempty"`
+	FirstError string `json:"first_error,omitempty"`
+	CPU        cpuUse `json:"cpu"`
 	// SendLagP99 is how late the open-loop generator sent its requests
 	// (p99), to show it kept to its schedule.
 	SendLagP99 time.Duration `json:"send_lag_p99_ns,omitempty"`
@@ -46,14 +48,105 @@ func summarize(ok []time.Duration, errs int, window time.Duration, firstErr stri
 	return s
 }
 
+func (s stats) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.0f/s  p50 %s  p99 %s  errors %d", s.RPS, ms(s.P50), ms(s.P99), s.Errors)
+	if s.SendLagP99 > 0 {
+		fmt.Fprintf(&b, "  send lag p99 %s", ms(s.SendLagP99))
+	}
+	if c := s.CPU; c.Procs != nil {
+		fmt.Fprintf(&b, "  cpu %%: machine %.0f", c.Machine)
+		for _, name := range slices.Sorted(maps.Keys(c.Procs)) {
+			fmt.Fprintf(&b, " %s %.0f", name, c.Procs[name])
+		}
+	}
+	if s.FirstError != "" {
+		fmt.Fprintf(&b, "\n  first error: %s", s.FirstError)
+	}
+	return b.String()
+}
+
 // percentile is the nearest-rank percentile of sorted samples.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
 	i := int(float64(len(sorted))*p/100+0.999999) - 1
-	i = max(0, min(i, len(sorted)-1))
-	return sorted[i]
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+// round is one measured window of one arm of (a) or (b).
+type round struct {
+	Arm   string        `json:"arm"`              // dialq, reference or direct
+	TCI   time.Duration `json:"tci_ns,omitempty"` // the worker's TaskCheckInterval in (b)'s dialq arm
+	Round int           `json:"round"`
+	stats
+}
+
+func (r round) label() string {
+	if r.TCI > 0 {
+		return fmt.Sprintf("%s@%s", r.Arm, r.TCI)
+	}
+	return r.Arm
+}
+
+func (r round) String() string { return fmt.Sprintf("round %d %-12s %s", r.Round, r.label(), r.stats) }
+
+// alternate runs measure on each arm once a round, for n rounds: in the
+// arms' order on odd rounds and in the reverse order on even ones, so that
+// no arm always runs first.
+func alternate(n int, arms []round, measure func(round) error) error {
+	for r := 1; r <= n; r++ {
+		for k := range arms {
+			arm := arms[k]
+			if r%2 == 0 {
+				arm = arms[len(arms)-1-k]
+			}
+			arm.Round = r
+			if err := measure(arm); err != nil {
+				return fmt.Errorf("%s round %d: %w", arm.label(), r, err)
+			}
+		}
+	}
+	return nil
+}
+
+// window tracks a load generator's measured window: the outcome of each
+// request that ends in it, and the CPU of the processes cpu names over it.
+type window struct {
+	mu       sync.Mutex
+	ok       []time.Duration
+	lags     []time.Duration
+	errs     int
+	firstErr string
+	cpu      *cpuWatch
+}
+
+func (w *window) add(lat time.Duration, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err == nil {
+		w.ok = append(w.ok, lat)
+		return
+	}
+	w.errs++
+	if w.firstErr == "" {
+		w.firstErr = err.Error()
+	}
+}
+
+func (w *window) startCPU(pids map[string]int) {
+	if pids != nil {
+		w.cpu = watchCPU(pids)
+	}
+}
+
+func (w *window) stats(d time.Duration) stats {
+	s := summarize(w.ok, w.errs, d, w.firstErr)
+	if w.cpu != nil {
+		s.CPU = w.cpu.stop()
+	}
+	return s
 }
 
 // closedLoop is a closed-loop HTTP load generator: Conns keep-alive
@@ -68,120 +161,77 @@ type closedLoop struct {
 	Conns      int
 	Warmup     time.Duration
 	Duration   time.Duration
-	// Watch, if set, is started when the recorded window starts and stopped
-	// when it ends.
-	Watch func() func() cpuUse
+	// CPU, if set, names the processes whose CPU the recorded window
+	// measures.
+	CPU map[string]int
 }
 
 func (cl closedLoop) run(ctx context.Context) (stats, error) {
-	start := time.Now()
-	from := start.Add(cl.Warmup)
+	from := time.Now().Add(cl.Warmup)
 	until := from.Add(cl.Duration)
-
-	var (
-		mu       sync.Mutex
-		all      []time.Duration
-		errs     int
-		firstErr string
-		wg       sync.WaitGroup
-		fatal    error
-	)
-	var cpu cpuUse
-	var cpuDone sync.WaitGroup
-	if cl.Watch != nil {
-		cpuDone.Add(1)
-		go func() {
-			defer cpuDone.Done()
-			select {
-			case <-time.After(time.Until(from)):
-			case <-ctx.Done():
-				return
-			}
-			stop := cl.Watch()
-			select {
-			case <-time.After(time.Until(until)):
-			case <-ctx.Done():
-			}
-			cpu = stop()
-		}()
+	var w window
+	record := func(t time.Time, lat time.Duration, err error) {
+		if !t.Before(from) && t.Before(until) {
+			w.add(lat, err)
+		}
 	}
-	for i := 0; i < cl.Conns; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lat := make([]time.Duration, 0, 1<<14)
-			nErr, fe := 0, ""
-			fail := func(t time.Time, msg string) {
-				if !t.Before(from) && t.Before(until) {
-					nErr++
-					if fe == "" {
-						fe = msg
-					}
-				}
-			}
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		if sleep(ctx, time.Until(from)) == nil {
+			w.startCPU(cl.CPU)
+		}
+	}()
+	var wg sync.WaitGroup
+	fatal := make(chan error, cl.Conns)
+	for range cl.Conns {
+		wg.Go(func() {
 			var conn net.Conn
 			var br *bufio.Reader
-			redials := 0
-			for ctx.Err() == nil {
+			var lastErr error
+			for redials := 0; ctx.Err() == nil && time.Now().Before(until); {
 				if conn == nil {
-					if redials > 50 {
-						mu.Lock()
-						fatal = fmt.Errorf("connection to %s keeps failing: %s", cl.Addr, fe)
-						mu.Unlock()
+					if redials++; redials > 50 {
+						fatal <- fmt.Errorf("connection to %s keeps failing: %v", cl.Addr, lastErr)
 						return
 					}
-					redials++
 					c, err := net.DialTimeout("tcp", cl.Addr, 5*time.Second)
-					if err != nil {
-						fail(time.Now(), err.Error())
+					if lastErr = err; err != nil {
+						record(time.Now(), 0, err)
 						time.Sleep(10 * time.Millisecond)
 						continue
 					}
 					conn, br = c, bufio.NewReaderSize(c, 16<<10)
 				}
 				t0 := time.Now()
-				if !t0.Before(until) {
-					break
-				}
 				_ = conn.SetDeadline(t0.Add(30 * time.Second))
 				status, body, err := roundTrip(conn, br, cl.Request)
 				t1 := time.Now()
-				switch {
-				case err != nil:
-					fail(t1, err.Error())
+				if err != nil {
+					lastErr = err
 					conn.Close()
 					conn = nil
-				case status != cl.WantStatus:
-					fail(t1, fmt.Sprintf("status %d: %s", status, body))
-				case !t1.Before(from) && t1.Before(until):
-					lat = append(lat, t1.Sub(t0))
+				} else if status != cl.WantStatus {
+					err = fmt.Errorf("status %d: %s", status, body)
 				}
+				record(t1, t1.Sub(t0), err)
 			}
 			if conn != nil {
 				conn.Close()
 			}
-			mu.Lock()
-			all = append(all, lat...)
-			errs += nErr
-			if firstErr == "" {
-				firstErr = fe
-			}
-			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
-	cpuDone.Wait()
-	if fatal != nil {
-		return stats{}, fatal
+	<-started
+	select {
+	case err := <-fatal:
+		return stats{}, err
+	default:
 	}
 	if err := ctx.Err(); err != nil {
 		return stats{}, err
 	}
-	s := summarize(all, errs, cl.Duration, firstErr)
-	if cl.Watch != nil {
-		s.CPU = &cpu
-	}
-	return s, nil
+	return w.stats(cl.Duration), nil
 }
 
 // roundTrip writes req on conn and reads one answer. It returns the status
@@ -194,19 +244,18 @@ func roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (int, string, error)
 	if err != nil {
 		return 0, "", err
 	}
-	var body string
+	defer resp.Body.Close()
+	var body []byte
 	if resp.StatusCode/100 != 2 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-		body = string(b)
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, 300))
 	}
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 		return 0, "", err
 	}
-	resp.Body.Close()
 	if resp.Close {
-		return resp.StatusCode, body, io.EOF
+		return resp.StatusCode, string(body), io.EOF
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, string(body), nil
 }
 
 // httpRequest renders one POST with a JSON body as HTTP/1.1 bytes.
@@ -227,8 +276,8 @@ type openLoop struct {
 	Timeout time.Duration
 	// Do performs request i.
 	Do func(ctx context.Context, i int) error
-	// Watch, as in closedLoop.
-	Watch func() func() cpuUse
+	// CPU, as in closedLoop.
+	CPU map[string]int
 }
 
 func (ol openLoop) run(ctx context.Context) (stats, error) {
@@ -237,70 +286,34 @@ func (ol openLoop) run(ctx context.Context) (stats, error) {
 	n := nWarm + int(ol.Duration/interval)
 	start := time.Now().Add(20 * time.Millisecond)
 	from := start.Add(time.Duration(nWarm) * interval)
-
-	var (
-		mu       sync.Mutex
-		ok       []time.Duration
-		lags     []time.Duration
-		errs     int
-		firstErr string
-		wg       sync.WaitGroup
-		stopCPU  func() cpuUse
-	)
-	for i := 0; i < n; i++ {
+	var w window
+	var wg sync.WaitGroup
+	for i := 0; i < n && sleep(ctx, time.Until(start.Add(time.Duration(i)*interval))) == nil; i++ {
 		due := start.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-			}
+		if i == nWarm {
+			w.startCPU(ol.CPU)
 		}
-		if ctx.Err() != nil {
-			break
-		}
-		if i == nWarm && ol.Watch != nil {
-			stopCPU = ol.Watch()
-		}
-		measured := i >= nWarm
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sent := time.Now()
 			rctx, cancel := context.WithTimeout(ctx, ol.Timeout)
 			err := ol.Do(rctx, i)
 			cancel()
-			done := time.Now()
-			if !measured {
-				return
+			if i >= nWarm {
+				w.add(time.Since(due), err)
+				w.mu.Lock()
+				w.lags = append(w.lags, sent.Sub(due))
+				w.mu.Unlock()
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			lags = append(lags, sent.Sub(due))
-			if err != nil {
-				errs++
-				if firstErr == "" {
-					firstErr = err.Error()
-				}
-				return
-			}
-			ok = append(ok, done.Sub(due))
-		}()
+		})
 	}
 	last := time.Now()
 	wg.Wait()
-	var cpu cpuUse
-	if stopCPU != nil {
-		cpu = stopCPU()
-	}
 	if err := ctx.Err(); err != nil {
 		return stats{}, err
 	}
 	// The window is the span over which requests were sent.
-	s := summarize(ok, errs, last.Sub(from), firstErr)
-	slices.Sort(lags)
-	s.SendLagP99 = percentile(lags, 99)
-	if stopCPU != nil {
-		s.CPU = &cpu
-	}
+	s := w.stats(last.Sub(from))
+	slices.Sort(w.lags)
+	s.SendLagP99 = percentile(w.lags, 99)
 	return s, nil
 }

@@ -14,7 +14,8 @@
 //	    against the bare codec work of as many calls, and how late its
 //	    frames to the phones go out.
 //
-// It prints the figures as Markdown and can rewrite the figures block of
+// dialq runs as cmd/api and cmd/worker run it, built by package app. It
+// prints the figures as Markdown and can rewrite the figures block of
 // docs/benchmarks.md. It exits 0 unless a benchmark broke: missing a target
 // is a finding, not a failure.
 //
@@ -28,11 +29,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,87 +46,61 @@ import (
 	"github.com/dialq/dialq/internal/priority"
 )
 
-// stderr is where children log; the parent points it at a log file.
-var stderr io.Writer = os.Stderr
+// children are the sub-commands the bench starts itself with, each taking
+// its config as one JSON argument.
+var children = map[string]func([]string) error{
+	"serve":           childMain(serve),
+	"serve-reference": childMain(serveReference),
+	"sipdouble":       childMain(serveDouble),
+	"idle-worker":     childMain(idleWorker),
+	"bridge-agents":   childMain(serveAgents),
+	"bridge-codec":    childMain(serveCodec),
+}
 
 func main() {
-	args := os.Args[1:]
-	sub := "run"
+	args, sub := os.Args[1:], run
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
+		if sub = children[args[0]]; sub == nil {
+			fmt.Fprintf(os.Stderr, "dialqbench: unknown sub-command %q: the bench takes flags only (-h)\n", args[0])
+			os.Exit(2)
+		}
+		args = args[1:]
 	}
-	var err error
-	switch sub {
-	case "run":
-		err = run(args)
-	case "serve-accept":
-		err = serveAccept(args)
-	case "serve-sync":
-		err = serveSync(args)
-	case "sipdouble":
-		err = serveDouble(args)
-	case "idle-worker":
-		err = idleWorker(args)
-	case "serve-bridge":
-		err = serveBridge(args)
-	case "bridge-agents":
-		err = serveAgents(args)
-	case "bridge-codec":
-		err = serveCodec(args)
-	default:
-		err = fmt.Errorf("unknown sub-command %q (run, or the internal serve-accept, serve-sync, sipdouble, idle-worker, serve-bridge, bridge-agents, bridge-codec)", sub)
-	}
-	if err != nil {
+	if err := sub(args); err != nil {
 		fmt.Fprintln(os.Stderr, "dialqbench:", err)
 		os.Exit(1)
 	}
 }
 
-// durations parses a comma-separated list of durations.
-type durations []time.Duration
-
-func (d *durations) String() string {
-	parts := make([]string, len(*d))
-	for i, v := range *d {
-		parts[i] = v.String()
-	}
-	return strings.Join(parts, ",")
+// list is a flag of comma-separated values.
+type list[T any] struct {
+	v     *[]T
+	parse func(string) (T, error)
 }
 
-func (d *durations) Set(s string) error {
-	*d = nil
+func (l list[T]) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Trim(strings.ReplaceAll(fmt.Sprint(*l.v), " ", ","), "[]")
+}
+
+func (l list[T]) Set(s string) error {
+	*l.v = nil
 	for _, p := range strings.Split(s, ",") {
-		v, err := time.ParseDuration(strings.TrimSpace(p))
-		if err != nil || v <= 0 {
-			return fmt.Errorf("bad duration %q", p)
+		v, err := l.parse(strings.TrimSpace(p))
+		if err != nil {
+			return err
 		}
-		*d = append(*d, v)
+		*l.v = append(*l.v, v)
 	}
 	return nil
 }
 
-// intList parses a comma-separated list of positive integers.
-type intList []int
-
-func (l *intList) String() string {
-	parts := make([]string, len(*l))
-	for i, v := range *l {
-		parts[i] = fmt.Sprint(v)
-	}
-	return strings.Join(parts, ",")
+func durations(v *[]time.Duration) list[time.Duration] {
+	return list[time.Duration]{v, time.ParseDuration}
 }
-
-func (l *intList) Set(s string) error {
-	*l = nil
-	for _, p := range strings.Split(s, ",") {
-		var v int
-		if _, err := fmt.Sscan(strings.TrimSpace(p), &v); err != nil || v <= 0 {
-			return fmt.Errorf("bad number %q", p)
-		}
-		*l = append(*l, v)
-	}
-	return nil
-}
+func ints(v *[]int) list[int] { return list[int]{v, strconv.Atoi} }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("dialqbench", flag.ExitOnError)
@@ -134,46 +110,44 @@ func run(args []string) error {
 	fs.DurationVar(&a.Warmup, "accept-warmup", 2*time.Second, "(a) warm-up before each measured window")
 	fs.DurationVar(&a.Duration, "accept-duration", 10*time.Second, "(a) measured window per round and arm")
 	fs.IntVar(&a.Rounds, "accept-rounds", 3, "(a) rounds per arm (arms alternate; the median is reported)")
-	s := syncOptions{TCIs: durations{2 * time.Millisecond, 10 * time.Millisecond}}
+	s := syncOptions{TCIs: []time.Duration{2 * time.Millisecond, 10 * time.Millisecond}}
 	fs.Float64Var(&s.Rate, "sync-rate", 200, "(b) calls per second, open loop")
 	fs.DurationVar(&s.Warmup, "sync-warmup", time.Second, "(b) warm-up at the same rate before each window")
 	fs.DurationVar(&s.Duration, "sync-duration", 5*time.Second, "(b) measured window per round and arm")
 	fs.IntVar(&s.Rounds, "sync-rounds", 2, "(b) rounds per arm (samples are pooled)")
-	fs.Var((*durations)(&s.TCIs), "sync-tci", "(b) worker TaskCheckIntervals for the dialq arm")
+	fs.Var(durations(&s.TCIs), "sync-tci", "(b) worker TaskCheckIntervals for the dialq arm")
 	fs.DurationVar(&s.InviteDelay, "sync-invite-delay", time.Millisecond, "(b) the SIP double's time to answer (both arms)")
 	fs.DurationVar(&s.RoomEmptyTimeout, "sync-room-empty-timeout", 2*time.Minute, "(b) empty timeout of the rooms (both arms)")
-	i := idleOptions{TCIs: durations{time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second}}
-	fs.Var((*durations)(&i.TCIs), "idle-tci", "(c) TaskCheckIntervals to measure")
+	i := idleOptions{TCIs: []time.Duration{time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second}}
+	fs.Var(durations(&i.TCIs), "idle-tci", "(c) TaskCheckIntervals to measure")
 	fs.DurationVar(&i.Window, "idle-window", 10*time.Second, "(c) how long each idle worker is watched")
 	fs.Float64Var(&i.PickupRate, "idle-pickup-rate", 25, "(c) tasks per second (Poisson) for the pickup latency")
 	fs.DurationVar(&i.PickupWindow, "idle-pickup-window", 4*time.Second, "(c) how long tasks are enqueued")
-	j := joinOptions{}
+	var j joinOptions
 	fs.Float64Var(&j.Rate, "join-rate", 20, "joined-phone probe: calls per second")
 	fs.DurationVar(&j.Warmup, "join-warmup", time.Second, "joined-phone probe: warm-up")
 	fs.DurationVar(&j.Duration, "join-duration", 3*time.Second, "joined-phone probe: measured window")
 	fs.DurationVar(&j.HangUpAfter, "join-hang-up-after", time.Second, "joined-phone probe: phones hang up this long after answering")
 	br := bridgeOptions{Calls: []int{targetBridgeCalls}}
-	fs.Var((*intList)(&br.Calls), "bridge-calls", "bridge: concurrent calls, one run per number (e.g. 50,100)")
+	fs.Var(ints(&br.Calls), "bridge-calls", "bridge: concurrent calls, one run per number (e.g. 50,100)")
 	fs.Float64Var(&br.Rate, "bridge-rate", 20, "bridge: calls placed per second")
 	fs.DurationVar(&br.Warmup, "bridge-warmup", 5*time.Second, "bridge: wait after the last answer before measuring")
 	fs.DurationVar(&br.Duration, "bridge-duration", 20*time.Second, "bridge: measured window (and the bare codec arm's)")
 	fs.BoolVar(&br.SharedLiveKit, "bridge-shared-livekit", false, "bridge: use the stack's livekit-server instead of a private one")
 	fs.BoolVar(&br.Capture, "bridge-capture", true, "bridge: time the RTP to the phones on loopback (needs root)")
-	fs.IntVar(&br.Nice, "bridge-nice", priority.Bridge, "bridge: the bridge's nice value, as the worker's DIALQ_BRIDGE_NICE (0 leaves it)")
+	fs.IntVar(&br.Nice, "bridge-nice", priority.Bridge, "bridge: the worker's nice value (DIALQ_BRIDGE_NICE; 0 leaves it)")
+	fs.DurationVar(&br.TCI, "bridge-tci", 100*time.Millisecond,
+		"bridge: the worker's TaskCheckInterval (DIALQ_TASK_CHECK_INTERVAL), long so that its idle polling of the queue, (c)'s figure, is not counted as the calls' CPU")
 	fs.StringVar(&br.Scenario, "bridge-scenario", "deploy/sipp/bench-phone.xml", "bridge: the sipp phone's scenario")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
 	fs.Parse(args)
 
-	e := env{
-		DatabaseURL: os.Getenv("DATABASE_URL"), RedisAddr: os.Getenv("REDIS_ADDR"),
-		LiveKitURL: os.Getenv("LIVEKIT_URL"), LiveKitAPIKey: os.Getenv("LIVEKIT_API_KEY"),
-		LiveKitAPISecret: os.Getenv("LIVEKIT_API_SECRET"), StateDir: os.Getenv("DIALQ_STATE_DIR"),
-	}
-	for name, v := range map[string]string{"DATABASE_URL": e.DatabaseURL, "REDIS_ADDR": e.RedisAddr,
-		"LIVEKIT_URL": e.LiveKitURL, "LIVEKIT_API_KEY": e.LiveKitAPIKey, "LIVEKIT_API_SECRET": e.LiveKitAPISecret} {
-		if v == "" {
+	e := env{DatabaseURL: os.Getenv("DATABASE_URL"), RedisAddr: os.Getenv("REDIS_ADDR"), LiveKitURL: os.Getenv("LIVEKIT_URL"),
+		LiveKitAPIKey: os.Getenv("LIVEKIT_API_KEY"), LiveKitAPISecret: os.Getenv("LIVEKIT_API_SECRET"), StateDir: os.Getenv("DIALQ_STATE_DIR")}
+	for _, name := range []string{"DATABASE_URL", "REDIS_ADDR", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
+		if os.Getenv(name) == "" {
 			return fmt.Errorf("%s is not set: run `make bench`, or `make up` and `. .dialq/stack.env` first", name)
 		}
 	}
@@ -197,8 +171,9 @@ func run(args []string) error {
 	rep := newReport(ctx, e)
 	logf("machine: %s; %d cores; load average before: %s", rep.Machine.CPUModel, rep.Machine.NProc, rep.Machine.LoadBefore)
 	logf("servers' logs: %s/bench-*.log", *logDir)
-
+	all := true
 	step := func(name string, f func() error) {
+		all = all && want[name]
 		if !want[name] || ctx.Err() != nil {
 			return
 		}
@@ -218,19 +193,18 @@ func run(args []string) error {
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()
-	fmt.Println()
-	fmt.Print(md)
+	fmt.Print("\n" + md)
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(*jsonOut, b, 0o644); err != nil {
 			return err
 		}
 	}
-	all := want["accept"] && want["sync"] && want["idle"] && want["join"] && want["bridge"]
-	if *docs != "" && !all {
+	switch {
+	case *docs == "":
+	case !all:
 		logf("not rewriting %s: only a full run (every benchmark) does", *docs)
-	}
-	if *docs != "" && all && len(rep.Broken) == 0 && ctx.Err() == nil {
+	case len(rep.Broken) == 0 && ctx.Err() == nil:
 		if err := updateDocs(*docs, md); err != nil {
 			return err
 		}
@@ -248,6 +222,33 @@ func logf(format string, args ...any) {
 }
 
 // ms formats a latency in milliseconds.
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+func ms(d time.Duration) string { return msf(d) + " ms" }
+
+// msf is d in milliseconds, for a table.
+func msf(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// inParallel calls f(i) for every i below n, limit at a time, and returns
+// once every call has.
+func inParallel(n, limit int, f func(i int)) {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, limit)
+	for i := range n {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			f(i)
+		})
+	}
+	wg.Wait()
 }

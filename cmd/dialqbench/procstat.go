@@ -1,112 +1,89 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// clockTicks is the kernel's USER_HZ, the unit of /proc CPU times.
-var clockTicks = func() float64 {
-	out, err := exec.Command("getconf", "CLK_TCK").Output()
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(out))); err == nil && n > 0 {
-			return float64(n)
-		}
-	}
-	return 100
-}()
+// clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times: 100
+// on every architecture Linux runs Go on.
+const clockTicks = 100
 
-// procCPU returns the user+system CPU time pid has used, from
-// /proc/<pid>/stat (all of its threads).
-func procCPU(pid int) (time.Duration, error) {
+// procStat returns the fields of /proc/<pid>/stat from the third (state)
+// on: the command name before them may hold spaces.
+func procStat(pid int) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return nil
 	}
-	// The command name (field 2) may hold spaces; fields after it are plain.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return time.Duration((ut + st) / clockTicks * float64(time.Second)), nil
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.Fields(rest)
 }
 
-// parentOf returns the parent pid of pid, or 0.
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+// statField returns field i (1-based, as proc(5) counts) of pid's stat as
+// a number, or 0.
+func statField(pid, i int) int {
+	f := procStat(pid)
+	if len(f) < i-2 {
 		return 0
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[1])
+	n, _ := strconv.Atoi(f[i-3])
 	return n
 }
+
+// procCPU returns the CPU time pid has used, user and system, all of its
+// threads (fields 14 and 15).
+func procCPU(pid int) time.Duration {
+	return time.Duration(statField(pid, 14)+statField(pid, 15)) * time.Second / clockTicks
+}
+
+// procNice returns the nice value of pid's main thread.
+func procNice(pid int) int { return statField(pid, 19) }
 
 // treeCPU returns the CPU time of pid and its direct children (a
 // postmaster and its backends). Backends that ended during a window are
 // missed; the bench's connections live through each window.
 func treeCPU(pid int) time.Duration {
-	total, _ := procCPU(pid)
+	total := procCPU(pid)
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
-		p, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || p == pid {
-			continue
-		}
-		if parentOf(p) == pid {
-			if t, err := procCPU(p); err == nil {
-				total += t
-			}
+		if p, err := strconv.Atoi(filepath.Base(d)); err == nil && p != pid && statField(p, 4) == pid {
+			total += procCPU(p)
 		}
 	}
 	return total
 }
 
-// machineCPU returns the busy and total jiffies of all CPUs, from /proc/stat.
-func machineCPU() (busy, total float64) {
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	if !sc.Scan() {
-		return 0, 0
-	}
-	fields := strings.Fields(sc.Text()) // cpu user nice system idle iowait irq softirq steal ...
-	for i, v := range fields[1:] {
-		n, _ := strconv.ParseFloat(v, 64)
-		total += n
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
+// machineCPU returns the busy and total jiffies of all CPUs and how many
+// CPUs there are, from /proc/stat.
+func machineCPU() (busy, total float64, cpus int) {
+	b, _ := os.ReadFile("/proc/stat")
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case i == 0 && len(f) > 5 && f[0] == "cpu": // cpu user nice system idle iowait irq softirq steal ...
+			for k, v := range f[1:] {
+				n, _ := strconv.ParseFloat(v, 64)
+				total += n
+				if k != 3 && k != 4 { // idle, iowait
+					busy += n
+				}
+			}
+		case strings.HasPrefix(line, "cpu"):
+			cpus++
 		}
 	}
-	return busy, total
+	return busy, total, max(cpus, 1)
+}
+
+// numCPU is how many CPUs /proc/stat counts.
+func numCPU() int {
+	_, _, n := machineCPU()
+	return n
 }
 
 // cpuWatch measures the CPU use of the machine and of named processes over
@@ -115,15 +92,14 @@ type cpuWatch struct {
 	start         time.Time
 	busy0, total0 float64
 	pids          map[string]int
-	tree          map[string]bool
 	cpu0          map[string]time.Duration
 }
 
-// watchCPU starts a window. pids names the processes to follow; names in
-// tree also count their direct children.
-func watchCPU(pids map[string]int, tree map[string]bool) *cpuWatch {
-	w := &cpuWatch{start: time.Now(), pids: pids, tree: tree, cpu0: map[string]time.Duration{}}
-	w.busy0, w.total0 = machineCPU()
+// watchCPU starts a window over the processes pids names; "postgres"
+// counts its backends too.
+func watchCPU(pids map[string]int) *cpuWatch {
+	w := &cpuWatch{start: time.Now(), pids: pids, cpu0: map[string]time.Duration{}}
+	w.busy0, w.total0, _ = machineCPU()
 	for name, pid := range pids {
 		w.cpu0[name] = w.read(name, pid)
 	}
@@ -131,11 +107,10 @@ func watchCPU(pids map[string]int, tree map[string]bool) *cpuWatch {
 }
 
 func (w *cpuWatch) read(name string, pid int) time.Duration {
-	if w.tree[name] {
+	if name == "postgres" {
 		return treeCPU(pid)
 	}
-	t, _ := procCPU(pid)
-	return t
+	return procCPU(pid)
 }
 
 // cpuUse is one window's CPU figures, in percent of one core (100 = one
@@ -148,49 +123,40 @@ type cpuUse struct {
 // stop ends the window.
 func (w *cpuWatch) stop() cpuUse {
 	el := time.Since(w.start)
-	busy, total := machineCPU()
+	busy, total, cpus := machineCPU()
 	u := cpuUse{Procs: map[string]float64{}}
 	if total > w.total0 {
-		u.Machine = (busy - w.busy0) / (total - w.total0) * 100 * float64(numCPU())
+		u.Machine = (busy - w.busy0) / (total - w.total0) * 100 * float64(cpus)
 	}
 	for name, pid := range w.pids {
-		d := w.read(name, pid) - w.cpu0[name]
-		u.Procs[name] = float64(d) / float64(el) * 100
+		u.Procs[name] = float64(w.read(name, pid)-w.cpu0[name]) / float64(el) * 100
 	}
 	return u
 }
 
-func numCPU() int {
-	n := 0
-	f, err := os.Open("/proc/stat")
-	if err != nil {
-		return 1
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "cpu") && len(line) > 3 && line[3] >= '0' && line[3] <= '9' {
-			n++
+// pids names this process ("bench") and the local stack's processes that
+// run (postgres, redis, livekit), with extra added or put in their place.
+func (e env) pids(extra map[string]int) map[string]int {
+	pids := map[string]int{"bench": os.Getpid()}
+	for _, name := range []string{"postgres", "redis", "livekit"} {
+		if pid := readPidFile(filepath.Join(e.StateDir, "run", name+".pid")); pid > 0 {
+			pids[name] = pid
 		}
 	}
-	if n == 0 {
-		return 1
+	for name, pid := range extra {
+		pids[name] = pid
 	}
-	return n
+	return pids
 }
 
-// readPidFile reads a pid file of the local stack; 0 if there is none.
+// readPidFile reads a pid file of the local stack; 0 if there is none or
+// its process is gone.
 func readPidFile(path string) int {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	b, _ := os.ReadFile(path)
+	line, _, _ := strings.Cut(string(b), "\n")
+	n, _ := strconv.Atoi(strings.TrimSpace(line))
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", n)); n <= 0 || err != nil {
 		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-	if n > 0 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", n)); err != nil {
-			return 0
-		}
 	}
 	return n
 }

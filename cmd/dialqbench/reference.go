@@ -65,28 +65,29 @@ func newReference(ctx context.Context, dsn string, maxConns int, client *asynq.C
 }
 
 func (r *reference) handle(c *gin.Context) {
+	fail := func(status int, err error) { c.JSON(status, gin.H{"success": false, "message": err.Error()}) }
 	var req referenceRequest
 	if err := c.ShouldBindJSON(&req); err != nil {
-		c.JSON(http.StatusBadRequest, gin.H{"success": false, "message": err.Error()})
+		fail(http.StatusBadRequest, err)
 		return
 	}
 	ctx := c.Request.Context()
 	var tenantID, prompt, start, agent string
 	err := r.assistant.QueryRowContext(ctx, req.AssistantID).Scan(&tenantID, &prompt, &start, &agent)
 	if errors.Is(err, sql.ErrNoRows) {
-		c.JSON(http.StatusNotFound, gin.H{"success": false, "message": "assistant not found"})
+		fail(http.StatusNotFound, errors.New("assistant not found"))
 		return
 	} else if err != nil {
-		c.JSON(http.StatusInternalServerError, gin.H{"success": false, "message": err.Error()})
+		fail(http.StatusInternalServerError, err)
 		return
 	}
 	var provider, lkTrunk string
 	err = r.trunk.QueryRowContext(ctx, req.TrunkID).Scan(&provider, &lkTrunk)
 	if errors.Is(err, sql.ErrNoRows) {
-		c.JSON(http.StatusNotFound, gin.H{"success": false, "message": "trunk not found"})
+		fail(http.StatusNotFound, errors.New("trunk not found"))
 		return
 	} else if err != nil {
-		c.JSON(http.StatusInternalServerError, gin.H{"success": false, "message": err.Error()})
+		fail(http.StatusInternalServerError, err)
 		return
 	}
 	md, _ := json.Marshal(req.Metadata)
@@ -96,13 +97,13 @@ func (r *reference) handle(c *gin.Context) {
 	id := uuid.New()
 	if _, err := r.insert.ExecContext(ctx, id, tenantID, req.AssistantID, req.TrunkID, req.ToNumber,
 		req.CallService, md, prompt, start, agent, lkTrunk); err != nil {
-		c.JSON(http.StatusInternalServerError, gin.H{"success": false, "message": err.Error()})
+		fail(http.StatusInternalServerError, err)
 		return
 	}
 	payload, _ := json.Marshal(map[string]string{"call_id": id.String(), "tenant_id": tenantID})
 	task := asynq.NewTask("call:dial", payload, asynq.TaskID(id.String()), asynq.Queue(r.queue))
 	if _, err := r.client.EnqueueContext(ctx, task); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"success": false, "message": err.Error()})
+		fail(http.StatusServiceUnavailable, err)
 		return
 	}
 	c.Header("Location", "/call/"+id.String())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
@@ -48,17 +47,21 @@ type machineInfo struct {
 }
 
 func newReport(ctx context.Context, e env) *report {
-	r := &report{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Commit: gitCommit()}
-	r.Machine = machineInfo{NProc: runtime.NumCPU(), CPUModel: cpuModel(), MemGiB: memGiB(), Kernel: kernel(), LoadBefore: loadAverage()}
-	r.Versions = append(r.Versions, runtime.Version())
+	r := &report{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), Commit: gitCommit(), Versions: []string{runtime.Version()}}
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
+	meminfo, _ := os.ReadFile("/proc/meminfo")
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	var kb int
+	fmt.Sscanf(string(meminfo), "MemTotal: %d kB", &kb)
+	r.Machine = machineInfo{NProc: runtime.NumCPU(), CPUModel: "unknown", MemGiB: (kb + 512*1024) / (1024 * 1024),
+		Kernel: strings.TrimSpace(string(kernel)), LoadBefore: loadAverage()}
+	if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(cpuinfo); m != nil {
+		r.Machine.CPUModel = string(m[1])
+	}
 	if db, err := sql.Open("postgres", e.DatabaseURL); err == nil {
-		var v string
-		if db.QueryRowContext(ctx, "SHOW server_version").Scan(&v) == nil {
-			r.Versions = append(r.Versions, "PostgreSQL "+strings.Fields(v)[0])
-		}
-		var sc string
-		if db.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&sc) == nil {
-			r.Versions = append(r.Versions, "synchronous_commit="+sc)
+		var v, sc string
+		if db.QueryRowContext(ctx, "SHOW server_version").Scan(&v) == nil && db.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&sc) == nil {
+			r.Versions = append(r.Versions, "PostgreSQL "+strings.Fields(v)[0], "synchronous_commit="+sc)
 		}
 		db.Close()
 	}
@@ -87,40 +90,12 @@ func gitCommit() string {
 	return c
 }
 
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return "unknown"
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
-
-func memGiB() int {
-	b, _ := os.ReadFile("/proc/meminfo")
-	var kb int
-	fmt.Sscanf(string(b), "MemTotal: %d kB", &kb)
-	return (kb + 512*1024) / (1024 * 1024)
-}
-
-func kernel() string {
-	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return strings.TrimSpace(string(b))
-}
-
 func loadAverage() string {
 	b, _ := os.ReadFile("/proc/loadavg")
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
+	if f := strings.Fields(string(b)); len(f) >= 3 {
+		return strings.Join(f[:3], " ")
 	}
-	return strings.Join(f[:3], " ")
+	return "unknown"
 }
 
 func verdict(ok bool) string {
@@ -129,8 +104,6 @@ func verdict(ok bool) string {
 	}
 	return "MISS"
 }
-
-func msf(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
 func signedMs(d time.Duration) string {
 	return fmt.Sprintf("%+.2f", float64(d)/float64(time.Millisecond))
@@ -168,9 +141,6 @@ func (r *report) markdown() string {
 		p("| round | arm | requests/s | machine | server | postgres | redis | load generator |\n|---:|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, rd := range a.Rounds {
 			c := rd.CPU
-			if c == nil {
-				c = &cpuUse{}
-			}
 			p("| %d | %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", rd.Round, rd.Arm, rd.RPS, c.Machine, c.Procs["server"], c.Procs["postgres"], c.Procs["redis"], c.Procs["bench"])
 		}
 		p("\n")
@@ -202,9 +172,6 @@ func (r *report) markdown() string {
 		p("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, rd := range s.Rounds {
 			c := rd.CPU
-			if c == nil {
-				c = &cpuUse{}
-			}
 			label := rd.Arm
 			if rd.Arm == "dialq" {
 				label = "dialq@" + rd.TCI.String()
@@ -241,9 +208,6 @@ func (r *report) markdown() string {
 		p("| calls/s | errors | p50 ms | p99 ms | machine CPU %% | livekit-server CPU %% | double CPU %% | CPU-s per call (livekit + double) | projected cores at 200 calls/s | livekit UDP ports |\n")
 		p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		c := j.CPU
-		if c == nil {
-			c = &cpuUse{}
-		}
 		p("| %.0f | %d | %s | %s | %.0f | %.0f | %.0f | %.3f | %.1f | %d |\n", j.RPS, j.Errors, msf(j.P50), msf(j.P99), c.Machine,
 			c.Procs["livekit"], c.Procs["double"], j.CPUPerCall["livekit"]+j.CPUPerCall["double"], j.CoresAt200, j.RTCPorts)
 		p("\n")

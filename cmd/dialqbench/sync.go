@@ -2,31 +2,23 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	lkp "github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialq/dialq/internal/app"
-	"github.com/dialq/dialq/internal/calls"
-	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/livekit"
-	"github.com/dialq/dialq/internal/logging"
-	"github.com/dialq/dialq/internal/queue"
 )
 
 // syncOptions configure benchmark (b).
@@ -46,120 +38,82 @@ type syncOptions struct {
 // syncResult is benchmark (b)'s outcome.
 type syncResult struct {
 	Options syncOptions `json:"options"`
-	Rounds  []syncRound `json:"rounds"`
+	Rounds  []round     `json:"rounds"`
 	// Direct pools the direct arm's rounds; Dialq pools the dialq arm's
 	// rounds per TaskCheckInterval, in the order of Options.TCIs.
 	Direct stats   `json:"direct"`
 	Dialq  []stats `json:"dialq"`
 }
 
-type syncRound struct {
-	Arm   string        `json:"arm"`
-	TCI   time.Duration `json:"tci_ns,omitempty"`
-	Round int           `json:"round"`
-	stats
-}
-
-// syncArm is one arm of benchmark (b).
-type syncArm struct {
-	name string
-	tci  time.Duration // dialq arm only
-}
-
 // runSync is benchmark (b): the whole synchronous call through dialq against
 // the three LiveKit requests made directly, open loop at a fixed rate.
 func runSync(ctx context.Context, e env, o syncOptions, logDir string) (*syncResult, error) {
-	lkClient := lksdk.NewSIPClient(e.LiveKitURL, e.LiveKitAPIKey, e.LiveKitAPISecret)
-	trunk, err := lkClient.CreateSIPOutboundTrunk(ctx, &lkp.CreateSIPOutboundTrunkRequest{Trunk: &lkp.SIPOutboundTrunkInfo{
-		Name: "dialq-bench", Address: "127.0.0.1:5060", Numbers: []string{"+15550100000"}}})
+	logPath := filepath.Join(logDir, "bench-sync.log")
+	d, err := newDirect(ctx, e, logPath, doubleConfig{SkipRoom: true, InviteDelay: o.InviteDelay}, o.RoomEmptyTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("create LiveKit outbound trunk: %w", err)
+		return nil, err
 	}
-	defer lkClient.DeleteSIPTrunk(context.Background(), &lkp.DeleteSIPTrunkRequest{SipTrunkId: trunk.SipTrunkId})
-	f, err := newFixture(ctx, e, trunk.SipTrunkId)
+	defer d.close()
+	f, err := newFixture(ctx, e, d.trunk)
 	if err != nil {
 		return nil, err
 	}
 	defer f.close()
+	d.tenant = f
 	rdb := redis.NewClient(&redis.Options{Addr: e.RedisAddr})
 	defer rdb.Close()
-
-	logPath := filepath.Join(logDir, "bench-sync.log")
-	double, err := startSelf(ctx, "SIP double", logPath, "sipdouble", "-livekit", e.LiveKitURL,
-		"-skip-room=true", "-invite-delay", o.InviteDelay.String())
-	if err != nil {
-		return nil, err
-	}
-	defer double.stop()
-
-	rooms := &roomJanitor{rooms: lksdk.NewRoomServiceClient(e.LiveKitURL, e.LiveKitAPIKey, e.LiveKitAPISecret)}
-	direct := newDirectArm(e, double.Addr, f, o.RoomEmptyTimeout, rooms)
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true, IdleConnTimeout: time.Minute}}
 	body := f.body("+15550100001")
 
-	arms := []syncArm{}
-	for _, t := range o.TCIs {
-		arms = append(arms, syncArm{name: "dialq", tci: t})
+	// measureDialq measures ol against dialq's API and worker in a child of their
+	// own, with the worker's TaskCheckInterval tci, each request a POST
+	// /call/outbound that waits for the answer.
+	measureDialq := func(ol openLoop, tci time.Duration) (stats, error) {
+		q := benchName("bench_sync_")
+		defer deleteQueues(rdb, q)
+		srv, err := startSelf(ctx, "dialq API+worker", logPath, "serve", dialqProcs{API: true, Worker: true, DSN: f.DSN, Redis: e.RedisAddr,
+			Queue: q, Channel: benchName("bench:ch:"), LiveKit: e.LiveKitURL, SIPURL: d.double.Addr, TCI: tci, RoomEmptyTimeout: o.RoomEmptyTimeout})
+		if err != nil {
+			return stats{}, err
+		}
+		defer srv.stop()
+		ol.CPU["server"] = srv.Pid()
+		url := "http://" + srv.Addr + "/call/outbound"
+		ol.Do = func(ctx context.Context, _ int) error { return postCall(ctx, httpc, url, f.Key, body) }
+		s, err := ol.run(ctx)
+		if err == nil && !srv.alive() {
+			err = fmt.Errorf("%w (see %s)", errChildGone, logPath)
+		}
+		return s, err
 	}
-	arms = append(arms, syncArm{name: "direct"})
-
+	var arms []round
+	for _, t := range o.TCIs {
+		arms = append(arms, round{Arm: "dialq", TCI: t})
+	}
 	res := &syncResult{Options: o}
-	lkPid := readPidFile(filepath.Join(e.StateDir, "run", "livekit.pid"))
-	pgPid := readPidFile(filepath.Join(e.StateDir, "run", "postgres.pid"))
-	redisPid := readPidFile(filepath.Join(e.StateDir, "run", "redis.pid"))
-	for r := 1; r <= o.Rounds; r++ {
-		order := arms
-		if r%2 == 0 {
-			order = reversed(arms)
+	err = alternate(o.Rounds, append(arms, round{Arm: "direct"}), func(rd round) error {
+		ol := openLoop{Rate: o.Rate, Warmup: o.Warmup, Duration: o.Duration, Timeout: 30 * time.Second, Do: d.call,
+			CPU: e.pids(map[string]int{"double": d.double.Pid()})}
+		start := time.Now()
+		var err error
+		if rd.Arm == "direct" {
+			rd.stats, err = ol.run(ctx)
+		} else if rd.stats, err = measureDialq(ol, rd.TCI); err == nil {
+			d.rooms.addFrom(ctx, f, start)
+			logStages(ctx, f, start)
 		}
-		for _, arm := range order {
-			pids := map[string]int{"double": double.Pid(), "bench": os.Getpid(), "livekit": lkPid, "postgres": pgPid, "redis": redisPid}
-			var do func(ctx context.Context, i int) error
-			var srv *child
-			queueName := benchName("bench_sync_")
-			if arm.name == "dialq" {
-				srv, err = startSelf(ctx, "dialq API+worker", logPath, "serve-sync", "-dsn", f.DSN, "-redis", e.RedisAddr,
-					"-queue", queueName, "-channel", benchName("bench:ch:"), "-livekit", e.LiveKitURL, "-sip-url", double.Addr,
-					"-tci", arm.tci.String(), "-room-empty-timeout", o.RoomEmptyTimeout.String())
-				if err != nil {
-					return nil, err
-				}
-				pids["server"] = srv.Pid()
-				url := "http://" + srv.Addr + "/call/outbound"
-				do = func(ctx context.Context, _ int) error { return postCall(ctx, httpc, url, f.Key, body) }
-			} else {
-				do = direct.call
-			}
-			armStart := time.Now()
-			ol := openLoop{Rate: o.Rate, Warmup: o.Warmup, Duration: o.Duration, Timeout: 30 * time.Second, Do: do,
-				Watch: func() func() cpuUse { return watchCPU(pids, map[string]bool{"postgres": true}).stop }}
-			s, err := ol.run(ctx)
-			if srv != nil {
-				alive := srv.alive()
-				srv.stop()
-				deleteQueues(rdb, queueName)
-				if err == nil && !alive {
-					err = fmt.Errorf("%w (see %s)", errChildGone, logPath)
-				}
-			}
-			if err != nil {
-				return nil, fmt.Errorf("sync %s round %d: %w", arm.label(), r, err)
-			}
-			if arm.name == "dialq" {
-				rooms.addFrom(ctx, f, armStart)
-				logStages(ctx, f, armStart)
-			}
-			logf("sync round %d %-12s %5.0f calls/s  p50 %s  p99 %s  errors %d  send lag p99 %s  cpu: machine %.0f%% livekit %.0f%% server %.0f%% bench %.0f%% double %.0f%% postgres %.0f%% redis %.0f%%",
-				r, arm.label(), s.RPS, ms(s.P50), ms(s.P99), s.Errors, ms(s.SendLagP99), s.CPU.Machine,
-				s.CPU.Procs["livekit"], s.CPU.Procs["server"], s.CPU.Procs["bench"], s.CPU.Procs["double"], s.CPU.Procs["postgres"], s.CPU.Procs["redis"])
-			if s.Errors > 0 {
-				logf("  first error: %s", s.FirstError)
-			}
-			res.Rounds = append(res.Rounds, syncRound{Arm: arm.name, TCI: arm.tci, Round: r, stats: s})
-			// Rooms are deleted between windows so every window starts with
-			// livekit-server in the same state.
-			rooms.deleteAll(ctx)
+		if err != nil {
+			return err
 		}
+		logf("sync %s", rd)
+		res.Rounds = append(res.Rounds, rd)
+		// Rooms are deleted between windows so every window starts with
+		// livekit-server in the same state.
+		d.rooms.deleteAll(ctx)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sync %w", err)
 	}
 	res.Direct = pooled(res.Rounds, "direct", 0)
 	for _, t := range o.TCIs {
@@ -168,40 +122,17 @@ func runSync(ctx context.Context, e env, o syncOptions, logDir string) (*syncRes
 	return res, nil
 }
 
-func (a syncArm) label() string {
-	if a.name == "dialq" {
-		return "dialq@" + a.tci.String()
-	}
-	return a.name
-}
-
-func reversed[T any](s []T) []T {
-	out := make([]T, len(s))
-	for i, v := range s {
-		out[len(s)-1-i] = v
-	}
-	return out
-}
-
 // pooled merges the samples of arm's rounds into one summary.
-func pooled(rounds []syncRound, arm string, tci time.Duration) stats {
+func pooled(rounds []round, arm string, tci time.Duration) stats {
 	var all []time.Duration
-	var errs, n int
-	var window time.Duration
+	var errs int
+	var window, lag time.Duration
 	var firstErr string
-	var lag time.Duration
 	for _, r := range rounds {
-		if r.Arm != arm || r.TCI != tci {
-			continue
+		if r.Arm == arm && r.TCI == tci {
+			all, errs, window, lag = append(all, r.samples...), errs+r.Errors, window+r.Window, max(lag, r.SendLagP99)
+			firstErr = cmp.Or(firstErr, r.FirstError)
 		}
-		all = append(all, r.samples...)
-		errs += r.Errors
-		window += r.Window
-		n++
-		if firstErr == "" {
-			firstErr = r.FirstError
-		}
-		lag = max(lag, r.SendLagP99)
 	}
 	s := summarize(all, errs, window, firstErr)
 	s.SendLagP99 = lag
@@ -238,31 +169,52 @@ func postCall(ctx context.Context, c *http.Client, url, key string, body []byte)
 	return nil
 }
 
-// directArm places calls the way a client of LiveKit would without dialq:
-// CreateRoom, CreateDispatch, CreateSIPParticipant (waiting for the answer),
-// with the same client code and the same request shapes as dialq's worker.
-type directArm struct {
-	lk    *livekit.Client
-	f     *fixture
-	rooms *roomJanitor
+// direct places calls the way a client of LiveKit would without dialq:
+// CreateRoom, CreateDispatch, CreateSIPParticipant (waiting for the
+// answer), with the same client code and the same request shapes as
+// dialq's worker, through a LiveKit outbound trunk of its own and the SIP
+// double.
+type direct struct {
+	lk     *livekit.Client
+	sip    *lksdk.SIPClient
+	trunk  string // the LiveKit outbound trunk
+	double *child
+	rooms  *roomJanitor
+	tenant *fixture // whose calls these are
 }
 
-func newDirectArm(e env, sipURL string, f *fixture, emptyTimeout time.Duration, rooms *roomJanitor) *directArm {
-	return &directArm{
-		lk: livekit.New(livekit.Config{URL: e.LiveKitURL, APIKey: e.LiveKitAPIKey, APISecret: e.LiveKitAPISecret,
-			SIPURL: sipURL, RoomEmptyTimeout: emptyTimeout}),
-		f: f, rooms: rooms,
+// newDirect makes the trunk and starts the SIP double, which the dialq arm
+// of (b) dials through too.
+func newDirect(ctx context.Context, e env, logPath string, double doubleConfig, emptyTimeout time.Duration) (*direct, error) {
+	d := &direct{sip: lksdk.NewSIPClient(e.LiveKitURL, e.LiveKitAPIKey, e.LiveKitAPISecret),
+		rooms: &roomJanitor{rooms: lksdk.NewRoomServiceClient(e.LiveKitURL, e.LiveKitAPIKey, e.LiveKitAPISecret)}}
+	trunk, err := d.sip.CreateSIPOutboundTrunk(ctx, &lkp.CreateSIPOutboundTrunkRequest{Trunk: &lkp.SIPOutboundTrunkInfo{
+		Name: "dialq-bench", Address: "127.0.0.1:5060", Numbers: []string{"+15550100000"}}})
+	if err != nil {
+		return nil, fmt.Errorf("create LiveKit outbound trunk: %w", err)
 	}
+	d.trunk, d.tenant = trunk.SipTrunkId, newTenant(trunk.SipTrunkId)
+	double.LiveKit = e.LiveKitURL
+	if d.double, err = startSelf(ctx, "SIP double", logPath, "sipdouble", double); err != nil {
+		d.close()
+		return nil, err
+	}
+	d.lk = livekit.New(livekit.Config{URL: e.LiveKitURL, APIKey: e.LiveKitAPIKey, APISecret: e.LiveKitAPISecret,
+		SIPURL: d.double.Addr, RoomEmptyTimeout: emptyTimeout})
+	return d, nil
 }
 
-func (d *directArm) call(ctx context.Context, _ int) error {
-	id, _ := uuid.NewV7()
-	c := &dialq.Call{ID: id, TenantID: d.f.Tenant, AssistantID: d.f.Assistant, TrunkID: d.f.TrunkID,
-		ToNumber: "+15550100001", Service: dialq.ServiceTwilio,
-		Metadata:         map[string]any{"name": "John Doe", "company": "Acme Corp"},
-		Prompt:           "Hello John Doe, you're calling from Acme Corp.",
-		StartInstruction: "Hi John Doe, this is Sarah speaking.",
-		AgentName:        d.f.AgentName, LiveKitTrunkID: d.f.LKTrunkID}
+func (d *direct) close() {
+	d.double.stop()
+	d.sip.DeleteSIPTrunk(context.Background(), &lkp.DeleteSIPTrunkRequest{SipTrunkId: d.trunk})
+}
+
+func (d *direct) call(ctx context.Context, _ int) error {
+	f := d.tenant
+	c, err := dialq.NewCall(f.Tenant, f.request("+15550100001", f.Trunk), f.Assistant, f.Trunk, time.Now())
+	if err != nil {
+		return err
+	}
 	room := dialq.RoomNameFor(c)
 	d.rooms.add(room)
 	md, _ := json.Marshal(map[string]string{"call_id": c.ID.String(), "assistant_id": c.AssistantID.String()})
@@ -272,7 +224,7 @@ func (d *directArm) call(ctx context.Context, _ int) error {
 	if _, err := d.lk.CreateDispatch(ctx, room, c.AgentName, dialq.DispatchMetadataFor(c)); err != nil {
 		return err
 	}
-	_, err := d.lk.DialSIP(ctx, dialq.DialRequest{CallID: c.ID.String(), Room: room, LiveKitTrunkID: c.LiveKitTrunkID,
+	_, err = d.lk.DialSIP(ctx, dialq.DialRequest{CallID: c.ID.String(), Room: room, LiveKitTrunkID: c.LiveKitTrunkID,
 		ToNumber: c.ToNumber, Identity: dialq.ParticipantIdentityFor(c.ToNumber), RingTimeout: 30 * time.Second})
 	return err
 }
@@ -284,26 +236,30 @@ type roomJanitor struct {
 	names []string
 }
 
-func (j *roomJanitor) add(name string) {
+func (j *roomJanitor) add(names ...string) {
 	j.mu.Lock()
-	j.names = append(j.names, name)
+	j.names = append(j.names, names...)
 	j.mu.Unlock()
 }
 
-// addFrom adds the rooms of the calls dialq stored since t.
-func (j *roomJanitor) addFrom(ctx context.Context, f *fixture, t time.Time) {
+// addFrom adds the rooms of the calls dialq stored since t, and returns
+// them.
+func (j *roomJanitor) addFrom(ctx context.Context, f *fixture, t time.Time) []string {
 	rows, err := f.admin.QueryContext(ctx, "SELECT room_name FROM "+f.Schema+".calls WHERE room_name <> '' AND created_at >= $1", t)
 	if err != nil {
 		logf("list rooms: %v", err)
-		return
+		return nil
 	}
 	defer rows.Close()
+	var names []string
 	for rows.Next() {
 		var n string
 		if rows.Scan(&n) == nil {
-			j.add(n)
+			names = append(names, n)
 		}
 	}
+	j.add(names...)
+	return names
 }
 
 // deleteAll deletes the rooms added so far, 16 at a time.
@@ -314,91 +270,15 @@ func (j *roomJanitor) deleteAll(ctx context.Context) {
 	j.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	work := make(chan string)
-	var wg sync.WaitGroup
-	var failed int
-	var mu sync.Mutex
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range work {
-				if _, err := j.rooms.DeleteRoom(ctx, &lkp.DeleteRoomRequest{Room: n}); err != nil {
-					mu.Lock()
-					failed++
-					mu.Unlock()
-				}
-			}
-		}()
+	var failed atomic.Int32
+	inParallel(len(names), 16, func(i int) {
+		if _, err := j.rooms.DeleteRoom(ctx, &lkp.DeleteRoomRequest{Room: names[i]}); err != nil {
+			failed.Add(1)
+		}
+	})
+	if n := failed.Load(); n > 0 {
+		logf("could not delete %d of %d rooms (their empty timeout closes them)", n, len(names))
 	}
-	for _, n := range names {
-		work <- n
-	}
-	close(work)
-	wg.Wait()
-	if failed > 0 {
-		logf("could not delete %d of %d rooms (their empty timeout closes them)", failed, len(names))
-	}
-}
-
-// serveSync is the child process of benchmark (b): dialq's API and worker,
-// wired as cmd/api and cmd/worker wire them, with their defaults, in one
-// process (they talk only through Redis and Postgres either way).
-func serveSync(args []string) error {
-	fs := flag.NewFlagSet("serve-sync", flag.ExitOnError)
-	dsn := fs.String("dsn", "", "Postgres DSN (with the bench schema's search_path)")
-	redisAddr := fs.String("redis", "", "Redis address")
-	qname := fs.String("queue", "", "asynq queue")
-	channel := fs.String("channel", "", "notify channel")
-	lkURL := fs.String("livekit", "", "livekit-server URL")
-	sipURL := fs.String("sip-url", "", "SIP API URL (the double)")
-	tci := fs.Duration("tci", 10*time.Millisecond, "worker TaskCheckInterval")
-	emptyTimeout := fs.Duration("room-empty-timeout", 5*time.Minute, "room empty timeout")
-	fs.Parse(args)
-
-	ctx, cancel := childContext()
-	defer cancel()
-	log := logging.New(stderr, "info")
-	stopProfile, err := profileChild()
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-
-	// The worker and the API, as cmd/worker and cmd/api build them.
-	red := app.Redis{Addr: *redisAddr}
-	chans := app.Channels{Notify: *channel, Hangup: *channel + ":hangup"}
-	opts := queue.DefaultDialOptions()
-	opts.Queue = *qname
-	server := dialer.DefaultServerOptions(*qname)
-	server.TaskCheckInterval = *tci
-	server.ShutdownTimeout = 5 * time.Second
-	w, err := app.NewWorker(ctx, app.WorkerConfig{
-		DatabaseURL: *dsn, DBMaxConns: 20, Redis: red, Channels: chans,
-		LiveKit: livekit.Config{URL: *lkURL, APIKey: os.Getenv("LIVEKIT_API_KEY"),
-			APISecret: os.Getenv("LIVEKIT_API_SECRET"), SIPURL: *sipURL, RoomEmptyTimeout: *emptyTimeout},
-		Dial: opts, Server: server, RingTimeout: 30 * time.Second, SweepAge: time.Minute,
-	}, log.With("service", "worker"))
-	if err != nil {
-		return err
-	}
-	defer w.Close()
-	a, err := app.NewAPI(ctx, app.APIConfig{
-		Addr: "127.0.0.1:0", DatabaseURL: *dsn, DBMaxConns: 20, Redis: red, Channels: chans, Dial: opts,
-		HTTP:  httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
-		Calls: calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
-	}, log.With("service", "api"))
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	werr := make(chan error, 1)
-	go func() { werr <- w.Run(ctx) }()
-	announce(strings.TrimPrefix(a.URL(), "http://"))
-	if err := a.Run(ctx); err != nil {
-		return err
-	}
-	return <-werr
 }
 
 // logStages prints where the dialq arm's calls since t spent their time,
@@ -407,8 +287,9 @@ func serveSync(args []string) error {
 // record and CreateRoom), dispatch (→ dispatch recorded), mark (→ dialing
 // recorded) and dial (→ answered recorded).
 func logStages(ctx context.Context, f *fixture, t time.Time) {
-	q := `
-	WITH ev AS (
+	stages := []struct{ name, from, to string }{{"queue", "created_at", "attempt"}, {"room", "attempt", "room"},
+		{"dispatch", "room", "dispatch"}, {"mark", "dispatch", "dialing"}, {"dial", "dialing", "answered"}}
+	q := `WITH ev AS (
 		SELECT c.id, c.created_at,
 			max(e.at) FILTER (WHERE e.kind = 'attempt') AS attempt,
 			max(e.at) FILTER (WHERE e.kind = 'room_created') AS room,
@@ -417,28 +298,25 @@ func logStages(ctx context.Context, f *fixture, t time.Time) {
 			max(e.at) FILTER (WHERE e.kind = 'answered') AS answered
 		FROM ` + f.Schema + `.calls c JOIN ` + f.Schema + `.call_events e ON e.call_id = c.id
 		WHERE c.created_at >= $1 GROUP BY c.id, c.created_at
-	), d AS (
-		SELECT extract(epoch FROM attempt - created_at) * 1000 AS queue,
-			extract(epoch FROM room - attempt) * 1000 AS room,
-			extract(epoch FROM dispatch - room) * 1000 AS dispatch,
-			extract(epoch FROM dialing - dispatch) * 1000 AS mark,
-			extract(epoch FROM answered - dialing) * 1000 AS dial
-		FROM ev WHERE answered IS NOT NULL
-	)
-	SELECT count(*),
-		percentile_cont(0.5) WITHIN GROUP (ORDER BY queue), percentile_cont(0.99) WITHIN GROUP (ORDER BY queue),
-		percentile_cont(0.5) WITHIN GROUP (ORDER BY room), percentile_cont(0.99) WITHIN GROUP (ORDER BY room),
-		percentile_cont(0.5) WITHIN GROUP (ORDER BY dispatch), percentile_cont(0.99) WITHIN GROUP (ORDER BY dispatch),
-		percentile_cont(0.5) WITHIN GROUP (ORDER BY mark), percentile_cont(0.99) WITHIN GROUP (ORDER BY mark),
-		percentile_cont(0.5) WITHIN GROUP (ORDER BY dial), percentile_cont(0.99) WITHIN GROUP (ORDER BY dial)
-	FROM d`
+	) SELECT count(*)`
+	for _, s := range stages {
+		for _, p := range []string{"0.5", "0.99"} {
+			q += fmt.Sprintf(", percentile_cont(%s) WITHIN GROUP (ORDER BY extract(epoch FROM %s - %s) * 1000)", p, s.to, s.from)
+		}
+	}
 	var n int
-	v := make([]float64, 10)
-	err := f.admin.QueryRowContext(ctx, q, t).Scan(&n, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9])
-	if err != nil {
+	v := make([]float64, 2*len(stages))
+	dst := []any{&n}
+	for i := range v {
+		dst = append(dst, &v[i])
+	}
+	if err := f.admin.QueryRowContext(ctx, q+" FROM ev WHERE answered IS NOT NULL", t).Scan(dst...); err != nil {
 		logf("  stages: %v", err)
 		return
 	}
-	logf("  stages of %d calls, p50/p99 ms: queue %.1f/%.1f  room %.1f/%.1f  dispatch %.1f/%.1f  mark %.1f/%.1f  dial %.1f/%.1f",
-		n, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9])
+	line := fmt.Sprintf("  stages of %d calls, p50/p99 ms:", n)
+	for i, s := range stages {
+		line += fmt.Sprintf("  %s %.1f/%.1f", s.name, v[2*i], v[2*i+1])
+	}
+	logf("%s", line)
 }

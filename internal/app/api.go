@@ -51,10 +51,13 @@ type Calls struct {
 
 // OpenCalls builds the calls service of cfg (its HTTP parts unused).
 func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, err error) {
-	c = &Calls{}
+	// A failed step returns a nil *Calls: close what the steps before it
+	// opened through this pointer, not through the result.
+	built := &Calls{}
+	c = built
 	defer func() {
 		if err != nil {
-			c.Close()
+			built.Close()
 		}
 	}()
 	if c.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {
@@ -98,13 +101,16 @@ type API struct {
 
 // NewAPI builds the API of cfg and binds its listener; Run serves it.
 func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err error) {
-	a = &API{cfg: cfg, log: log}
-	if a.Calls, err = OpenCalls(ctx, cfg, log); err != nil {
+	// A failed step returns a nil *API: close what the steps before it
+	// opened through this pointer, not through the result.
+	built := &API{cfg: cfg, log: log}
+	a = built
+	if built.Calls, err = OpenCalls(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			a.Close()
+			built.Close()
 		}
 	}()
 	rdb := a.Redis

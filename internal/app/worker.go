@@ -106,10 +106,13 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	for _, opt := range opts {
 		opt(&o)
 	}
-	w = &Worker{cfg: cfg, log: log, now: time.Now}
+	// A failed step returns a nil *Worker: close what the steps before it
+	// opened through this pointer, not through the result.
+	built := &Worker{cfg: cfg, log: log, now: time.Now}
+	w = built
 	defer func() {
 		if err != nil {
-			w.Close()
+			built.Close()
 		}
 	}()
 	if w.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate, postgres.WithClock(w.now)); err != nil {

@@ -107,12 +107,18 @@ func New(store Store, enq Enqueuer, watch Watcher, ready func(context.Context) e
 		log.Error("handler panicked", "path", c.Request.URL.Path, "panic", err)
 		writeError(c, log, dialq.Errorf(dialq.EINTERNAL, "Internal error."))
 	}))
+	// Every answer is JSON in one shape: no plain-text redirect from
+	// /call/outbound/ to /call/outbound (a 307 a JSON client cannot read and
+	// that re-sends the body); a path nobody serves is the JSON 404.
+	r.RedirectTrailingSlash = false
 	r.HandleMethodNotAllowed = true
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, log, dialq.Errorf(dialq.ENOTFOUND, "No such endpoint: %s %s.", c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Message: "Method not allowed.", Error: errorDetail{Code: "method_not_allowed"}})
+		// Gin has set the Allow header by now.
+		writeError(c, log, dialq.Errorf(dialq.EMETHOD, "Method %s is not allowed on %s; allowed: %s.",
+			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
 	})
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })

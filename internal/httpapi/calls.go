@@ -48,7 +48,7 @@ type callParticipantView struct {
 
 // handleGetCall is GET /call/{id}: the stored call and its timeline.
 func (s *Server) handleGetCall(c *gin.Context) {
-	id, err := uuid.Parse(c.Param("id"))
+	id, err := dialq.ParseUUID(c.Param("id"))
 	if err != nil {
 		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
 		return
@@ -99,7 +99,7 @@ func (s *Server) writeCallView(c *gin.Context, status int, message string, call 
 // 200 with the ended call, or 202 if the end was not seen within
 // Config.HangupWait.
 func (s *Server) handleHangup(c *gin.Context) {
-	id, err := uuid.Parse(c.Param("id"))
+	id, err := dialq.ParseUUID(c.Param("id"))
 	if err != nil {
 		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
 		return

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -30,6 +31,8 @@ type harness struct {
 	t         *testing.T
 	srv       *httptest.Server
 	db        *postgres.DB
+	dsn       string
+	logs      *syncBuffer // the API's log, JSON lines
 	insp      *asynq.Inspector
 	queue     string
 	tenant    uuid.UUID
@@ -42,11 +45,17 @@ type harness struct {
 func newHarness(t *testing.T, mutate ...func(*httpapi.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
-	db, _ := testenv.Postgres(t)
+	db, dsn := testenv.Postgres(t)
 	rdb := testenv.Redis(t)
 	q := testenv.Name("q_")
 	channel := testenv.Name("ch_")
-	log := testenv.Logger(t)
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s:\n%s", t.Name(), logs.String())
+		}
+	})
 
 	hub, err := notify.NewHub(ctx, rdb, channel, log)
 	require.NoError(t, err)
@@ -64,7 +73,7 @@ func newHarness(t *testing.T, mutate ...func(*httpapi.Config)) *harness {
 	t.Cleanup(srv.Close)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 
-	h := &harness{t: t, srv: srv, db: db, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
+	h := &harness{t: t, srv: srv, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
 		twilio: "ST_" + testenv.Name("tw"), exotel: "ST_" + testenv.Name("ex")}
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: h.tenant, Name: "acme"}))
 	k, key := dialq.NewAPIKey(h.tenant)

@@ -8,13 +8,30 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dialq/dialq/internal/dialq"
 )
 
 // MaxBodyBytes bounds a request body.
 const MaxBodyBytes = 64 << 10
+
+// waitPattern is a plain decimal number: digits, then an optional fraction.
+// strconv.ParseFloat alone also takes NaN, Inf, 1_0, 0x1p-20 and 1e1.
+var waitPattern = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,9})?$`)
+
+// parseWait reads the ?wait= value: a plain decimal number of seconds from 0
+// to max. Returns EINVALID naming wait otherwise.
+func parseWait(q string, max time.Duration) (time.Duration, error) {
+	secs, err := strconv.ParseFloat(q, 64)
+	if !waitPattern.MatchString(q) || err != nil || secs > max.Seconds() {
+		return 0, dialq.InvalidField("wait", "must be a plain decimal number of seconds from 0 to %g, such as 10 or 2.5", max.Seconds())
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
 
 // readJSONBody reads a JSON request body, refusing a wrong Content-Type, an
 // empty or oversized body, and duplicate keys at any depth.

@@ -74,6 +74,10 @@ func (r *OutboundRequest) Validate(metadataBytes int) error {
 	for _, k := range sortedKeys(r.Metadata) {
 		if len(k) > MaxMetadataKeyBytes || !metaKeyPattern.MatchString(k) {
 			bad("metadata."+k, "key must be 1 to %d letters, digits, _, . or -", MaxMetadataKeyBytes)
+			continue
+		}
+		if path, msg := checkMetadataValue("metadata."+k, r.Metadata[k]); msg != "" {
+			bad(path, "%s", msg)
 		}
 	}
 	if len(fields) > 0 {

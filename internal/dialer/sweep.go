@@ -2,6 +2,8 @@ package dialer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"time"
@@ -21,10 +23,12 @@ func RetryDelay(base time.Duration) asynq.RetryDelayFunc {
 	}
 }
 
-// SweepStore lists calls that may have lost their task.
+// SweepStore lists calls that may have lost their task, and fails those
+// that cannot be read.
 type SweepStore interface {
 	QueuedBefore(ctx context.Context, t time.Time, limit int) ([]uuid.UUID, error)
 	GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
+	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 }
 
 // SweepEnqueuer re-enqueues a call; a task that still exists is left alone.
@@ -61,7 +65,10 @@ func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
 }
 
 // Sweep re-enqueues the calls queued for longer than Age and returns how
-// many it looked at.
+// many it looked at. A call whose row cannot be read is failed
+// (internal_error) and the sweep goes on: left queued, it would come first
+// on every pass and no lost call after it would be found again. Any other
+// error ends the pass; the next one tries again.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	ids, err := s.Store.QueuedBefore(ctx, s.Now().Add(-s.Age), 500)
 	if err != nil {
@@ -69,6 +76,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	}
 	for _, id := range ids {
 		c, err := s.Store.GetCall(ctx, id)
+		if errors.Is(err, dialq.ErrUnreadableCall) {
+			if err := s.failUnreadable(ctx, id, err); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -77,4 +90,15 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// failUnreadable fails a call whose row cannot be read, so that it leaves
+// the queued calls for good.
+func (s *Sweeper) failUnreadable(ctx context.Context, id uuid.UUID, cause error) error {
+	s.Log.Error("queued call cannot be read; failing it", "call_id", id, "err", cause)
+	f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the stored call cannot be read, so it was never dialed"}
+	if _, err := s.Store.RecordFailed(ctx, id, f, s.Now()); err != nil {
+		return fmt.Errorf("fail unreadable call %s: %w", id, err)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // checkMetadataValue returns the first reason v, the value of metadata
@@ -15,9 +16,15 @@ import (
 // A call's metadata goes into Postgres as JSON and the worker decodes it
 // into Go values: numbers become float64. A number no float64 holds
 // (1e400, 12345678901234567890) would be stored, then either fail to decode
-// for good or reach the agent as another number; it is refused instead.
+// for good or reach the agent as another number; it is refused instead, as
+// is text Postgres cannot store as sent (NUL, invalid UTF-8), in values and
+// in keys.
 func checkMetadataValue(path string, v any) (string, string) {
 	switch v := v.(type) {
+	case string:
+		if msg := checkText(v); msg != "" {
+			return path, msg
+		}
 	case json.Number:
 		if msg := checkNumber(string(v)); msg != "" {
 			return path, msg
@@ -28,6 +35,9 @@ func checkMetadataValue(path string, v any) (string, string) {
 		}
 	case map[string]any:
 		for _, k := range sortedKeys(v) {
+			if msg := checkText(k); msg != "" {
+				return path + "." + k, "key " + msg
+			}
 			if p, msg := checkMetadataValue(path+"."+k, v[k]); msg != "" {
 				return p, msg
 			}
@@ -40,6 +50,19 @@ func checkMetadataValue(path string, v any) (string, string) {
 		}
 	}
 	return "", ""
+}
+
+// checkText returns why s cannot be stored as JSON text in Postgres and
+// read back as sent, or "": jsonb refuses the NUL character, and text that
+// is not UTF-8 would be changed on the way.
+func checkText(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	case strings.ContainsRune(s, 0):
+		return "must not contain the NUL character (\\u0000)"
+	}
+	return ""
 }
 
 // checkNumber returns why the JSON number n does not survive the trip

@@ -60,3 +60,36 @@ func TestValidateTakesOnlyNumbersTheWorkerReadsBackExactly(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateRefusesTextPostgresCannotStore: NUL (jsonb refuses it) and
+// invalid UTF-8, in values and keys at any depth, name the field.
+func TestValidateRefusesTextPostgresCannotStore(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		md    map[string]any
+		field string
+		msg   string
+	}{
+		{"NUL in value", map[string]any{"name": "a\x00b"}, "metadata.name", "NUL"},
+		{"invalid UTF-8 in value", map[string]any{"name": "a\xffb"}, "metadata.name", "UTF-8"},
+		{"NUL in nested key", map[string]any{"deep": map[string]any{"a\x00": "x"}}, "metadata.deep.a\x00", "key must not contain the NUL"},
+		{"invalid UTF-8 in nested key", map[string]any{"deep": map[string]any{"a\xff": "x"}}, "metadata.deep.a\xff", "key must be valid UTF-8"},
+		{"NUL in a list", map[string]any{"l": []any{"ok", "\x00"}}, "metadata.l[1]", "NUL"},
+		{"NUL in top-level key", map[string]any{"a\x00": "x"}, "metadata.a\x00", "key must be"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := validRequest()
+			r.Metadata = tt.md
+			fields := dialq.ErrorFields(r.Validate(0))
+			require.Len(t, fields, 1)
+			require.Equal(t, tt.field, fields[0].Field)
+			require.Contains(t, fields[0].Message, tt.msg)
+		})
+	}
+	r := validRequest()
+	r.Metadata = map[string]any{"name": "Zoë 😀", "deep": map[string]any{"ключ": "значение"}}
+	require.NoError(t, r.Validate(0), "any valid Unicode but NUL is fine")
+}

@@ -10,6 +10,7 @@ import (
 // HTTP layer, and callers branch on them with ErrorCode.
 const (
 	EINVALID      = "invalid"            // the request breaks a rule; Fields says which
+	ETOOLARGE     = "too_large"          // the request body is over the size limit
 	EMETHOD       = "method_not_allowed" // the endpoint exists, but not for this HTTP method
 	EUNAUTHORIZED = "unauthorized"       // missing, malformed or unknown credentials
 	ENOTFOUND     = "not_found"          // the thing does not exist for this tenant

@@ -17,7 +17,8 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// MaxBodyBytes bounds a request body.
+// MaxBodyBytes bounds a request body; a larger one is answered 413
+// (limitBody).
 const MaxBodyBytes = 64 << 10
 
 // waitPattern is a plain decimal number: digits, then an optional fraction.
@@ -46,7 +47,7 @@ func readJSONBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, dialq.InvalidField("body", "is larger than %d bytes", MaxBodyBytes)
+			return nil, errTooLarge
 		}
 		return nil, dialq.InvalidField("body", "could not be read: %v", err)
 	}

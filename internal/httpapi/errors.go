@@ -12,6 +12,7 @@ import (
 // statusOf is the one map from dialq error codes to HTTP statuses.
 var statusOf = map[string]int{
 	dialq.EINVALID:      http.StatusBadRequest,
+	dialq.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	dialq.EMETHOD:       http.StatusMethodNotAllowed,
 	dialq.EUNAUTHORIZED: http.StatusUnauthorized,
 	dialq.ENOTFOUND:     http.StatusNotFound,

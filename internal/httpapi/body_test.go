@@ -120,3 +120,24 @@ func TestOversizedBodyAnswerReachesAClientThatSendsFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestOversizedBodyWaitingFor100ContinueIsNotDrained: a client that asks
+// Expect: 100-continue sends no body after a final answer, so the server
+// answers 413 and closes at once instead of waiting to drain a body that
+// never comes.
+func TestOversizedBodyWaitingFor100ContinueIsNotDrained(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /call/outbound HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n", 5<<20)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	requireTooLarge(t, resp)
+	_, err = br.ReadByte()
+	require.ErrorIs(t, err, io.EOF, "the server closes without waiting for the body")
+}

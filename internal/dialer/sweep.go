@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,10 +13,12 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// SweepStore lists calls that may have lost their task.
+// SweepStore lists calls that may have lost their task, and fails those
+// that cannot be read.
 type SweepStore interface {
 	QueuedBefore(ctx context.Context, t time.Time, limit int) ([]uuid.UUID, error)
 	GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
+	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 }
 
 // SweepEnqueuer re-enqueues a call; a task that still exists is left alone.
@@ -79,9 +82,11 @@ func (s *Sweeper) Start() {
 // Shutdown stops the sweeper and returns once its goroutine has ended.
 func (s *Sweeper) Shutdown() { s.loop.Shutdown() }
 
-// Sweep re-enqueues once the calls queued for longer than Age and returns
-// how many it looked at. It stops at the first error of the store or the
-// queue.
+// Sweep re-enqueues the calls queued for longer than Age and returns how
+// many it looked at. A call whose row cannot be read is failed
+// (internal_error) and the sweep goes on: left queued, it would come first
+// on every pass and no lost call after it would be found again. Any other
+// error ends the pass; the next one tries again.
 func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	ids, err := s.cfg.Store.QueuedBefore(ctx, s.cfg.Now().Add(-s.cfg.Age), 500)
 	if err != nil {
@@ -89,6 +94,12 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 	}
 	for _, id := range ids {
 		c, err := s.cfg.Store.GetCall(ctx, id)
+		if errors.Is(err, dialq.ErrUnreadableCall) {
+			if err := s.failUnreadable(ctx, id, err); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -97,4 +108,15 @@ func (s *Sweeper) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return len(ids), nil
+}
+
+// failUnreadable fails a call whose row cannot be read, so that it leaves
+// the queued calls for good.
+func (s *Sweeper) failUnreadable(ctx context.Context, id uuid.UUID, cause error) error {
+	s.cfg.Log.Error("queued call cannot be read; failing it", "call_id", id, "err", cause)
+	f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the stored call cannot be read, so it was never dialed"}
+	if _, err := s.cfg.Store.RecordFailed(ctx, id, f, s.cfg.Now()); err != nil {
+		return fmt.Errorf("fail unreadable call %s: %w", id, err)
+	}
+	return nil
 }

@@ -1,8 +1,11 @@
 package dialer_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -127,4 +130,54 @@ func (e *signalingEnqueuer) EnqueueDial(ctx context.Context, c *dialq.Call) erro
 		}
 	}
 	return err
+}
+
+// TestSweepFailsAnUnreadableCallAndGoesOn: a queued row the code cannot
+// decode (metadata 1e400, stored before such numbers were refused) is
+// failed with internal_error and logged with its call_id; the sweep goes on
+// to the lost call after it, on this pass and every later one.
+func TestSweepFailsAnUnreadableCallAndGoesOn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, dsn := testenv.Postgres(t)
+	rdb := testenv.Redis(t)
+	opts := queue.DefaultDialOptions()
+	opts.Queue = testenv.Name("q_")
+	enq := queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), opts)
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	t.Cleanup(func() { _ = insp.DeleteQueue(opts.Queue, true) })
+
+	tenant := uuid.New()
+	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: tenant, Name: "t"}))
+	now := time.Now()
+	bad := testenv.SQL(t, dsn, `INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata, status, created_at)
+		VALUES (gen_random_uuid(), $1, gen_random_uuid(), 'ST_x', '+15550200000', 'twilio', '{"zz": 1e400}', 'queued', $2)
+		RETURNING id::text`, tenant, now.Add(-10*time.Minute))
+	lost := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_x",
+		ToNumber: "+15550200000", Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: now.Add(-5 * time.Minute)}
+	_, err := db.CreateCall(ctx, lost)
+	require.NoError(t, err)
+
+	var logs bytes.Buffer
+	s := dialer.NewSweeper(dialer.SweeperConfig{Store: db, Enqueue: enq, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Now: time.Now, Age: time.Minute})
+	n, err := s.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+
+	pending, err := insp.ListPendingTasks(opts.Queue)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Equal(t, lost.ID.String(), pending[0].ID, "the lost call after the bad row is enqueued")
+
+	require.Equal(t, "failed internal_error", testenv.SQL(t, dsn, `SELECT status || ' ' || failure_reason FROM calls WHERE id = $1`, bad))
+	require.Contains(t, testenv.SQL(t, dsn, `SELECT last_error FROM calls WHERE id = $1`, bad), "cannot be read")
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(logs.Bytes(), &line), logs.String())
+	require.Equal(t, bad, line["call_id"])
+	require.Contains(t, line["err"], "cannot unmarshal number")
+
+	// The failed row is no longer queued: the next pass sees only the lost call.
+	n, err = s.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
 }

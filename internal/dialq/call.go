@@ -6,6 +6,7 @@ package dialq
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,6 +122,12 @@ func (r FailureReason) ErrorCode() string {
 		return EINTERNAL
 	}
 }
+
+// ErrUnreadableCall marks a stored call whose row the code cannot decode
+// (metadata accepted before a rule that now refuses it). Reading it again
+// cannot succeed, so a background job that meets one fails the call and
+// goes on rather than retrying it or stopping at it.
+var ErrUnreadableCall = errors.New("the stored call cannot be read")
 
 // Call is one outbound call: what was asked, and every step the worker has
 // recorded so far. Postgres holds the truth; this is its in-memory form.

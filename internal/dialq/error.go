@@ -9,14 +9,16 @@ import (
 // Error codes. They are few on purpose: each maps to one HTTP status in the
 // HTTP layer, and callers branch on them with ErrorCode.
 const (
-	EINVALID      = "invalid"      // the request breaks a rule; Fields says which
-	EUNAUTHORIZED = "unauthorized" // missing, malformed or unknown credentials
-	ENOTFOUND     = "not_found"    // the thing does not exist for this tenant
-	ECONFLICT     = "conflict"     // the request clashes with stored state
-	ECALLFAILED   = "call_failed"  // the phone side ended the call (busy, no answer, ...)
-	EUPSTREAM     = "upstream"     // the carrier or the SIP trunk failed the call
-	EUNAVAILABLE  = "unavailable"  // a dependency (LiveKit, the bridge, the queue) is down
-	EINTERNAL     = "internal"     // a bug or an unexpected failure; details are logged, not shown
+	EINVALID      = "invalid"            // the request breaks a rule; Fields says which
+	ETOOLARGE     = "too_large"          // the request body is over the size limit
+	EMETHOD       = "method_not_allowed" // the endpoint exists, but not for this HTTP method
+	EUNAUTHORIZED = "unauthorized"       // missing, malformed or unknown credentials
+	ENOTFOUND     = "not_found"          // the thing does not exist for this tenant
+	ECONFLICT     = "conflict"           // the request clashes with stored state
+	ECALLFAILED   = "call_failed"        // the phone side ended the call (busy, no answer, ...)
+	EUPSTREAM     = "upstream"           // the carrier or the SIP trunk failed the call
+	EUNAVAILABLE  = "unavailable"        // a dependency (LiveKit, the bridge, the queue) is down
+	EINTERNAL     = "internal"           // a bug or an unexpected failure; details are logged, not shown
 )
 
 // FieldError names one field of a request and the rule it breaks.

@@ -74,6 +74,10 @@ func (r *OutboundRequest) Validate(metadataBytes int) error {
 	for _, k := range sortedKeys(r.Metadata) {
 		if len(k) > MaxMetadataKeyBytes || !metaKeyPattern.MatchString(k) {
 			bad("metadata."+k, "key must be 1 to %d letters, digits, _, . or -", MaxMetadataKeyBytes)
+			continue
+		}
+		if path, msg := checkMetadataValue("metadata."+k, r.Metadata[k]); msg != "" {
+			bad(path, "%s", msg)
 		}
 	}
 	if len(fields) > 0 {
@@ -122,13 +126,20 @@ func InvalidField(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Message: invalidMessage(fields), Fields: fields}
 }
 
-func isUUID(s string) bool {
-	// uuid.Parse also takes braces, urn: prefixes and 32 bare hex digits; the
-	// contract says the canonical 36-character form.
+// ParseUUID parses an id the API was sent (assistant_id, a call id in a
+// path) by the one rule every endpoint uses: the 36-character form,
+// 8-4-4-4-12 hex digits with hyphens, in either case. uuid.Parse alone also
+// takes braces, a urn:uuid: prefix and 32 bare hex digits; the contract
+// says the 36-character form. Returns an error for anything else.
+func ParseUUID(s string) (uuid.UUID, error) {
 	if len(s) != 36 {
-		return false
+		return uuid.Nil, fmt.Errorf("not a UUID in the 36-character form: %q", s)
 	}
-	_, err := uuid.Parse(s)
+	return uuid.Parse(s)
+}
+
+func isUUID(s string) bool {
+	_, err := ParseUUID(s)
 	return err == nil
 }
 

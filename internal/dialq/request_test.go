@@ -92,3 +92,38 @@ func TestValidateBoundsMetadataKeys(t *testing.T) {
 	require.Equal(t, "metadata", dialq.ErrorFields(err)[0].Field)
 	require.Contains(t, dialq.ErrorFields(err)[0].Message, "at most 100")
 }
+
+// TestParseUUIDTakesOnlyThe36CharacterForm: one rule for every id the API
+// is sent; uuid.Parse's other spellings are refused.
+func TestParseUUIDTakesOnlyThe36CharacterForm(t *testing.T) {
+	t.Parallel()
+	const canonical = "550e8400-e29b-41d4-a716-446655440000"
+	tests := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"canonical", canonical, true},
+		{"upper case", strings.ToUpper(canonical), true},
+		{"braces", "{" + canonical + "}", false},
+		{"urn", "urn:uuid:" + canonical, false},
+		{"no hyphens", strings.ReplaceAll(canonical, "-", ""), false},
+		{"hyphens moved", "550e8400e-29b-41d4-a716-446655440000", false},
+		{"short", "550e8400", false},
+		{"empty", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			id, err := dialq.ParseUUID(tt.in)
+			if !tt.ok {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, canonical, id.String())
+			r := validRequest()
+			r.AssistantID = tt.in
+			require.NoError(t, r.Validate(0), "POST takes what ParseUUID takes")
+		})
+	}
+}

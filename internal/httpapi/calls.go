@@ -47,7 +47,7 @@ type callParticipantView struct {
 
 // handleGetCall is GET /call/{id}: the stored call and its timeline.
 func (s *Server) handleGetCall(c *gin.Context) {
-	id, err := uuid.Parse(c.Param("id"))
+	id, err := dialq.ParseUUID(c.Param("id"))
 	if err != nil {
 		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
 		return
@@ -95,7 +95,7 @@ func (s *Server) writeCallView(c *gin.Context, status int, message string, call 
 // the Exotel bridge (calls.Service.Hangup). The answer is 200 with the ended
 // call, or 202 if the end was not seen in time.
 func (s *Server) handleHangup(c *gin.Context) {
-	id, err := uuid.Parse(c.Param("id"))
+	id, err := dialq.ParseUUID(c.Param("id"))
 	if err != nil {
 		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
 		return

@@ -8,16 +8,36 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// MaxBodyBytes bounds a request body.
+// MaxBodyBytes bounds a request body; a larger one is answered 413
+// (limitBody).
 const MaxBodyBytes = 64 << 10
 
+// waitPattern is a plain decimal number: digits, then an optional fraction.
+// strconv.ParseFloat alone also takes NaN, Inf, 1_0, 0x1p-20 and 1e1.
+var waitPattern = regexp.MustCompile(`^[0-9]{1,9}(\.[0-9]{1,9})?$`)
+
+// parseWait reads the ?wait= value: a plain decimal number of seconds from 0
+// to max. Returns EINVALID naming wait otherwise.
+func parseWait(q string, max time.Duration) (time.Duration, error) {
+	secs, err := strconv.ParseFloat(q, 64)
+	if !waitPattern.MatchString(q) || err != nil || secs > max.Seconds() {
+		return 0, dialq.InvalidField("wait", "must be a plain decimal number of seconds from 0 to %g, such as 10 or 2.5", max.Seconds())
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
 // readJSONBody reads a JSON request body, refusing a wrong Content-Type, an
-// empty or oversized body, and duplicate keys at any depth.
+// empty or oversized body, and duplicate keys or text that is not valid
+// Unicode at any depth.
 func readJSONBody(r *http.Request) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
@@ -27,14 +47,14 @@ func readJSONBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, dialq.InvalidField("body", "is larger than %d bytes", MaxBodyBytes)
+			return nil, errTooLarge
 		}
 		return nil, dialq.InvalidField("body", "could not be read: %v", err)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, dialq.InvalidField("body", "is empty; send a JSON object")
 	}
-	if err := checkDuplicateKeys(body); err != nil {
+	if err := checkJSONText(body); err != nil {
 		return nil, err
 	}
 	return body, nil
@@ -117,49 +137,117 @@ func jsonError(err error) error {
 	return dialq.InvalidField("body", "is not valid JSON: %v", err)
 }
 
-// checkDuplicateKeys rejects an object, at any depth, that names a key
-// twice: encoding/json would silently keep the last.
-func checkDuplicateKeys(body []byte) error {
+// checkJSONText rejects, at any depth, an object that names a key twice
+// (encoding/json would silently keep the last) and a key or string that is
+// not valid Unicode: invalid UTF-8 or a lone UTF-16 surrogate escape
+// (\ud800), which encoding/json would silently turn into U+FFFD.
+func checkJSONText(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	return walkJSON(dec, "")
+	return (&jsonWalker{dec: dec, body: body}).walk("")
 }
 
-func walkJSON(dec *json.Decoder, path string) error {
-	tok, err := dec.Token()
+// jsonWalker reads a body token by token and keeps, for each token, the
+// bytes it was read from.
+type jsonWalker struct {
+	dec  *json.Decoder
+	body []byte
+}
+
+// token returns the next token and its raw bytes (with the separators and
+// spaces before it).
+func (w *jsonWalker) token() (json.Token, []byte, error) {
+	start := w.dec.InputOffset()
+	tok, err := w.dec.Token()
 	if err != nil {
-		return jsonError(err)
+		return nil, nil, jsonError(err)
+	}
+	return tok, w.body[start:w.dec.InputOffset()], nil
+}
+
+func (w *jsonWalker) walk(path string) error {
+	tok, raw, err := w.token()
+	if err != nil {
+		return err
 	}
 	switch tok {
 	case json.Delim('{'):
 		seen := map[string]struct{}{}
-		for dec.More() {
-			kt, err := dec.Token()
+		for w.dec.More() {
+			kt, raw, err := w.token()
 			if err != nil {
-				return jsonError(err)
+				return err
 			}
 			key, _ := kt.(string)
+			if msg := unicodeProblem(raw); msg != "" {
+				return dialq.InvalidField(joinPath(path, key), "key %s", msg)
+			}
 			if _, dup := seen[key]; dup {
 				return dialq.InvalidField(joinPath(path, key), "appears more than once in the same object")
 			}
 			seen[key] = struct{}{}
-			if err := walkJSON(dec, joinPath(path, key)); err != nil {
+			if err := w.walk(joinPath(path, key)); err != nil {
 				return err
 			}
 		}
 	case json.Delim('['):
-		for i := 0; dec.More(); i++ {
-			if err := walkJSON(dec, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for i := 0; w.dec.More(); i++ {
+			if err := w.walk(fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
 	default:
+		if _, ok := tok.(string); ok {
+			if msg := unicodeProblem(raw); msg != "" {
+				return dialq.InvalidField(orBody(path), "%s", msg)
+			}
+		}
 		return nil
 	}
-	if _, err := dec.Token(); err != nil { // the closing delimiter
-		return jsonError(err)
+	if _, _, err := w.token(); err != nil { // the closing delimiter
+		return err
 	}
 	return nil
+}
+
+// unicodeProblem says why the raw JSON string literal in raw is not valid
+// Unicode text, or "". raw has passed the decoder, so its escapes are well
+// formed.
+func unicodeProblem(raw []byte) string {
+	if !utf8.Valid(raw) {
+		return "must be valid UTF-8"
+	}
+	lit := raw[bytes.IndexByte(raw, '"')+1:]
+	for i := 0; i+1 < len(lit); i++ {
+		if lit[i] != '\\' {
+			continue
+		}
+		if lit[i+1] != 'u' || i+6 > len(lit) {
+			i++ // a one-character escape
+			continue
+		}
+		r, _ := strconv.ParseUint(string(lit[i+2:i+6]), 16, 16)
+		i += 5
+		if r < 0xD800 || r > 0xDFFF {
+			continue
+		}
+		if r <= 0xDBFF && i+7 <= len(lit) && lit[i+1] == '\\' && lit[i+2] == 'u' {
+			lo, _ := strconv.ParseUint(string(lit[i+3:i+7]), 16, 16)
+			if lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 6 // a surrogate pair: one character
+				continue
+			}
+		}
+		return fmt.Sprintf("must be valid Unicode: \\u%04x is half of a UTF-16 surrogate pair", r)
+	}
+	return ""
+}
+
+func orBody(path string) string {
+	if path == "" {
+		return "body"
+	}
+	return path
 }
 
 func joinPath(parent, key string) string {

@@ -12,6 +12,8 @@ import (
 // statusOf is the one map from dialq error codes to HTTP statuses.
 var statusOf = map[string]int{
 	dialq.EINVALID:      http.StatusBadRequest,
+	dialq.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	dialq.EMETHOD:       http.StatusMethodNotAllowed,
 	dialq.EUNAUTHORIZED: http.StatusUnauthorized,
 	dialq.ENOTFOUND:     http.StatusNotFound,
 	dialq.ECONFLICT:     http.StatusConflict,
@@ -51,7 +53,13 @@ type errorDetail struct {
 func writeError(c *gin.Context, log *slog.Logger, err error) {
 	code := dialq.ErrorCode(err)
 	if code == dialq.EINTERNAL || code == dialq.EUNAVAILABLE {
-		log.Error("request failed", "method", c.Request.Method, "path", c.FullPath(), "err", err)
+		// The path as asked, so the line says which call; the route groups
+		// lines of one endpoint.
+		attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "route", c.FullPath(), "err", err}
+		if id, perr := dialq.ParseUUID(c.Param("id")); perr == nil {
+			attrs = append(attrs, "call_id", id)
+		}
+		log.Error("request failed", attrs...)
 	}
 	if code == dialq.EUNAUTHORIZED {
 		c.Header("WWW-Authenticate", `Bearer realm="dialq"`)

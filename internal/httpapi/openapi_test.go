@@ -25,8 +25,11 @@ func TestOpenAPIDescribesEveryStatus(t *testing.T) {
 	post := spec.Paths["/call/outbound"]["post"].Responses
 	require.NotEmpty(t, post)
 	want := []int{http.StatusOK, http.StatusAccepted}
-	for _, code := range statusOf {
-		want = append(want, code)
+	for code, status := range statusOf {
+		if code == dialq.EMETHOD {
+			continue // the answer to a method no operation has; documented with the codes
+		}
+		want = append(want, status)
 	}
 	for _, r := range []dialq.FailureReason{dialq.ReasonBusy, dialq.ReasonCarrier, dialq.ReasonLiveKit, dialq.ReasonInternal} {
 		want = append(want, HTTPStatus(r.ErrorCode()))

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -51,11 +50,7 @@ func (s *Server) waitParam(c *gin.Context) (time.Duration, error) {
 	if !ok {
 		return s.cfg.DefaultWait, nil
 	}
-	secs, err := strconv.ParseFloat(q, 64)
-	if err != nil || secs < 0 || secs > s.cfg.MaxWait.Seconds() {
-		return 0, dialq.InvalidField("wait", "must be a number of seconds from 0 to %g", s.cfg.MaxWait.Seconds())
-	}
-	return time.Duration(secs * float64(time.Second)), nil
+	return parseWait(q, s.cfg.MaxWait)
 }
 
 // writeCall answers with the call as it stands: 200 once answered, the

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,12 +66,19 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 		log.Error("handler panicked", "path", c.Request.URL.Path, "panic", err)
 		writeError(c, log, dialq.Errorf(dialq.EINTERNAL, "Internal error."))
 	}))
+	// Every answer is JSON in one shape: no plain-text redirect from
+	// /call/outbound/ to /call/outbound (a 307 a JSON client cannot read and
+	// that re-sends the body); a path nobody serves is the JSON 404.
+	r.RedirectTrailingSlash = false
 	r.HandleMethodNotAllowed = true
+	r.Use(s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, log, dialq.Errorf(dialq.ENOTFOUND, "No such endpoint: %s %s.", c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, errorBody{Message: "Method not allowed.", Error: errorDetail{Code: "method_not_allowed"}})
+		// Gin has set the Allow header by now.
+		writeError(c, log, dialq.Errorf(dialq.EMETHOD, "Method %s is not allowed on %s; allowed: %s.",
+			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
 	})
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
@@ -94,18 +102,47 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
+// handleReady is GET /readyz. Its caller is not authenticated, so the
+// answer names each check and whether it passed; why one failed (addresses,
+// driver errors) goes to the log only.
 func (s *Server) handleReady(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "postgres": err.Error()})
+	checks := []readyCheck{{"postgres", s.store.Ping}}
+	if s.ready != nil {
+		checks = append(checks, readyCheck{"redis", s.ready})
+	}
+	results := make(map[string]string, len(checks))
+	var failed []string
+	for _, ch := range checks {
+		if err := ch.run(ctx); err != nil {
+			s.log.Warn("readiness check failed", "check", ch.name, "err", err)
+			results[ch.name] = "unavailable"
+			failed = append(failed, ch.name)
+			continue
+		}
+		results[ch.name] = "ok"
+	}
+	if len(failed) > 0 {
+		c.Header("Retry-After", "5")
+		c.JSON(HTTPStatus(dialq.EUNAVAILABLE), errorBody{
+			Message: "Not ready: " + strings.Join(failed, ", ") + " unavailable.",
+			Error:   errorDetail{Code: dialq.EUNAVAILABLE},
+			Data:    readiness{Status: "unavailable", Checks: results},
+		})
 		return
 	}
-	if s.ready != nil {
-		if err := s.ready(ctx); err != nil {
-			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "redis": err.Error()})
-			return
-		}
-	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	c.JSON(http.StatusOK, readiness{Status: "ready", Checks: results})
+}
+
+type readyCheck struct {
+	name string
+	run  func(context.Context) error
+}
+
+// readiness is the body of /readyz: each check by name, "ok" or
+// "unavailable".
+type readiness struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
 }

@@ -8,6 +8,9 @@ import (
 )
 
 // New returns a JSON logger at level ("debug", "info", "warn", "error").
+// Durations are written as Go writes them ("2m0s", "1.5s"), not as the
+// nanosecond integers slog's JSON handler would print: people read these
+// lines.
 func New(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	switch strings.ToLower(level) {
@@ -20,5 +23,14 @@ func New(w io.Writer, level string) *slog.Logger {
 	default:
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: readableDuration}))
+}
+
+// readableDuration writes a time.Duration value as its String form. slog
+// calls it for every attribute, inside groups too, with the value resolved.
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

@@ -35,7 +35,7 @@ type callRow struct {
 func (r *callRow) call() (*dialq.Call, error) {
 	c := r.Call
 	if err := json.Unmarshal(r.MetadataJSON, &c.Metadata); err != nil {
-		return nil, fmt.Errorf("decode metadata of call %s: %w", c.ID, err)
+		return nil, fmt.Errorf("decode metadata of call %s: %w: %w", c.ID, dialq.ErrUnreadableCall, err)
 	}
 	return &c, nil
 }

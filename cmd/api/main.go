@@ -90,7 +90,7 @@ func run() error {
 		IdleTimeout:       2 * time.Minute,
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- httpapi.ListenAndServe(srv) }()
 	log.Info("api listening", "addr", cfg.Addr, "monitoring", mon != nil)
 
 	select {

@@ -14,7 +14,7 @@ build: ## build every binary into bin/ (installs the C libraries cgo needs if mi
 	bash deploy/stack.sh tools
 	$(GO) build -o bin/ ./cmd/...
 
-run: ## bring up the stack, seed the demo tenant, run phone simulator + API + worker (Ctrl-C stops them)
+run: ## bring up the stack, seed the demo tenant, run phone simulator + sipp phone + API + worker (Ctrl-C stops these; the stack runs on until make down)
 	bash deploy/run.sh
 
 test: ## start the stack if needed, vet, run every test against it, print the summary

@@ -4,7 +4,8 @@
 #   2. migrations and the demo tenant (API key, assistant, one trunk per provider)
 #   3. the LOCAL PHONE SIMULATOR standing in for LiveKit's SIP service, a local
 #      sipp "Exotel phone" the demo Exotel trunk dials over real SIP/RTP, the
-#      API and a worker, until Ctrl-C
+#      API and a worker, until Ctrl-C, which stops these four (by PID) and
+#      leaves the stack of step 1 running: 'make down' stops it
 # Point LIVEKIT_URL (and LIVEKIT_API_KEY/SECRET) at a LiveKit deployment with
 # SIP to dial real phones instead; then the simulator is not started.
 set -euo pipefail
@@ -25,13 +26,39 @@ set +a
 echo "[run] building binaries into bin/"
 go build -o bin/ ./cmd/...
 
+# What this run starts, by PID: Ctrl-C (or any exit) stops exactly these.
+# The stack (PostgreSQL, Redis, livekit-server) is deploy/stack.sh's: it
+# keeps running for the next run until 'make down'.
 pids=()
+names=()
+started() { # started NAME: track the process just started in the background
+	pids+=("$!")
+	names+=("$1")
+}
+# prefix NAME: copy stdin to stdout with "[NAME] " before each line. Ctrl-C
+# sends SIGINT to every process of this script: the log pipes must outlive
+# it, or the API and worker, writing their shutdown lines into a pipe with
+# no reader, die of SIGPIPE instead of shutting down.
+prefix() {
+	trap '' INT
+	exec sed -u "s/^/[$1] /"
+}
+started_list() { # the tracked processes, comma-separated
+	local IFS=,
+	echo "${names[*]}" | sed 's/,/, /g'
+}
 stop() {
 	trap - INT TERM EXIT
 	echo
-	echo "[run] stopping dialq (the stack keeps running; 'make down' stops it)"
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	if ((${#pids[@]})); then
+		echo "[run] stopping what this run started: $(started_list)"
+	fi
+	# On Ctrl-C they have its SIGINT already (the Go binaries shut down
+	# gracefully on it); SIGTERM each by its PID anyway, then wait for all.
+	local i
+	for i in "${!pids[@]}"; do kill "${pids[$i]}" 2>/dev/null || true; done
+	for i in "${!pids[@]}"; do wait "${pids[$i]}" 2>/dev/null || true; done
+	echo "[run] stopped. PostgreSQL, Redis and livekit-server keep running; 'make down' stops them."
 }
 trap stop INT TERM EXIT
 
@@ -41,8 +68,8 @@ if [[ -n $external_livekit ]]; then
 	echo "[run] using the LiveKit at $LIVEKIT_URL for rooms, agents and SIP"
 else
 	export LIVEKIT_SIP_URL="http://$PHONESIM_ADDR"
-	PHONESIM_ADDR=$PHONESIM_ADDR bin/phonesim > >(sed -u 's/^/[phonesim] /') 2>&1 &
-	pids+=($!)
+	PHONESIM_ADDR=$PHONESIM_ADDR bin/phonesim > >(prefix phonesim) 2>&1 &
+	started "phone simulator (pid $!)"
 	for _ in $(seq 1 50); do
 		curl -s -o /dev/null "http://$PHONESIM_ADDR/" && break
 		sleep 0.1
@@ -56,7 +83,7 @@ scenario=$PWD/deploy/sipp/exotel-phone.xml
 	-i "${EXOTEL_PHONE_ADDR%:*}" -p "${EXOTEL_PHONE_ADDR##*:}" -t t1 \
 	-mi "${EXOTEL_PHONE_ADDR%:*}" -mp "$EXOTEL_PHONE_MEDIA_PORT" -rtp_echo -nostdin \
 	-trace_err -error_file exotel-phone-errors.log) >/dev/null 2>&1 &
-pids+=($!)
+started "sipp phone (pid $!)"
 echo "[run] local Exotel phone (sipp) on tcp $EXOTEL_PHONE_ADDR; its errors go to $STATE/logs/exotel-phone-errors.log"
 
 export DIALQ_API_URL="http://$API_ADDR"
@@ -67,10 +94,10 @@ bin/dialqctl seed-demo -env-file "$STATE/demo.env" -exotel-address "$EXOTEL_PHON
 export DIALQ_API_ADDR=$API_ADDR
 export DIALQ_ADMIN_USER=${DIALQ_ADMIN_USER:-admin}
 export DIALQ_ADMIN_PASSWORD=${DIALQ_ADMIN_PASSWORD:-dialq-demo}
-bin/api > >(sed -u 's/^/[api] /') 2>&1 &
-pids+=($!)
-bin/worker > >(sed -u 's/^/[worker] /') 2>&1 &
-pids+=($!)
+bin/api > >(prefix api) 2>&1 &
+started "API (pid $!)"
+bin/worker > >(prefix worker) 2>&1 &
+started "worker (pid $!)"
 
 for _ in $(seq 1 100); do
 	curl -fs -o /dev/null "http://$API_ADDR/readyz" && break
@@ -105,7 +132,9 @@ cat <<MSG
      -d '{"assistant_id":"'\$DIALQ_ASSISTANT_ID'","trunk_id":"'\$DIALQ_EXOTEL_TRUNK_ID'",
           "to_number":"+918044319240","call_service":"exotel"}'
 
- Ctrl-C stops dialq.
+ Ctrl-C stops what this run started: $(started_list).
+ PostgreSQL, Redis and livekit-server keep running (the next 'make run' starts
+ faster); 'make down' stops them.
 ==============================================================================
 MSG
 wait

@@ -142,7 +142,9 @@ func (a *API) URL() string { return "http://" + a.ln.Addr().String() }
 // one gets its answer) for up to the longest wait plus 5 s.
 func (a *API) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- a.srv.Serve(a.ln) }()
+	// httpapi.Serve answers what net/http answers itself (a malformed
+	// request) in the API's JSON error shape.
+	go func() { errc <- httpapi.Serve(a.srv, a.ln) }()
 	a.log.Info("api listening", "addr", a.ln.Addr().String(), "monitoring", a.cfg.HTTP.Monitoring != nil)
 	select {
 	case err := <-errc:

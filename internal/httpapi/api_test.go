@@ -31,6 +31,7 @@ import (
 type harness struct {
 	t         *testing.T
 	srv       *httptest.Server
+	api       *httpapi.Server
 	db        *postgres.DB
 	dsn       string
 	logs      *syncBuffer // the API's log, JSON lines
@@ -85,7 +86,7 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 	t.Cleanup(srv.Close)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 
-	h := &harness{t: t, srv: srv, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
+	h := &harness{t: t, srv: srv, api: api, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
 		twilio: "ST_" + testenv.Name("tw"), exotel: "ST_" + testenv.Name("ex")}
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: h.tenant, Name: "acme"}))
 	k, key := dialq.NewAPIKey(h.tenant)

@@ -71,7 +71,7 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	// that re-sends the body); a path nobody serves is the JSON 404.
 	r.RedirectTrailingSlash = false
 	r.HandleMethodNotAllowed = true
-	r.Use(s.limitBody)
+	r.Use(s.refuseAmbiguousLength, s.limitBody)
 	r.NoRoute(func(c *gin.Context) {
 		writeError(c, log, dialq.Errorf(dialq.ENOTFOUND, "No such endpoint: %s %s.", c.Request.Method, c.Request.URL.Path))
 	})

@@ -89,6 +89,16 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 		if dialq.ErrorCode(err) == dialq.ENOTFOUND {
 			return nil, fmt.Errorf("call %s: %w", id, errors.Join(err, asynq.SkipRetry))
 		}
+		if errors.Is(err, dialq.ErrUnreadableCall) {
+			// No attempt will read it better: fail it, never dialed.
+			d.Log.Error("stored call cannot be read; failing it", "call_id", id, "err", err)
+			f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the stored call cannot be read, so it was never dialed"}
+			if _, rerr := d.Store.RecordFailed(context.WithoutCancel(ctx), id, f, d.Now()); rerr != nil {
+				return nil, fmt.Errorf("fail unreadable call %s: %w", id, rerr)
+			}
+			d.changed(ctx, d.Log.With("call_id", id), id, dialq.StatusFailed)
+			return nil, fmt.Errorf("call %s: %w", id, errors.Join(err, asynq.SkipRetry))
+		}
 		return nil, fmt.Errorf("start attempt of call %s: %w", id, err)
 	}
 	log := d.Log.With("call_id", c.ID, "attempt", c.Attempts)

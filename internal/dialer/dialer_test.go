@@ -3,6 +3,7 @@ package dialer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -488,6 +489,18 @@ func TestAttemptStartErrors(t *testing.T) {
 		require.Equal(t, dialq.ENOTFOUND, dialq.ErrorCode(err))
 		require.Nil(t, c)
 		require.Equal(t, []string{"StartAttempt"}, r.j.take())
+	})
+	t.Run("unreadable row", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, dialq.ServiceTwilio)
+		r.store.fail["StartAttempt"] = fmt.Errorf("decode metadata: %w: number out of range", dialq.ErrUnreadableCall)
+		c, err := r.attempt(context.Background(), true)
+		requireOutcome(t, taskSkip, err)
+		require.Nil(t, c)
+		require.Equal(t, []string{"StartAttempt", "RecordFailed", "notify:failed"}, r.j.take())
+		require.Equal(t, dialq.StatusFailed, r.store.row.Status)
+		require.Equal(t, dialq.ReasonInternal, r.store.row.FailureReason)
+		require.Zero(t, r.line.dials)
 	})
 	t.Run("store down", func(t *testing.T) {
 		t.Parallel()

@@ -10,7 +10,8 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// callView is a call as GET /call/{id} shows it.
+// callView is a call as GET /call/{id} shows it. GET /calls shows the same
+// view without Events, so that a page is one query and not one per call.
 type callView struct {
 	CallID        uuid.UUID           `json:"call_id"`
 	Status        dialq.CallStatus    `json:"status"`
@@ -96,6 +97,27 @@ func viewOf(call *dialq.Call) callView {
 		v.Participant = &callParticipantView{SID: call.ParticipantSID, Identity: call.ParticipantIdentity, SIPCallID: call.SIPCallID}
 	}
 	return v
+}
+
+// handleCallEvents is GET /call/{id}/events: the timeline GET /call/{id}
+// shows, alone.
+func (s *Server) handleCallEvents(c *gin.Context) {
+	id, err := callIDParam(c)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	call, err := s.calls.Get(c.Request.Context(), tenantOf(c), id)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	events, err := s.calls.Events(c.Request.Context(), call)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"success": true, "data": nonNil(events)})
 }
 
 // callIDParam reads the {id} of a /call/{id} path by the rule of every id

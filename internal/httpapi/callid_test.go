@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestCallIDPathTakesTheAssistantIDRule: GET /call/{id} and POST
-// /call/{id}/hangup take a call id by the rule POST /call/outbound takes
+// TestCallIDPathTakesTheAssistantIDRule: GET /call/{id}, GET
+// /call/{id}/events and POST /call/{id}/hangup take a call id by the rule POST /call/outbound takes
 // assistant_id by, so the same spelling is never a UUID in one place and
 // not in another.
 func TestCallIDPathTakesTheAssistantIDRule(t *testing.T) {
@@ -34,16 +34,19 @@ func TestCallIDPathTakesTheAssistantIDRule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			get := h.do(http.MethodGet, "/call/"+tt.spell(id), h.key, "", nil)
+			events := h.do(http.MethodGet, "/call/"+tt.spell(id)+"/events", h.key, "", nil)
 			hangup := h.do(http.MethodPost, "/call/"+tt.spell(id)+"/hangup", h.key, "", nil)
 			post := h.post("/call/outbound?wait=0", h.body(func(b map[string]any) { b["assistant_id"] = tt.spell(assistant) }))
 			if !tt.accepted {
 				requireFieldError(t, get, "call_id", "UUID")
+				requireFieldError(t, events, "call_id", "UUID")
 				requireFieldError(t, hangup, "call_id", "UUID")
 				requireFieldError(t, post, "assistant_id", "UUID")
 				return
 			}
 			require.Equal(t, http.StatusOK, get.Status, get.Raw)
 			require.Equal(t, id, get.Body["data"].(map[string]any)["call_id"])
+			require.Equal(t, http.StatusOK, events.Status, events.Raw)
 			require.Equal(t, http.StatusConflict, hangup.Status, hangup.Raw) // found: a Twilio call is not hung up by dialq
 			require.Equal(t, http.StatusAccepted, post.Status, post.Raw)
 		})

@@ -10,7 +10,8 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// callView is a call as GET /call/{id} shows it.
+// callView is a call as GET /call/{id} shows it. GET /calls shows the same
+// view without Events, so that a page is one query and not one per call.
 type callView struct {
 	CallID        uuid.UUID           `json:"call_id"`
 	Status        dialq.CallStatus    `json:"status"`
@@ -31,12 +32,15 @@ type callView struct {
 	Participant   *callParticipantView `json:"participant,omitempty"`
 	EndReason     string               `json:"end_reason,omitempty"`
 
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
-	DialedAt   *time.Time        `json:"dialed_at,omitempty"`
-	AnsweredAt *time.Time        `json:"answered_at,omitempty"`
-	EndedAt    *time.Time        `json:"ended_at,omitempty"`
-	Events     []dialq.CallEvent `json:"events"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	DialedAt   *time.Time `json:"dialed_at,omitempty"`
+	AnsweredAt *time.Time `json:"answered_at,omitempty"`
+	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	// Events is left out when nil: a view built without the timeline (one
+	// query per call) says nothing rather than "no events". A call's own view
+	// sets it, to [] when the call has none yet.
+	Events []dialq.CallEvent `json:"events,omitzero"`
 }
 
 type callParticipantView struct {
@@ -47,9 +51,9 @@ type callParticipantView struct {
 
 // handleGetCall is GET /call/{id}: the stored call and its timeline.
 func (s *Server) handleGetCall(c *gin.Context) {
-	id, err := dialq.ParseUUID(c.Param("id"))
+	id, err := callIDParam(c)
 	if err != nil {
-		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
+		writeError(c, s.log, err)
 		return
 	}
 	call, err := s.calls.Get(c.Request.Context(), tenantOf(c), id)
@@ -67,23 +71,8 @@ func (s *Server) writeCallView(c *gin.Context, status int, message string, call 
 		writeError(c, s.log, err)
 		return
 	}
-	v := callView{
-		CallID: call.ID, Status: call.Status, FailureReason: call.FailureReason,
-		SIPStatusCode: call.SIPStatusCode, SIPStatus: call.SIPStatus, LastError: call.LastError,
-		Attempts: call.Attempts, AssistantID: call.AssistantID, TrunkID: call.TrunkID,
-		ToNumber: call.ToNumber, CallService: call.Service, Metadata: call.Metadata,
-		RoomName: call.RoomName, EndReason: call.EndReason, CreatedAt: call.CreatedAt, UpdatedAt: call.UpdatedAt,
-		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt, Events: events,
-	}
-	if call.DispatchID != "" {
-		v.AgentDispatch = &dispatchView{ID: call.DispatchID, State: call.DispatchState}
-	}
-	if call.ParticipantIdentity != "" {
-		v.Participant = &callParticipantView{SID: call.ParticipantSID, Identity: call.ParticipantIdentity, SIPCallID: call.SIPCallID}
-	}
-	if v.Events == nil {
-		v.Events = []dialq.CallEvent{}
-	}
+	v := viewOf(call)
+	v.Events = nonNil(events)
 	body := gin.H{"success": true, "data": v}
 	if message != "" {
 		body = gin.H{"success": true, "message": message, "data": v}
@@ -91,13 +80,71 @@ func (s *Server) writeCallView(c *gin.Context, status int, message string, call 
 	c.JSON(status, body)
 }
 
+// viewOf is the call's view without its timeline.
+func viewOf(call *dialq.Call) callView {
+	v := callView{
+		CallID: call.ID, Status: call.Status, FailureReason: call.FailureReason,
+		SIPStatusCode: call.SIPStatusCode, SIPStatus: call.SIPStatus, LastError: call.LastError,
+		Attempts: call.Attempts, AssistantID: call.AssistantID, TrunkID: call.TrunkID,
+		ToNumber: call.ToNumber, CallService: call.Service, Metadata: call.Metadata,
+		RoomName: call.RoomName, EndReason: call.EndReason, CreatedAt: call.CreatedAt, UpdatedAt: call.UpdatedAt,
+		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt,
+	}
+	if call.DispatchID != "" {
+		v.AgentDispatch = &dispatchView{ID: call.DispatchID, State: call.DispatchState}
+	}
+	if call.ParticipantIdentity != "" {
+		v.Participant = &callParticipantView{SID: call.ParticipantSID, Identity: call.ParticipantIdentity, SIPCallID: call.SIPCallID}
+	}
+	return v
+}
+
+// handleCallEvents is GET /call/{id}/events: the timeline GET /call/{id}
+// shows, alone.
+func (s *Server) handleCallEvents(c *gin.Context) {
+	id, err := callIDParam(c)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	call, err := s.calls.Get(c.Request.Context(), tenantOf(c), id)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	events, err := s.calls.Events(c.Request.Context(), call)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"success": true, "data": nonNil(events)})
+}
+
+// callIDParam reads the {id} of a /call/{id} path by the rule of every id
+// the API takes (dialq.ParseUUID). Returns EINVALID naming call_id.
+func callIDParam(c *gin.Context) (uuid.UUID, error) {
+	id, err := dialq.ParseUUID(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, dialq.InvalidField("call_id", "must be a UUID")
+	}
+	return id, nil
+}
+
+// nonNil makes an empty list answer [] rather than null.
+func nonNil[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
+}
+
 // handleHangup is POST /call/{id}/hangup: end a live call placed through
 // the Exotel bridge (calls.Service.Hangup). The answer is 200 with the ended
 // call, or 202 if the end was not seen in time.
 func (s *Server) handleHangup(c *gin.Context) {
-	id, err := dialq.ParseUUID(c.Param("id"))
+	id, err := callIDParam(c)
 	if err != nil {
-		writeError(c, s.log, dialq.InvalidField("call_id", "must be a UUID"))
+		writeError(c, s.log, err)
 		return
 	}
 	call, ended, err := s.calls.Hangup(c.Request.Context(), tenantOf(c), id)

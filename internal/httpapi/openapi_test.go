@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -40,4 +42,62 @@ func TestOpenAPIDescribesEveryStatus(t *testing.T) {
 	}
 	require.Contains(t, spec.Paths, "/call/{call_id}")
 	require.Contains(t, spec.Paths, "/call/{call_id}/hangup")
+}
+
+// TestOpenAPIDescribesEveryRoute: each route the server serves is an
+// operation of the description, and each operation a route.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	var spec struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	require.NoError(t, yaml.Unmarshal(openAPISpec, &spec))
+	var documented []string
+	for path, ops := range spec.Paths {
+		for method := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+		}
+	}
+	s, err := New(nil, nil, nil, slog.New(slog.DiscardHandler), Config{})
+	require.NoError(t, err)
+	var served []string
+	for _, r := range s.engine.Routes() {
+		if r.Path == "/openapi.yaml" {
+			continue // the description itself
+		}
+		served = append(served, r.Method+" "+strings.ReplaceAll(r.Path, ":id", "{call_id}"))
+	}
+	slices.Sort(documented)
+	slices.Sort(served)
+	require.Equal(t, documented, served)
+}
+
+// TestOpenAPIDescribesTheLists: GET /calls is described with the very
+// query parameters it takes, and both list endpoints with their statuses.
+func TestOpenAPIDescribesTheLists(t *testing.T) {
+	type operation struct {
+		Parameters []struct {
+			Name string `yaml:"name"`
+			In   string `yaml:"in"`
+		} `yaml:"parameters"`
+		Responses map[string]any `yaml:"responses"`
+	}
+	var spec struct {
+		Paths map[string]map[string]operation `yaml:"paths"`
+	}
+	require.NoError(t, yaml.Unmarshal(openAPISpec, &spec))
+
+	list := spec.Paths["/calls"]["get"]
+	var names []string
+	for _, p := range list.Parameters {
+		require.Equal(t, "query", p.In, p.Name)
+		names = append(names, p.Name)
+	}
+	require.Equal(t, listParams, names)
+	for _, status := range []string{"200", "400", "401"} {
+		require.Contains(t, list.Responses, status, "GET /calls")
+	}
+	events := spec.Paths["/call/{call_id}/events"]["get"]
+	for _, status := range []string{"200", "400", "401", "404"} {
+		require.Contains(t, events.Responses, status, "GET /call/{call_id}/events")
+	}
 }

@@ -87,7 +87,9 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 
 	api := r.Group("/", s.authenticate)
 	api.POST("/call/outbound", s.handleOutbound)
+	api.GET("/calls", s.handleListCalls)
 	api.GET("/call/:id", s.handleGetCall)
+	api.GET("/call/:id/events", s.handleCallEvents)
 	api.POST("/call/:id/hangup", s.handleHangup)
 
 	if cfg.Monitoring != nil {

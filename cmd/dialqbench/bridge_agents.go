@@ -42,7 +42,7 @@ func serveAgents(ctx context.Context, _ <-chan string, c agentsConfig) error {
 			r.Disconnect()
 		}
 	}()
-	inParallel(len(c.Rooms), 8, func(i int) { // 8 joins at once
+	inParallel(len(c.Rooms), 4, func(i int) { // 4 joins at once
 		room, track, err := joinAgent(c.LiveKit, c.Rooms[i], i)
 		mu.Lock()
 		defer mu.Unlock()
@@ -72,17 +72,19 @@ func joinAgent(lkURL, room string, i int) (*lksdk.Room, *lksdk.LocalTrack, error
 	if err != nil {
 		return nil, nil, err
 	}
-	// A join that times out while a hundred are under way is tried again,
-	// as agent frameworks do: the bench measures the bridge, not one join.
+	// A join that times out while a hundred are under way is tried again
+	// after a pause, as agent frameworks do: the bench measures the bridge,
+	// not one join.
 	var r *lksdk.Room
 	for try := 1; ; try++ {
 		r, err = lksdk.ConnectToRoomWithToken(signalling.ToWebsocketURL(lkURL), token, &lksdk.RoomCallback{}, lksdk.WithAutoSubscribe(false))
 		if err == nil {
 			break
 		}
-		if try == 3 {
+		if try == 5 {
 			return nil, nil, fmt.Errorf("agent %d joins %s on %s (%d tries): %w", i, room, lkURL, try, err)
 		}
+		time.Sleep(time.Duration(try) * time.Second)
 	}
 	track, err := lksdk.NewLocalSampleTrack(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2})
 	if err == nil {

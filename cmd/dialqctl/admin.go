@@ -75,14 +75,14 @@ func saveAssistant(ctx context.Context, args []string) error {
 	start := fs.String("start-instruction", "", "what the agent says first; placeholders as in -prompt")
 	agent := fs.String("agent-name", "", "the LiveKit agent name to dispatch (required)")
 	fs.Parse(args)
-	tid, err := uuid.Parse(*tenant)
+	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
-		return fmt.Errorf("-tenant must be a UUID: %w", err)
+		return err
 	}
 	aid := uuid.New()
 	if *id != "" {
-		if aid, err = uuid.Parse(*id); err != nil {
-			return fmt.Errorf("-id must be a UUID: %w", err)
+		if aid, err = uuidFlag("id", *id); err != nil {
+			return err
 		}
 	}
 	if strings.TrimSpace(*agent) == "" {
@@ -121,9 +121,9 @@ func saveTrunk(ctx context.Context, args []string) error {
 	ports := fs.String("rtp-ports", "30000-31999", "exotel: local RTP port range MIN-MAX")
 	fs.Parse(args)
 
-	tid, err := uuid.Parse(*tenant)
+	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
-		return fmt.Errorf("-tenant must be a UUID: %w", err)
+		return err
 	}
 	t := &dialq.Trunk{ID: *id, TenantID: tid, Name: *name, Provider: dialq.CallService(*provider)}
 	switch t.Provider {

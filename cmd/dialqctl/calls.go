@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/dialq/dialq/internal/app"
 	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
@@ -52,9 +50,9 @@ func placeCall(ctx context.Context, args []string) error {
 	metadata := fs.String("metadata", "{}", "metadata, a JSON object")
 	wait := fs.Duration("wait", 20*time.Second, "how long to wait for the call to be placed (0: return once queued)")
 	fs.Parse(args)
-	tid, err := uuid.Parse(*tenant)
+	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
-		return fmt.Errorf("-tenant must be a UUID: %w", err)
+		return err
 	}
 	req := &dialq.OutboundRequest{AssistantID: *assistant, TrunkID: *trunk, ToNumber: *to, CallService: *service}
 	if err := json.Unmarshal([]byte(*metadata), &req.Metadata); err != nil {
@@ -81,9 +79,9 @@ func listCalls(ctx context.Context, args []string) error {
 	limit := fs.Int("limit", 20, "page size")
 	after := fs.String("after", "", "the next-page cursor a previous list printed")
 	fs.Parse(args)
-	tid, err := uuid.Parse(*tenant)
+	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
-		return fmt.Errorf("-tenant must be a UUID: %w", err)
+		return err
 	}
 	c, err := openCalls(ctx)
 	if err != nil {
@@ -109,13 +107,13 @@ func hangupCall(ctx context.Context, args []string) error {
 	tenant := fs.String("tenant", "", "tenant id (UUID)")
 	id := fs.String("call", "", "call id (UUID)")
 	fs.Parse(args)
-	tid, err := uuid.Parse(*tenant)
+	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
-		return fmt.Errorf("-tenant must be a UUID: %w", err)
+		return err
 	}
-	cid, err := uuid.Parse(*id)
+	cid, err := uuidFlag("call", *id)
 	if err != nil {
-		return fmt.Errorf("-call must be a UUID: %w", err)
+		return err
 	}
 	c, err := openCalls(ctx)
 	if err != nil {

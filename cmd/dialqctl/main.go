@@ -105,9 +105,9 @@ func createKey(ctx context.Context, args []string) error {
 	tenant := fs.String("tenant", "", "tenant id (UUID)")
 	name := fs.String("name", "", "a label for the key")
 	fs.Parse(args)
-	tid, err := uuid.Parse(*tenant)
+	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
-		return fmt.Errorf("-tenant must be a UUID: %w", err)
+		return err
 	}
 	l := envconf.New()
 	dsn := l.Required("DATABASE_URL")
@@ -126,4 +126,13 @@ func createKey(ctx context.Context, args []string) error {
 	fmt.Println("API key (shown once; only its hash is stored):")
 	fmt.Println(key)
 	return nil
+}
+
+// uuidFlag reads the UUID flag -name, by the rule the API uses for ids.
+func uuidFlag(name, value string) (uuid.UUID, error) {
+	id, err := dialq.ParseUUID(value)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("-%s must be a UUID such as 550e8400-e29b-41d4-a716-446655440000, got %q", name, value)
+	}
+	return id, nil
 }

@@ -23,10 +23,7 @@ var required = map[string]string{
 func loader(env map[string]string) *envconf.Loader {
 	all := maps.Clone(required)
 	maps.Copy(all, env)
-	return &envconf.Loader{Lookup: func(k string) (string, bool) {
-		v, ok := all[k]
-		return v, ok
-	}}
+	return envconf.FromMap(all)
 }
 
 // problems splits readConfig's error into its lines, one per bad variable.

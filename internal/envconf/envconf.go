@@ -20,6 +20,14 @@ type Loader struct {
 // New returns a Loader over the process environment.
 func New() *Loader { return &Loader{Lookup: os.LookupEnv} }
 
+// FromMap returns a Loader over env instead of the process environment.
+func FromMap(env map[string]string) *Loader {
+	return &Loader{Lookup: func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}}
+}
+
 func (l *Loader) get(name string) (string, bool) {
 	v, ok := l.Lookup(name)
 	return v, ok && v != ""

@@ -309,10 +309,10 @@ func (bb *bridgeBench) place(ctx context.Context, start time.Time, n int, up *br
 	}
 	ramp := time.Since(start)
 	counts, failure := bb.f.waitCalls(ctx, start, time.Minute, func(n map[dialq.CallStatus]int) bool {
-		return n[dialq.StatusAnswered]+n[dialq.StatusFailed]+n[dialq.StatusCompleted] >= len(ids)
+		return n[dialq.StatusAnswered]+ended(n) >= len(ids)
 	})
 	*up = bridgeUp{Placed: len(ids), Answered: counts[dialq.StatusAnswered], Ramp: ramp,
-		Failed: s.Errors + counts[dialq.StatusFailed] + counts[dialq.StatusCompleted], FirstError: cmp.Or(s.FirstError, failure)}
+		Failed: s.Errors + ended(counts), FirstError: cmp.Or(s.FirstError, failure)}
 	return ids, nil
 }
 
@@ -326,7 +326,7 @@ func (bb *bridgeBench) hangUp(ctx context.Context, worker *child, since time.Tim
 		}
 	})
 	counts, _ := bb.f.waitCalls(ctx, since, time.Minute, func(n map[dialq.CallStatus]int) bool {
-		return n[dialq.StatusCompleted]+n[dialq.StatusFailed] >= len(ids)
+		return ended(n) >= len(ids)
 	})
 	if err := worker.send("stats"); err != nil {
 		return nil, err
@@ -384,4 +384,15 @@ func (bb *bridgeBench) codec(ctx context.Context, pipeline string, calls int) (c
 	arm.PerCall = arm.CPU / float64(calls)
 	arm.Saturated = arm.Frames < 0.98*50*float64(calls)
 	return arm, nil
+}
+
+// ended counts the calls of n that are over, whatever their end.
+func ended(n map[dialq.CallStatus]int) int {
+	total := 0
+	for s, k := range n {
+		if s.Terminal() {
+			total += k
+		}
+	}
+	return total
 }

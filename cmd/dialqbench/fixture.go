@@ -151,7 +151,7 @@ func (f *fixture) waitCalls(ctx context.Context, t time.Time, timeout time.Durat
 			var msg string
 			if rows.Scan(&s, &k, &msg) == nil {
 				n[s] = k
-				if s == dialq.StatusFailed {
+				if s.Terminal() && s != dialq.StatusCompleted {
 					failure = msg
 				}
 			}

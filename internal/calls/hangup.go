@@ -9,7 +9,7 @@ import (
 )
 
 // HangupReason is what a hang-up through the API records as the call's end.
-const HangupReason = "hung up by API"
+const HangupReason = dialq.APIHangupReason
 
 // Hangup ends a live call placed through dialq's SIP bridge and waits up to
 // Config.HangupWait to see it end. The request is stored on the call, then

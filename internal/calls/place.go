@@ -34,8 +34,9 @@ type Placed struct {
 }
 
 // Done reports whether a request placing c can answer: the call is placed
-// (answered; for dialq's SIP bridge, the INVITE is out) or has failed.
-func Done(c *dialq.Call) bool { return c.Placed() || c.Status == dialq.StatusFailed }
+// (answered; for dialq's SIP bridge, the INVITE is out) or is over without
+// an answer (busy, no answer, failed, ...).
+func Done(c *dialq.Call) bool { return c.Placed() || c.Failed() }
 
 // Place validates r, stores the call, enqueues its dial task and waits up
 // to r.Wait for it to be placed. Returns EINVALID naming each bad field,

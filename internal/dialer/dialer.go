@@ -127,9 +127,10 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 		// The row could not be written: let asynq retry so the outcome is not lost.
 		return c, fmt.Errorf("record failure of call %s: %w", c.ID, rerr)
 	}
-	c.Status, c.FailureReason = dialq.StatusFailed, se.Failure.Reason
+	end := dialq.Failed(se.Failure)
+	c.Status, c.FailureReason, c.EndedBy, c.EndReason = end.Status, se.Failure.Reason, end.By, end.Reason
 	c.SIPStatusCode, c.SIPStatus, c.LastError = se.Failure.SIPCode, se.Failure.SIPStatus, se.Failure.Message
-	d.changed(ctx, log, c.ID, dialq.StatusFailed)
+	d.changed(ctx, log, c.ID, end.Status)
 	if se.Failure.Reason.ErrorCode() == dialq.ECALLFAILED {
 		return c, nil // the callee's answer: the task did its job
 	}

@@ -153,13 +153,13 @@ func TestAttemptClassifiesTheDial(t *testing.T) {
 
 		// The callee's answers: the task did its job.
 		{name: "busy 486", dialErr: sipFailure(486, "Busy Here"), mayRetry: true,
-			want: taskDone, then: []string{"RecordFailed", "notify:failed"}, status: dialq.StatusFailed, reason: dialq.ReasonBusy, sipCode: 486},
+			want: taskDone, then: []string{"RecordFailed", "notify:busy"}, status: dialq.StatusBusy, reason: dialq.ReasonBusy, sipCode: 486},
 		{name: "no answer 480", dialErr: sipFailure(480, "Temporarily Unavailable"), mayRetry: true,
-			want: taskDone, then: []string{"RecordFailed", "notify:failed"}, status: dialq.StatusFailed, reason: dialq.ReasonNoAnswer, sipCode: 480},
+			want: taskDone, then: []string{"RecordFailed", "notify:no_answer"}, status: dialq.StatusNoAnswer, reason: dialq.ReasonNoAnswer, sipCode: 480},
 		{name: "rejected 603", dialErr: sipFailure(603, "Decline"), mayRetry: true,
-			want: taskDone, then: []string{"RecordFailed", "notify:failed"}, status: dialq.StatusFailed, reason: dialq.ReasonRejected, sipCode: 603},
+			want: taskDone, then: []string{"RecordFailed", "notify:rejected"}, status: dialq.StatusRejected, reason: dialq.ReasonRejected, sipCode: 603},
 		{name: "unreachable 404", dialErr: sipFailure(404, "Not Found"), mayRetry: true,
-			want: taskDone, then: []string{"RecordFailed", "notify:failed"}, status: dialq.StatusFailed, reason: dialq.ReasonUnreachable, sipCode: 404},
+			want: taskDone, then: []string{"RecordFailed", "notify:unreachable"}, status: dialq.StatusUnreachable, reason: dialq.ReasonUnreachable, sipCode: 404},
 
 		// Final failures an operator should see: archived, although retries are left.
 		{name: "carrier 503", dialErr: sipFailure(503, "Service Unavailable"), mayRetry: true,
@@ -239,7 +239,7 @@ func TestAttemptFollowsAnInterruptedDial(t *testing.T) {
 			want: taskDone, then: []string{"Recover", "notify:dialing"}, status: dialq.StatusDialing},
 		{name: "found, never answered", found: true,
 			recoverErr: &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonNoAnswer, Message: "the phone left the room without answering"}},
-			want:       taskDone, then: []string{"Recover", "RecordFailed", "notify:failed"}, status: dialq.StatusFailed, reason: dialq.ReasonNoAnswer},
+			want:       taskDone, then: []string{"Recover", "RecordFailed", "notify:no_answer"}, status: dialq.StatusNoAnswer, reason: dialq.ReasonNoAnswer},
 		{name: "no trace", found: false,
 			want: taskSkip, then: []string{"Recover", "RecordFailed", "notify:failed"}, status: dialq.StatusFailed,
 			reason: dialq.ReasonInternal, lastError: "interrupted"},

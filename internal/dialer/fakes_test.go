@@ -115,7 +115,7 @@ func (s *fakeStore) RecordFailed(_ context.Context, id uuid.UUID, f dialq.Failur
 	}
 	s.failed = append(s.failed, f)
 	return s.update(func(c *dialq.Call) {
-		c.Status, c.FailureReason, c.SIPStatusCode, c.SIPStatus = dialq.StatusFailed, f.Reason, f.SIPCode, f.SIPStatus
+		c.Status, c.FailureReason, c.SIPStatusCode, c.SIPStatus = dialq.Failed(f).Status, f.Reason, f.SIPCode, f.SIPStatus
 		c.LastError, c.EndedAt = f.Message, &at
 	}), nil
 }

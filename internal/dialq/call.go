@@ -26,63 +26,6 @@ const (
 // Valid reports whether s is a provider dialq knows.
 func (s CallService) Valid() bool { return s == ServiceTwilio || s == ServiceExotel }
 
-// CallStatus is where a call is in its life.
-type CallStatus string
-
-// Call statuses. A call moves queued → dialing → answered, or to failed from
-// any non-final status. Calls dialed by dialq's own Exotel bridge are
-// followed to their end: dialing → ringing → answered → completed, and a
-// bridged call can fail after its answer (the worker shut down, the media
-// stopped).
-const (
-	// StatusQueued: accepted and stored; the dial task is on the queue.
-	StatusQueued CallStatus = "queued"
-	// StatusDialing: room and agent dispatch exist; the phone is being dialed.
-	StatusDialing CallStatus = "dialing"
-	// StatusRinging: the phone rings (SIP 180/183; Exotel bridge only).
-	StatusRinging CallStatus = "ringing"
-	// StatusAnswered: the phone answered and is in the room with the agent.
-	StatusAnswered CallStatus = "answered"
-	// StatusCompleted: an answered call ended; EndReason says how (Exotel
-	// bridge only: LiveKit's SIP service follows its own calls).
-	StatusCompleted CallStatus = "completed"
-	// StatusFailed: the call ended without being answered, or a bridged call
-	// was cut by a failure; FailureReason says why.
-	StatusFailed CallStatus = "failed"
-)
-
-// statuses are every CallStatus, in the order a call goes through them.
-var statuses = []CallStatus{StatusQueued, StatusDialing, StatusRinging, StatusAnswered, StatusCompleted, StatusFailed}
-
-// Known reports whether s is a status dialq gives calls.
-func (s CallStatus) Known() bool {
-	for _, k := range statuses {
-		if s == k {
-			return true
-		}
-	}
-	return false
-}
-
-func statusNames() []string {
-	names := make([]string, len(statuses))
-	for i, s := range statuses {
-		names[i] = string(s)
-	}
-	return names
-}
-
-// Final reports whether no worker will change the call's dialing outcome again.
-func (s CallStatus) Final() bool {
-	return s == StatusAnswered || s == StatusCompleted || s == StatusFailed
-}
-
-// Live reports whether a bridged call in this status still has a session in
-// some worker.
-func (s CallStatus) Live() bool {
-	return s == StatusDialing || s == StatusRinging || s == StatusAnswered
-}
-
 // FailureReason says why a call failed, in words a caller can branch on.
 type FailureReason string
 
@@ -104,17 +47,22 @@ const (
 	ReasonWorkerShutdown FailureReason = "worker_shutdown"
 	ReasonWorkerLost     FailureReason = "worker_lost"
 	ReasonMediaTimeout   FailureReason = "media_timeout"
+	// ReasonCanceled: hung up through the API before an answer.
+	ReasonCanceled FailureReason = "canceled"
+	// ReasonAgentUnavailable: the dispatched agent never joined the room,
+	// so nobody was rung (or, answered, the phone was hung up).
+	ReasonAgentUnavailable FailureReason = "agent_unavailable"
 )
 
 // ErrorCode returns the dialq error code a failed call with this reason is
 // reported with.
 func (r FailureReason) ErrorCode() string {
 	switch r {
-	case ReasonBusy, ReasonNoAnswer, ReasonRejected, ReasonUnreachable:
+	case ReasonBusy, ReasonNoAnswer, ReasonRejected, ReasonUnreachable, ReasonCanceled:
 		return ECALLFAILED
 	case ReasonCarrier, ReasonTrunk:
 		return EUPSTREAM
-	case ReasonLiveKit, ReasonBridge, ReasonWorkerShutdown, ReasonWorkerLost:
+	case ReasonLiveKit, ReasonBridge, ReasonWorkerShutdown, ReasonWorkerLost, ReasonAgentUnavailable:
 		return EUNAVAILABLE
 	case ReasonMediaTimeout:
 		return EUPSTREAM
@@ -166,9 +114,11 @@ type Call struct {
 	ParticipantSID      string `db:"participant_sid"`
 	ParticipantIdentity string `db:"participant_identity"`
 	SIPCallID           string `db:"sip_call_id"`
-	// EndReason says how an answered bridged call ended ("phone hung up",
-	// "max duration", ...).
-	EndReason string `db:"end_reason"`
+	// EndReason says in words how the call ended ("phone hung up", "the
+	// callee is busy (SIP 486 Busy Here)"), EndedBy who ended it; both are
+	// set on every terminal call.
+	EndReason string  `db:"end_reason"`
+	EndedBy   EndedBy `db:"ended_by"`
 
 	CreatedAt  time.Time  `db:"created_at"`
 	UpdatedAt  time.Time  `db:"updated_at"`

@@ -26,6 +26,12 @@ type CallEvent struct {
 	At     time.Time `db:"at" json:"at"`
 	Kind   string    `db:"kind" json:"kind"`
 	Detail string    `db:"detail" json:"detail"`
+	// Status is the status the event moved the call to; empty for an event
+	// that did not change it.
+	Status CallStatus `db:"status" json:"status,omitempty"`
+	// Ignored marks an event that came too late or twice (the call was
+	// over, or already past it) and changed nothing.
+	Ignored bool `db:"ignored" json:"ignored,omitempty"`
 }
 
 // SIPFailure maps a SIP final response to the failure a call records,

@@ -64,6 +64,10 @@ func TestExotelCallThroughTheBridge(t *testing.T) {
 	hd := h.Body["data"].(map[string]any)
 	require.Equal(t, "completed", hd["status"])
 	require.Equal(t, "hung up by API", hd["end_reason"])
+	require.Equal(t, "api", hd["ended_by"])
+	require.Greater(t, hd["duration_seconds"], 0.0, "an answered call that ended has its duration")
+	require.NotEmpty(t, hd["answered_at"])
+	require.NotEmpty(t, hd["ended_at"])
 	var kinds []string
 	for _, e := range hd["events"].([]any) {
 		kinds = append(kinds, e.(map[string]any)["kind"].(string))

@@ -159,13 +159,16 @@ func TestSIPAnswers(t *testing.T) {
 			}
 			require.NotEmpty(t, r.Body["message"])
 			data := r.Body["data"].(map[string]any)
-			require.Equal(t, "failed", data["status"])
+			status := dialq.Failed(dialq.Failure{Reason: tt.reason}).Status
+			require.Equal(t, string(status), data["status"], "the callee's answer is the call's status")
 			require.NotEmpty(t, data["room_name"])
 			require.NotEmpty(t, data["agent_dispatch"])
 
 			c := s.call(data["call_id"].(string))
-			require.Equal(t, dialq.StatusFailed, c.Status)
+			require.Equal(t, status, c.Status)
 			require.Equal(t, tt.reason, c.FailureReason)
+			require.NotEmpty(t, c.EndReason)
+			require.NotEmpty(t, c.EndedBy)
 			require.Equal(t, tt.sipCode, c.SIPStatusCode)
 			require.Equal(t, 1, c.Attempts, "a call the phone side refused is never retried")
 			require.NotNil(t, c.EndedAt)

@@ -164,6 +164,8 @@ func TestListCallsFilters(t *testing.T) {
 	a2 := h.storeCall(h.tenant, h.assistant, h.twilio, "+15550200000", at(2))
 	b3 := h.storeCall(h.tenant, second, h.twilio, "+15550200001", at(3))
 	b4 := h.storeCall(h.tenant, second, h.twilio, "+15550200000", at(4))
+	require.NoError(t, h.db.MarkDialing(ctx, a1.ID, "phone-+15550200001", base))
+	require.NoError(t, h.db.MarkDialing(ctx, b4.ID, "phone-+15550200000", base))
 	_, err := h.db.RecordFailed(ctx, a1.ID, dialq.Failure{Reason: dialq.ReasonBusy, SIPCode: 486, SIPStatus: "Busy Here"}, base)
 	require.NoError(t, err)
 	_, err = h.db.RecordFailed(ctx, b4.ID, dialq.Failure{Reason: dialq.ReasonNoAnswer, SIPCode: 480}, base)
@@ -178,7 +180,8 @@ func TestListCallsFilters(t *testing.T) {
 		want []*dialq.Call
 	}{
 		{"none", nil, []*dialq.Call{a0, a1, a2, b3, b4}},
-		{"status failed", url.Values{"status": {"failed"}}, []*dialq.Call{a1, b4}},
+		{"status busy", url.Values{"status": {"busy"}}, []*dialq.Call{a1}},
+		{"status no_answer", url.Values{"status": {"no_answer"}}, []*dialq.Call{b4}},
 		{"status answered", url.Values{"status": {"answered"}}, []*dialq.Call{a2}},
 		{"status queued", url.Values{"status": {"queued"}}, []*dialq.Call{a0, b3}},
 		{"status with no calls", url.Values{"status": {"completed"}}, nil},

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -31,6 +32,10 @@ type callView struct {
 	AgentDispatch *dispatchView        `json:"agent_dispatch,omitempty"`
 	Participant   *callParticipantView `json:"participant,omitempty"`
 	EndReason     string               `json:"end_reason,omitempty"`
+	EndedBy       dialq.EndedBy        `json:"ended_by,omitempty"`
+	// DurationSeconds is how long an answered call that ended was
+	// connected, to the millisecond.
+	DurationSeconds *float64 `json:"duration_seconds,omitempty"`
 
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
@@ -89,6 +94,11 @@ func viewOf(call *dialq.Call) callView {
 		ToNumber: call.ToNumber, CallService: call.Service, Metadata: call.Metadata,
 		RoomName: call.RoomName, EndReason: call.EndReason, CreatedAt: call.CreatedAt, UpdatedAt: call.UpdatedAt,
 		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt,
+	}
+	v.EndedBy = call.EndedBy
+	if call.AnsweredAt != nil && call.EndedAt != nil {
+		d := math.Round(call.Duration().Seconds()*1000) / 1000
+		v.DurationSeconds = &d
 	}
 	if call.DispatchID != "" {
 		v.AgentDispatch = &dispatchView{ID: call.DispatchID, State: call.DispatchState}

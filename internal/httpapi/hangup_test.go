@@ -45,7 +45,7 @@ func TestHangupEndsBridgedCall(t *testing.T) {
 	got := make(chan string, 1)
 	require.NoError(t, hangups.Listen(ctx, testenv.Logger(t), func(id uuid.UUID, reason string) {
 		got <- reason
-		if _, err := h.db.RecordCompleted(context.Background(), id, reason, time.Now()); err != nil {
+		if _, err := h.db.RecordEnded(context.Background(), id, dialq.Completed(dialq.EndedByAPI, reason), time.Now()); err != nil {
 			t.Errorf("record completed: %v", err)
 		}
 	}))

@@ -54,7 +54,8 @@ func (s *Server) waitParam(c *gin.Context) (time.Duration, error) {
 }
 
 // writeCall answers with the call as it stands: 200 once answered, the
-// failure's status once failed, 202 while still in progress.
+// failure's status once over without an answer (busy, failed, ...), 202
+// while still in progress.
 func (s *Server) writeCall(c *gin.Context, call *dialq.Call) {
 	switch {
 	case call.Placed():
@@ -63,7 +64,7 @@ func (s *Server) writeCall(c *gin.Context, call *dialq.Call) {
 			msg += " via Exotel bridge"
 		}
 		c.JSON(http.StatusOK, successBody{Success: true, Message: msg, Data: outcomeOf(call)})
-	case call.Status == dialq.StatusFailed:
+	case call.Failed():
 		code := call.FailureReason.ErrorCode()
 		c.JSON(HTTPStatus(code), errorBody{
 			Message: failureMessage(call),

@@ -12,47 +12,29 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// live is the guard of a bridged call whose session still runs.
-const live = `AND status IN ('dialing', 'ringing', 'answered')`
+// bridgedLive is the guard of a bridged call whose session still runs.
+const bridgedLive = `AND status IN ('dialing', 'ringing', 'answered')`
 
 // RecordInviteSent stores that the bridge's INVITE for call id is out, with
 // its SIP Call-ID and the worker that holds the session. From here the call
 // is the worker's to finish, and the worker vouches for it (TouchBridged).
 func (s *DB) RecordInviteSent(ctx context.Context, id uuid.UUID, worker, sipCallID string) error {
-	_, err := s.record(ctx, "invite_sent", sipCallID,
+	_, err := s.record(ctx, "", "invite_sent", sipCallID,
 		`sip_call_id = $5, bridge_worker = $6, bridge_seen_at = $4`, `AND status = 'dialing'`, id, sipCallID, worker)
 	return err
 }
 
 // RecordRinging stores that the phone rings (SIP 180 or 183).
 func (s *DB) RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error {
-	_, err := s.record(ctx, "ringing", strconv.Itoa(code)+" "+reason,
-		`status = 'ringing'`, `AND status = 'dialing'`, id)
+	_, err := s.move(ctx, dialq.StatusRinging, "ringing", strconv.Itoa(code)+" "+reason, `sip_status_code = sip_status_code`, id)
 	return err
 }
 
 // RecordBridgeEvent appends an event (hold, resume, DTMF, ...) to a live
 // bridged call's timeline.
 func (s *DB) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error {
-	_, err := s.record(ctx, kind, detail, `status = status`, live, id)
+	_, err := s.record(ctx, "", kind, detail, `status = status`, bridgedLive, id)
 	return err
-}
-
-// RecordCompleted stores the normal end of an answered bridged call.
-// It reports false when the call was not answered or already ended.
-func (s *DB) RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error) {
-	return s.record(ctx, "completed", endReason,
-		`status = 'completed', end_reason = $5, ended_at = $6`, `AND status = 'answered'`, id, endReason, at)
-}
-
-// RecordBridgeFailed ends a live bridged call as failed, answered or not
-// (the worker shut down, the media stopped, the SIP side refused it). It
-// reports false when the call had already ended.
-func (s *DB) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
-	return s.record(ctx, "failed", string(f.Reason)+": "+f.Message,
-		`status = 'failed', failure_reason = $5, sip_status_code = $6, sip_status = $7,
-		 last_error = $8, end_reason = $8, ended_at = $9`,
-		live, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
 }
 
 // RequestHangup stores that the live bridged call id is to be hung up,
@@ -62,9 +44,9 @@ func (s *DB) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failu
 // live any more; asking again for a call already asked keeps the first
 // request's time and reason.
 func (s *DB) RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
-	return s.record(ctx, "hangup_requested", reason,
+	return s.record(ctx, "", "hangup_requested", reason,
 		`hangup_reason = CASE WHEN hangup_reason = '' THEN $5 ELSE hangup_reason END,
-		 hangup_requested_at = coalesce(hangup_requested_at, $4)`, live, id, reason)
+		 hangup_requested_at = coalesce(hangup_requested_at, $4)`, bridgedLive, id, reason)
 }
 
 // TouchBridged renews worker's claim on the live bridged calls ids, the ones
@@ -111,12 +93,12 @@ func (s *DB) CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([
 	err := s.db.SelectContext(ctx, &ids, `
 		WITH u AS (
 			UPDATE calls SET status = 'failed', failure_reason = 'worker_lost', last_error = $2,
-				end_reason = $2, ended_at = $3, updated_at = $3
+				end_reason = $2, ended_by = 'dialq', ended_at = $3, updated_at = $3
 			WHERE bridge_worker <> '' AND status IN ('dialing', 'ringing', 'answered') AND bridge_seen_at < $1
 			RETURNING id, bridge_worker
 		), e AS (
-			INSERT INTO call_events (call_id, at, kind, detail)
-			SELECT id, $3, 'failed', 'worker_lost: worker ' || bridge_worker || ' went silent' FROM u
+			INSERT INTO call_events (call_id, at, kind, detail, status)
+			SELECT id, $3, 'failed', 'worker_lost: worker ' || bridge_worker || ' went silent', 'failed' FROM u
 		)
 		SELECT id FROM u`, staleBefore, msg, s.now())
 	if err != nil {

@@ -60,10 +60,10 @@ func TestBridgedCallLifecycle(t *testing.T) {
 	require.True(t, ok)
 	require.NoError(t, db.RecordBridgeEvent(ctx, c.ID, "hold", "a=sendonly"))
 
-	ok, err = db.RecordCompleted(ctx, c.ID, "phone hung up", time.Now())
+	ok, err = db.RecordEnded(ctx, c.ID, dialq.Completed(dialq.EndedByPhone, "phone hung up"), time.Now())
 	require.NoError(t, err)
 	require.True(t, ok)
-	ok, err = db.RecordBridgeFailed(ctx, c.ID, dialq.Failure{Reason: dialq.ReasonWorkerShutdown, Message: "late"}, time.Now())
+	ok, err = db.RecordFailed(ctx, c.ID, dialq.Failure{Reason: dialq.ReasonWorkerShutdown, Message: "late"}, time.Now())
 	require.NoError(t, err)
 	require.False(t, ok, "an ended call stays ended")
 
@@ -71,6 +71,7 @@ func TestBridgedCallLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, dialq.StatusCompleted, got.Status)
 	require.Equal(t, "phone hung up", got.EndReason)
+	require.Equal(t, dialq.EndedByPhone, got.EndedBy)
 	require.NotNil(t, got.EndedAt)
 
 	ev, err := db.Events(ctx, c.ID)
@@ -79,7 +80,11 @@ func TestBridgedCallLifecycle(t *testing.T) {
 	for _, e := range ev {
 		kinds = append(kinds, e.Kind)
 	}
-	require.Equal(t, []string{"dialing", "invite_sent", "ringing", "answered", "hold", "completed"}, kinds)
+	require.Equal(t, []string{"dialing", "invite_sent", "ringing", "answered", "hold", "completed", "failed"}, kinds)
+	require.Equal(t, dialq.StatusCompleted, ev[5].Status, "the end moved the call")
+	require.True(t, ev[6].Ignored, "the late failure is in the timeline, ignored")
+	require.Empty(t, ev[6].Status)
+	require.Contains(t, ev[6].Detail, "ignored: the call is completed")
 }
 
 // TestOrphanedBridgedCallsAreClosed: calls whose worker stopped vouching for
@@ -155,7 +160,7 @@ func TestHangupRequestsReachTheHoldingWorker(t *testing.T) {
 	}
 	require.Contains(t, kinds, "hangup_requested: hung up by API")
 
-	_, err = db.RecordBridgeFailed(ctx, other.ID, dialq.Failure{Reason: dialq.ReasonWorkerShutdown, Message: "m"}, time.Now())
+	_, err = db.RecordFailed(ctx, other.ID, dialq.Failure{Reason: dialq.ReasonWorkerShutdown, Message: "m"}, time.Now())
 	require.NoError(t, err)
 	ok, err = db.RequestHangup(ctx, other.ID, "hung up by API")
 	require.NoError(t, err)

@@ -3,9 +3,12 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,7 +26,7 @@ ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NO
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
-	participant_sid, participant_identity, sip_call_id, end_reason, created_at, updated_at, dialed_at,
+	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, created_at, updated_at, dialed_at,
 	answered_at, ended_at`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
@@ -119,71 +122,150 @@ func (s *DB) StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error
 	return r.call()
 }
 
-// record runs an UPDATE of one call guarded by its WHERE clause and, when it
-// changed the row, appends an event to the call's timeline in the same
-// statement. It reports whether the row changed. args[0] is the call's id:
-// in set and guard it is $1, args[1:] are $5 on, and $4 is the store's now,
-// which updated_at and the event's at take.
-func (s *DB) record(ctx context.Context, kind, detail, set, guard string, args ...any) (bool, error) {
+// record runs an UPDATE of one call guarded by its WHERE clause and appends
+// an event to the call's timeline in the same statement: the step, when it
+// changed the row (with status, the status it moved the call to, or ”),
+// and otherwise the same event marked ignored, so a late or repeated event
+// is seen in the timeline and changes nothing. It reports whether the row
+// changed. args[0] is the call's id: in set and guard it is $1, args[1:] are
+// $5 on, and $4 is the store's now, which updated_at and the event's at take.
+func (s *DB) record(ctx context.Context, status dialq.CallStatus, kind, detail, set, guard string, args ...any) (bool, error) {
 	q := `WITH u AS (UPDATE calls SET ` + set + `, updated_at = $4 WHERE id = $1 ` + guard + ` RETURNING id)
-		INSERT INTO call_events (call_id, at, kind, detail) SELECT id, $4, $2, $3 FROM u`
-	res, err := s.exec(ctx, q, append([]any{args[0], kind, detail, s.now()}, args[1:]...)...)
+		INSERT INTO call_events (call_id, at, kind, detail, status, ignored)
+		SELECT id, $4, $2, $3, '` + string(status) + `', false FROM u
+		UNION ALL
+		SELECT id, $4, $2, $3 || ' (ignored: the call is ' || status || ')', '', true FROM calls
+		WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u)
+		RETURNING ignored`
+	var ignored bool
+	err := s.get(ctx, &ignored, q, append([]any{args[0], kind, detail, s.now()}, args[1:]...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // no such call
+	}
 	if err != nil {
 		return false, fmt.Errorf("record %s: %w", kind, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("record %s: %w", kind, err)
-	}
-	return n > 0, nil
+	return !ignored, nil
 }
 
-// notFinal keeps a step from touching a call whose outcome is already stored.
-const notFinal = `AND status NOT IN ('answered', 'completed', 'failed')`
+// step records a change of a live call that is not a change of its status.
+func (s *DB) step(ctx context.Context, kind, detail, set string, args ...any) (bool, error) {
+	return s.record(ctx, "", kind, detail, set, live, args...)
+}
+
+// move records a change of call id's status to `to`, which the state
+// machine must allow from the status the row has (dialq.From): set is the
+// rest of the change. It reports false, and records the event as ignored,
+// when it does not.
+func (s *DB) move(ctx context.Context, to dialq.CallStatus, kind, detail, set string, args ...any) (bool, error) {
+	return s.record(ctx, to, kind, detail, `status = '`+string(to)+`', `+set, fromGuard(to), args...)
+}
+
+// fromGuard is the WHERE clause that lets a call move to status to only
+// from the statuses the state machine allows.
+func fromGuard(to dialq.CallStatus) string {
+	from := dialq.From(to)
+	if len(from) == 0 {
+		panic("postgres: no status may move to " + string(to))
+	}
+	q := make([]string, len(from))
+	for i, f := range from {
+		q[i] = "'" + string(f) + "'"
+	}
+	return `AND status IN (` + strings.Join(q, ", ") + `)`
+}
+
+// live is the guard of a step of a call not over yet.
+var live = notIn(terminal())
+
+func terminal() []dialq.CallStatus {
+	var t []dialq.CallStatus
+	for _, s := range dialq.Statuses() {
+		if s.Terminal() {
+			t = append(t, s)
+		}
+	}
+	return t
+}
+
+func notIn(ss []dialq.CallStatus) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = "'" + string(s) + "'"
+	}
+	return `AND status NOT IN (` + strings.Join(q, ", ") + `)`
+}
 
 // RecordRoom stores the call's LiveKit room.
 func (s *DB) RecordRoom(ctx context.Context, id uuid.UUID, room string) error {
-	_, err := s.record(ctx, "room_created", room, `room_name = $5`, notFinal, id, room)
+	_, err := s.record(ctx, "", "room_created", room, `room_name = $5`, notDialedYet, id, room)
 	return err
 }
 
 // RecordDispatch stores the agent dispatch made into the call's room.
 func (s *DB) RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state string) error {
-	_, err := s.record(ctx, "agent_dispatched", dispatchID,
-		`dispatch_id = $5, dispatch_state = $6`, notFinal, id, dispatchID, state)
+	_, err := s.record(ctx, "", "agent_dispatched", dispatchID,
+		`dispatch_id = $5, dispatch_state = $6`, notDialedYet, id, dispatchID, state)
 	return err
 }
+
+// notDialedYet keeps the dial task's steps off a call whose outcome is
+// already stored.
+const notDialedYet = `AND status IN ('queued', 'dialing', 'ringing')`
 
 // MarkDialing records that the phone is about to be dialed, before the dial
 // request goes out: a retry that finds this status checks the room for the
 // phone before it dials again.
 func (s *DB) MarkDialing(ctx context.Context, id uuid.UUID, identity string, at time.Time) error {
-	_, err := s.record(ctx, "dialing", identity,
-		`status = 'dialing', participant_identity = $5, dialed_at = coalesce(dialed_at, $6)`, notFinal, id, identity, at)
+	_, err := s.move(ctx, dialq.StatusDialing, "dialing", identity,
+		`participant_identity = $5, dialed_at = coalesce(dialed_at, $6)`, id, identity, at)
 	return err
 }
 
 // RecordAnswered stores the phone participant of an answered call.
 // It reports false when the call already had an outcome.
 func (s *DB) RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error) {
-	return s.record(ctx, "answered", p.SID,
-		`status = 'answered', participant_sid = $5, participant_identity = $6, sip_call_id = $7,
+	return s.move(ctx, dialq.StatusAnswered, "answered", p.SID,
+		`participant_sid = $5, participant_identity = $6, sip_call_id = $7,
 		 sip_status_code = 200, sip_status = 'OK', answered_at = $8, last_error = ''`,
-		notFinal, id, p.SID, p.Identity, p.SIPCallID, at)
+		id, p.SID, p.Identity, p.SIPCallID, at)
 }
 
-// RecordFailed stores the final failure of a call.
-// It reports false when the call already had an outcome.
+// RecordEnded moves the call to its terminal status e.Status: who ended it,
+// how, when, and for every end but completed, the failure. It reports false,
+// and records the event as ignored, when the call is over already or cannot
+// end that way from where it is (an unanswered call does not complete).
+func (s *DB) RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error) {
+	if !e.Status.Terminal() {
+		return false, fmt.Errorf("record end of call %s: %s is not a terminal status", id, e.Status)
+	}
+	f := dialq.Failure{}
+	if e.Failure != nil {
+		f = *e.Failure
+	}
+	detail := e.Reason
+	if e.Failure != nil {
+		detail = string(f.Reason) + ": " + f.Message
+	}
+	set := `end_reason = $5, ended_by = $6, ended_at = $7`
+	args := []any{id, e.Reason, e.By, at}
+	if e.Failure != nil {
+		set += `, failure_reason = $8, sip_status_code = CASE WHEN $9 > 0 THEN $9 ELSE sip_status_code END,
+			sip_status = CASE WHEN $9 > 0 THEN $10 ELSE sip_status END, last_error = $11`
+		args = append(args, f.Reason, f.SIPCode, f.SIPStatus, f.Message)
+	}
+	return s.move(ctx, e.Status, string(e.Status), detail, set, args...)
+}
+
+// RecordFailed ends a call by failure f (dialq.Failed: busy, no_answer, ...,
+// or failed). It reports false when the call already had an outcome.
 func (s *DB) RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
-	return s.record(ctx, "failed", string(f.Reason)+": "+f.Message,
-		`status = 'failed', failure_reason = $5, sip_status_code = $6, sip_status = $7,
-		 last_error = $8, ended_at = $9`,
-		notFinal, id, f.Reason, f.SIPCode, f.SIPStatus, f.Message, at)
+	return s.RecordEnded(ctx, id, dialq.Failed(f), at)
 }
 
 // RecordAttemptError stores why an attempt failed when the task will retry.
 func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) error {
-	_, err := s.record(ctx, "attempt_failed", msg, `last_error = $5`, notFinal, id, msg)
+	_, err := s.record(ctx, "", "attempt_failed", msg, `last_error = $5`, notDialedYet, id, msg)
 	return err
 }
 
@@ -191,7 +273,7 @@ func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) e
 func (s *DB) Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error) {
 	var ev []dialq.CallEvent
 	err := s.db.SelectContext(ctx, &ev,
-		`SELECT at, kind, detail FROM call_events WHERE call_id = $1 ORDER BY id`, id)
+		`SELECT at, kind, detail, status, ignored FROM call_events WHERE call_id = $1 ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list events of call %s: %w", id, err)
 	}
@@ -213,7 +295,7 @@ func (s *DB) QueuedBefore(ctx context.Context, t time.Time, limit int) ([]uuid.U
 // RecordDialNotPlaced puts a call whose dial request never reached the phone
 // (the SIP service was unavailable) back to queued, so the retry dials again.
 func (s *DB) RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) error {
-	_, err := s.record(ctx, "dial_not_placed", msg, `status = 'queued', last_error = $5`, notFinal, id, msg)
+	_, err := s.move(ctx, dialq.StatusQueued, "dial_not_placed", msg, `last_error = $5`, id, msg)
 	return err
 }
 

@@ -31,8 +31,7 @@ type Store interface {
 	RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error
 	RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error)
 	RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
-	RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error)
-	RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
+	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
 	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error)
 }
 
@@ -412,20 +411,24 @@ func (b *call) follow() {
 		// CANCEL while it rings, or BYE if the answer crossed it.
 		b.hangup(reason)
 		<-answered
-		b.fail(dialq.Failure{Reason: failureFor(reason), Message: "ended by dialq before the answer: " + reason}, reason)
+		b.record(endBefore(reason), reason)
 		return
 	case <-b.sess.Done():
 		// The room went away while the phone rang: nobody to talk to. If
 		// the answer crossed the hang-up, the BYE ended it all the same.
-		b.hangup(b.sess.Reason())
+		why := b.sess.Reason()
+		b.hangup(why)
 		<-answered
-		b.fail(dialq.Failure{Reason: dialq.ReasonInternal,
-			Message: "the call's room closed while the phone rang (" + b.sess.Reason() + ")"}, b.sess.Reason())
+		f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call's room closed while the phone rang (" + why + ")"}
+		if why == relay.ReasonAgentLeft {
+			f = dialq.Failure{Reason: dialq.ReasonAgentUnavailable, Message: "the agent left the room while the phone rang"}
+		}
+		b.record(dialq.Failed(f), why)
 		return
 	}
 	if err != nil {
 		se := dialq.AsStepError(err)
-		b.fail(se.Failure, "call failed")
+		b.record(dialq.Failed(se.Failure), "call failed")
 		return
 	}
 
@@ -433,7 +436,7 @@ func (b *call) follow() {
 	remote := &net.UDPAddr{IP: net.ParseIP(a.RemoteIP), Port: a.RemotePort}
 	if err := b.sess.Answered(remote, a.PayloadType, a.DTMFPayloadType); err != nil {
 		b.hangup("media not started")
-		b.fail(dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call was answered but its media could not start: " + err.Error()}, "media not started")
+		b.record(dialq.Failed(dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call was answered but its media could not start: " + err.Error()}), "media not started")
 		return
 	}
 	p := dialq.Participant{SID: b.sess.ParticipantSID(), Identity: b.identity, SIPCallID: b.sip.CallID()}
@@ -449,26 +452,52 @@ func (b *call) follow() {
 
 	select {
 	case <-b.sip.Done():
-		b.sess.Close("phone hung up")
-		b.complete("phone hung up")
+		b.sess.Close(phoneHungUp)
+		b.record(dialq.Completed(dialq.EndedByPhone, phoneHungUp), phoneHungUp)
 	case <-b.sess.Done():
 		why := b.sess.Reason()
 		b.hangup(why)
-		if why == relay.ReasonNoRTP {
-			b.fail(dialq.Failure{Reason: dialq.ReasonMediaTimeout,
-				Message: fmt.Sprintf("no audio from the phone for %s after the answer", m.cfg.NoRTPTimeout)}, why)
-			return
+		switch why {
+		case relay.ReasonNoRTP:
+			b.record(dialq.Failed(dialq.Failure{Reason: dialq.ReasonMediaTimeout,
+				Message: fmt.Sprintf("no audio from the phone for %s after the answer", m.cfg.NoRTPTimeout)}), why)
+		case relay.ReasonAgentLeft:
+			b.record(dialq.Completed(dialq.EndedByAgent, why), why)
+		default: // max duration, room closed
+			b.record(dialq.Completed(dialq.EndedByDialq, why), why)
 		}
-		b.complete(why)
 	case reason := <-b.stop:
 		b.hangup(reason)
-		if reason == shutdownReason {
-			b.fail(dialq.Failure{Reason: dialq.ReasonWorkerShutdown,
-				Message: "the worker holding the call shut down before it ended; dialq hung up"}, reason)
-			return
-		}
-		b.complete(reason)
+		b.record(endAfter(reason), reason)
 	}
+}
+
+// phoneHungUp is the end of a call whose phone sent BYE.
+const phoneHungUp = "phone hung up"
+
+// endBefore is the end of a call dialq hung up for reason before the
+// answer: canceled through the API, failed by a shutdown.
+func endBefore(reason string) dialq.End {
+	switch reason {
+	case shutdownReason:
+		return dialq.Failed(dialq.Failure{Reason: dialq.ReasonWorkerShutdown,
+			Message: "the worker holding the call shut down while the phone rang; dialq canceled it"})
+	case dialq.APIHangupReason:
+		return dialq.Canceled(reason + " before the answer")
+	}
+	return dialq.Failed(dialq.Failure{Reason: dialq.ReasonInternal, Message: "ended by dialq before the answer: " + reason})
+}
+
+// endAfter is the end of an answered call dialq hung up for reason.
+func endAfter(reason string) dialq.End {
+	switch reason {
+	case shutdownReason:
+		return dialq.Failed(dialq.Failure{Reason: dialq.ReasonWorkerShutdown,
+			Message: "the worker holding the call shut down before it ended; dialq hung up"})
+	case dialq.APIHangupReason:
+		return dialq.Completed(dialq.EndedByAPI, reason)
+	}
+	return dialq.Completed(dialq.EndedByDialq, reason)
 }
 
 // hangup ends both sides: BYE or CANCEL to Exotel, the phone out of the room.
@@ -481,39 +510,23 @@ func (b *call) hangup(reason string) {
 	b.sess.Close(reason)
 }
 
-func (b *call) complete(reason string) {
-	b.rec.Lock()
-	ctx, cancel := writeContext()
-	_, err := b.m.store.RecordCompleted(ctx, b.c.ID, reason, b.m.now())
-	cancel()
-	b.rec.Unlock()
-	if err != nil {
-		b.log.Error("record end of call", "err", err)
-	}
-	b.m.changed(b.c.ID, dialq.StatusCompleted)
-	st := b.sess.Stats()
-	b.log.Info("bridged call ended", "reason", reason, "rtp_in", st.PacketsIn, "rtp_out", st.PacketsOut,
-		"late_frames", st.LateFrames, "dtmf", st.DTMF)
-}
-
-func (b *call) fail(f dialq.Failure, closeReason string) {
+// record closes the media session and records the call's end e.
+func (b *call) record(e dialq.End, closeReason string) {
 	b.sess.Close(closeReason)
 	b.rec.Lock()
 	ctx, cancel := writeContext()
-	_, err := b.m.store.RecordBridgeFailed(ctx, b.c.ID, f, b.m.now())
+	_, err := b.m.store.RecordEnded(ctx, b.c.ID, e, b.m.now())
 	cancel()
 	b.rec.Unlock()
 	if err != nil {
-		b.log.Error("record failure", "err", err)
+		b.log.Error("record end of call", "status", e.Status, "err", err)
 	}
-	b.m.changed(b.c.ID, dialq.StatusFailed)
-	b.log.Info("bridged call failed", "reason", f.Reason, "sip_code", f.SIPCode, "message", f.Message)
-}
-
-// failureFor is the failure of a call dialq canceled while it rang.
-func failureFor(reason string) dialq.FailureReason {
-	if reason == shutdownReason {
-		return dialq.ReasonWorkerShutdown
+	b.m.changed(b.c.ID, e.Status)
+	st := b.sess.Stats()
+	args := []any{"status", e.Status, "ended_by", e.By, "reason", e.Reason,
+		"rtp_in", st.PacketsIn, "rtp_out", st.PacketsOut, "late_frames", st.LateFrames, "dtmf", st.DTMF}
+	if e.Failure != nil {
+		args = append(args, "failure_reason", e.Failure.Reason, "sip_code", e.Failure.SIPCode)
 	}
-	return dialq.ReasonInternal
+	b.log.Info("bridged call ended", args...)
 }

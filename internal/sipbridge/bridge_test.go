@@ -205,13 +205,15 @@ func TestRefusedCallsFail(t *testing.T) {
 			ag := h.joinAgent(c)
 
 			require.NoError(t, h.place(c), "the INVITE went out: the outcome is the bridge's to record")
-			h.notes.await(t, c.ID, dialq.StatusFailed)
+			status := dialq.Failed(dialq.Failure{Reason: tc.reason}).Status
+			h.notes.await(t, c.ID, status)
 			h.awaitPhoneLeft(c)
 			require.NotContains(t, ag.CallStatuses(), "hangup", "like livekit-sip: no hangup status for a call never answered")
 			s.RequirePassed(t) // sipp got the ACK of its refusal
 
 			row := h.row(c)
-			require.Equal(t, dialq.StatusFailed, row.Status)
+			require.Equal(t, status, row.Status)
+			require.Equal(t, dialq.EndedByPhone, row.EndedBy)
 			require.Equal(t, tc.reason, row.FailureReason)
 			require.Equal(t, tc.code, row.SIPStatusCode)
 			require.Equal(t, tc.status, row.SIPStatus)
@@ -219,8 +221,8 @@ func TestRefusedCallsFail(t *testing.T) {
 			require.NotNil(t, row.EndedAt)
 			require.Nil(t, row.AnsweredAt)
 			kinds, _ := h.timeline(c)
-			require.Equal(t, steps("invite_sent", "failed"), kinds)
-			require.Equal(t, []dialq.CallStatus{dialq.StatusFailed}, h.notes.of(c.ID))
+			require.Equal(t, steps("invite_sent", string(status)), kinds)
+			require.Equal(t, []dialq.CallStatus{status}, h.notes.of(c.ID))
 			h.settle()
 		})
 	}
@@ -238,7 +240,7 @@ func TestNoAnswerCancels(t *testing.T) {
 	start := time.Now()
 	require.NoError(t, h.place(c))
 	ag.AwaitStatus("ringing")
-	h.notes.await(t, c.ID, dialq.StatusFailed)
+	h.notes.await(t, c.ID, dialq.StatusNoAnswer)
 	require.GreaterOrEqual(t, time.Since(start), 2*time.Second, "canceled at the end of the ring time, not before")
 	ag.AwaitPhoneGone()
 	s.RequirePassed(t)
@@ -251,13 +253,13 @@ func TestNoAnswerCancels(t *testing.T) {
 	}, testenv.FirstLines(s.Received()))
 
 	row := h.row(c)
-	require.Equal(t, dialq.StatusFailed, row.Status)
+	require.Equal(t, dialq.StatusNoAnswer, row.Status)
 	require.Equal(t, dialq.ReasonNoAnswer, row.FailureReason)
 	require.Equal(t, 487, row.SIPStatusCode)
 	require.Equal(t, "Request Terminated", row.SIPStatus)
 	kinds, _ := h.timeline(c)
-	require.Equal(t, steps("invite_sent", "ringing", "failed"), kinds)
-	require.Equal(t, []dialq.CallStatus{dialq.StatusRinging, dialq.StatusFailed}, h.notes.of(c.ID))
+	require.Equal(t, steps("invite_sent", "ringing", "no_answer"), kinds)
+	require.Equal(t, []dialq.CallStatus{dialq.StatusRinging, dialq.StatusNoAnswer}, h.notes.of(c.ID))
 	h.settle()
 }
 
@@ -560,15 +562,17 @@ func TestOrphanedCallsAreClosed(t *testing.T) {
 
 // TestRoomClosedEndsCall: once the agent is gone, by leaving or with the
 // room, nobody can talk to the person: dialq hangs up (BYE) and the call
-// completes as "room closed".
+// completes, ended by the agent ("agent left": an agent hangs up by
+// leaving) or by dialq ("room closed").
 func TestRoomClosedEndsCall(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
+		by    dialq.EndedBy
 		close func(h *harness, c *dialq.Call, ag *testroom.Agent)
 	}{
-		{"agent left", func(_ *harness, _ *dialq.Call, ag *testroom.Agent) { ag.Leave() }},
-		{"room deleted", func(h *harness, c *dialq.Call, _ *testroom.Agent) {
+		{"agent left", dialq.EndedByAgent, func(_ *harness, _ *dialq.Call, ag *testroom.Agent) { ag.Leave() }},
+		{"room closed", dialq.EndedByDialq, func(h *harness, c *dialq.Call, _ *testroom.Agent) {
 			_, err := h.rooms.DeleteRoom(context.Background(), &livekit.DeleteRoomRequest{Room: c.RoomName})
 			require.NoError(h.t, err)
 		}},
@@ -590,7 +594,8 @@ func TestRoomClosedEndsCall(t *testing.T) {
 
 			row := h.row(c)
 			require.Equal(t, dialq.StatusCompleted, row.Status)
-			require.Equal(t, "room closed", row.EndReason)
+			require.Equal(t, tc.name, row.EndReason)
+			require.Equal(t, tc.by, row.EndedBy)
 			kinds, _ := h.timeline(c)
 			require.Equal(t, steps("invite_sent", "ringing", "answered", "completed"), kinds)
 			h.settle()
@@ -614,10 +619,10 @@ func TestRingingAfterTheInviteRecord(t *testing.T) {
 	require.NoError(t, h.place(c))
 	row := h.row(c)
 	require.NotEmpty(t, row.SIPCallID, "the INVITE is recorded when Dial returns")
-	h.notes.await(t, c.ID, dialq.StatusFailed)
+	h.notes.await(t, c.ID, dialq.StatusNoAnswer)
 	s.RequirePassed(t)
 	kinds, _ := h.timeline(c)
-	require.Equal(t, steps("invite_sent", "ringing", "failed"), kinds)
+	require.Equal(t, steps("invite_sent", "ringing", "no_answer"), kinds)
 	require.Equal(t, dialq.ReasonNoAnswer, h.row(c).FailureReason)
 	h.settle()
 }
@@ -646,7 +651,8 @@ func TestHoldRightAfterAnswer(t *testing.T) {
 }
 
 // TestRoomClosedWhileRinging: the agent leaves while the phone rings;
-// nobody would be there to talk to, so dialq cancels the call.
+// nobody would be there to talk to, so dialq cancels the call, failed as
+// agent_unavailable.
 func TestRoomClosedWhileRinging(t *testing.T) {
 	t.Parallel()
 	s := startSipp(t, "ring_no_answer.xml", "tcp", nil)
@@ -663,8 +669,8 @@ func TestRoomClosedWhileRinging(t *testing.T) {
 
 	row := h.row(c)
 	require.Equal(t, dialq.StatusFailed, row.Status)
-	require.Equal(t, dialq.ReasonInternal, row.FailureReason)
-	require.Contains(t, row.LastError, "room closed while the phone rang")
+	require.Equal(t, dialq.ReasonAgentUnavailable, row.FailureReason)
+	require.Contains(t, row.LastError, "the agent left the room while the phone rang")
 	kinds, _ := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "ringing", "failed"), kinds)
 	h.settle()

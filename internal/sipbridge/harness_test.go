@@ -150,14 +150,9 @@ func (s *deadlineStore) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kin
 	return s.Store.RecordBridgeEvent(ctx, id, kind, detail)
 }
 
-func (s *deadlineStore) RecordCompleted(ctx context.Context, id uuid.UUID, endReason string, at time.Time) (bool, error) {
-	s.check(ctx, "completed")
-	return s.Store.RecordCompleted(ctx, id, endReason, at)
-}
-
-func (s *deadlineStore) RecordBridgeFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error) {
-	s.check(ctx, "failed")
-	return s.Store.RecordBridgeFailed(ctx, id, f, at)
+func (s *deadlineStore) RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error) {
+	s.check(ctx, string(e.Status))
+	return s.Store.RecordEnded(ctx, id, e, at)
 }
 
 func (s *deadlineStore) TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error) {

@@ -232,7 +232,7 @@ func (s *Session) endIfAlone() {
 	s.mu.Unlock()
 	if seen {
 		s.log.Info("everyone else left the room")
-		s.requestEnd(ReasonRoomClosed)
+		s.requestEnd(ReasonAgentLeft)
 	}
 }
 

@@ -22,9 +22,11 @@ const (
 	ReasonNoRTP = "no RTP"
 	// ReasonMaxDuration: the call lasted Config.MaxDuration.
 	ReasonMaxDuration = "max duration"
-	// ReasonRoomClosed: the room was deleted, livekit-server removed the
-	// phone participant, or everyone else (the agent) left the room.
+	// ReasonRoomClosed: the room was deleted or livekit-server removed the
+	// phone participant.
 	ReasonRoomClosed = "room closed"
+	// ReasonAgentLeft: everyone else in the room (the agent) left it.
+	ReasonAgentLeft = "agent left"
 )
 
 // G.711 payload types, the only audio codecs the bridge speaks.

@@ -298,7 +298,7 @@ func TestSessionEnds(t *testing.T) {
 		require.NoError(t, c.s.Answered(ph.addr(), relay.PayloadTypePCMU, -1))
 		c.agent.AwaitStatus("active")
 		c.agent.Leave()
-		require.Equal(t, relay.ReasonRoomClosed, c.awaitEnd(t))
+		require.Equal(t, relay.ReasonAgentLeft, c.awaitEnd(t))
 	})
 	t.Run("room deleted", func(t *testing.T) {
 		t.Parallel()

@@ -24,6 +24,7 @@
 //   DIALQ_AGENT_WAIT_SECONDS  how long to wait for the phone to join and answer (default 90)
 //   DIALQ_AGENT_HTTP_PORT     the worker's health-check port on 127.0.0.1 (default 58081)
 //   DIALQ_AGENT_IDLE_PROCESSES job processes kept warm (default 1)
+//   DIALQ_AGENT_DRAIN_SECONDS on SIGINT/SIGTERM, how long running calls may go on (default 30)
 //
 // Every line this file writes is one JSON object with "dialq_agent": "demo" and
 // an "event" (job, connected, phone_joined, phone_status, answered,
@@ -254,6 +255,8 @@ if (isMain()) {
       host: '127.0.0.1',
       port,
       numIdleProcesses: Number(process.env.DIALQ_AGENT_IDLE_PROCESSES || 1),
+      // The framework's default drain is an hour; Ctrl-C on `make run` should not wait that long.
+      drainTimeout: seconds('DIALQ_AGENT_DRAIN_SECONDS', 30) * 1000,
       // A demo on a busy laptop should still take its calls: the default
       // (0.7 CPU load) marks the worker full and LiveKit stops sending jobs.
       loadThreshold: Infinity,

@@ -248,6 +248,19 @@ if (isMain()) {
   process.stdout.write(
     `${JSON.stringify({ dialq_agent: 'demo', event: 'starting', agent_name: agentName, livekit_url: process.env.LIVEKIT_URL, health: `127.0.0.1:${port}` })}\n`,
   );
+  // @livekit/agents 1.9.0 can hang on SIGTERM/SIGINT: a job process it starts
+  // to keep warm while the worker drains is never closed, and the worker
+  // waits on it for good. Exit anyway once the drain time (plus a margin to
+  // close) is over; the job processes see their parent gone and exit too.
+  const drainMs = seconds('DIALQ_AGENT_DRAIN_SECONDS', 30) * 1000;
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      setTimeout(() => {
+        process.stdout.write(`${JSON.stringify({ dialq_agent: 'demo', event: 'forced_exit', signal, after_ms: drainMs + 3000 })}\n`);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      }, drainMs + 3000).unref();
+    });
+  }
   cli.runApp(
     new ServerOptions({
       agent: fileURLToPath(import.meta.url),
@@ -256,7 +269,7 @@ if (isMain()) {
       port,
       numIdleProcesses: Number(process.env.DIALQ_AGENT_IDLE_PROCESSES || 1),
       // The framework's default drain is an hour; Ctrl-C on `make run` should not wait that long.
-      drainTimeout: seconds('DIALQ_AGENT_DRAIN_SECONDS', 30) * 1000,
+      drainTimeout: drainMs,
       // A demo on a busy laptop should still take its calls: the default
       // (0.7 CPU load) marks the worker full and LiveKit stops sending jobs.
       loadThreshold: Infinity,

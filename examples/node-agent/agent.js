@@ -27,8 +27,8 @@
 //   DIALQ_AGENT_DRAIN_SECONDS on SIGINT/SIGTERM, how long running calls may go on (default 30)
 //
 // Every line this file writes is one JSON object with "dialq_agent": "demo" and
-// an "event" (job, connected, phone_joined, phone_status, answered,
-// talking, report_sent, report_failed, leaving), so scripts and tests can
+// an "event" (job, connected, track_published, phone_joined, phone_status,
+// bridge_event, answered, talking, report_sent, report_failed, leaving), so scripts and tests can
 // follow a call; the framework's own log lines are JSON too (pino).
 
 import { cli, defineAgent, ServerOptions } from '@livekit/agents';
@@ -194,6 +194,19 @@ export default defineAgent({
         if (status === 'active') startTalking();
         if (status === 'hangup') finish('phone hung up');
       }
+    });
+    // dialq's own SIP bridge (Exotel calls) also tells the agent on the data
+    // topic sip_bridge_events: {"event":"call_answered"}, call_hold, call_resume.
+    ctx.room.on(RoomEvent.DataReceived, (payload, p, _kind, topic) => {
+      if (topic !== 'sip_bridge_events') return;
+      let msg;
+      try {
+        msg = JSON.parse(new TextDecoder().decode(payload));
+      } catch {
+        return;
+      }
+      emit('bridge_event', { call_id: md.call_id, from: p?.identity, bridge_event: msg.event });
+      if (msg.event === 'call_answered' && phone) startTalking();
     });
     ctx.room.on(RoomEvent.ParticipantDisconnected, (p) => {
       if (p === phone || (phone && p.identity === phone.identity)) finish('phone left');

@@ -20,43 +20,72 @@ import (
 	lkp "github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
 
+	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
-// TestNodeAgentTakesTheCall places a Twilio-path call with the example agent
-// on LiveKit Agents for Node.js (examples/node-agent, the demo agent of
+// TestNodeAgentTakesTheCall places a call on each path with the example
+// agent on LiveKit Agents for Node.js (examples/node-agent, the demo agent of
 // `make run`) registered under the assistant's agent name: the agent gets
 // the job with dialq's metadata, joins the room, talks once the phone
-// answers and leaves after its talk time.
+// answers and leaves after its talk time, which ends an Exotel call.
 func TestNodeAgentTakesTheCall(t *testing.T) {
 	t.Parallel()
 	const talk = 2 * time.Second
-	s := newStack(t, stackOptions{script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 300 * time.Millisecond, HangUpWhenAlone: true})})
+
+	t.Run("twilio", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, stackOptions{script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 300 * time.Millisecond, HangUpWhenAlone: true})})
+		agent := startNodeAgent(t, s, talk)
+		r := s.do(http.MethodPost, "/call/outbound", s.body("+15550200100", "twilio", s.twilio))
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		data := r.Body["data"].(map[string]any)
+		require.Equal(t, "answered", data["status"])
+		agent.takesTheCall(t, s, data, "+15550200100", "twilio", talk)
+	})
+
+	t.Run("exotel", func(t *testing.T) {
+		t.Parallel()
+		phone := testenv.Sipp(t, testenv.SippOptions{Scenario: "../../deploy/sipp/exotel-phone.xml", Args: []string{"-rtp_echo"}})
+		s := newStack(t, stackOptions{exotelPhone: phone})
+		agent := startNodeAgent(t, s, talk)
+		r := s.do(http.MethodPost, "/call/outbound", s.body("+918044319240", "exotel", s.exotel))
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		data := r.Body["data"].(map[string]any)
+		callID := agent.takesTheCall(t, s, data, "+918044319240", "exotel", talk)
+		// The bridge hangs up once the agent has left: the agent hung up.
+		waitFor(t, 15*time.Second, "the call completed", func() bool { return s.call(callID).Status == dialq.StatusCompleted })
+		require.Equal(t, "room closed", s.call(callID).EndReason)
+	})
+}
+
+// takesTheCall checks what the agent did with the call the API answered
+// with data: it got the job with the call's metadata, joined the room as an
+// agent, saw the phone answer and left once its talk time was over. It
+// returns the call id.
+func (a *nodeAgent) takesTheCall(t *testing.T, s *stack, data map[string]any, number, service string, talk time.Duration) string {
+	t.Helper()
 	ctx := context.Background()
-
-	agent := startNodeAgent(t, s, talk)
-	agent.wait(t, 60*time.Second, "the agent's worker registered", func(l agentLine) bool { return l.Msg == "registered worker" })
-
-	r := s.do(http.MethodPost, "/call/outbound", s.body("+15550200100", "twilio", s.twilio))
-	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	data := r.Body["data"].(map[string]any)
 	callID, room := data["call_id"].(string), data["room_name"].(string)
-	require.Equal(t, "answered", data["status"])
+	call := func(event string) func(agentLine) bool {
+		return func(l agentLine) bool { return l.Event == event && l.Fields["call_id"] == callID }
+	}
 
 	// The job carries the call's metadata as dialq.DispatchMetadataFor writes it.
-	job := agent.wait(t, 30*time.Second, "the job for the call", func(l agentLine) bool { return l.Event == "job" && l.Fields["call_id"] == callID })
+	job := a.wait(t, 30*time.Second, "the job for the call", call("job"))
 	require.Equal(t, room, job.Fields["room"])
 	require.Equal(t, s.agentName, job.Fields["agent_name"])
 	require.Equal(t, data["agent_dispatch"].(map[string]any)["id"], job.Fields["dispatch_id"])
-	require.Equal(t, "+15550200100", job.Fields["to_number"])
-	require.Equal(t, "twilio", job.Fields["call_service"])
+	require.Equal(t, number, job.Fields["to_number"])
+	require.Equal(t, service, job.Fields["call_service"])
 	require.Equal(t, s.assistant.String(), job.Fields["assistant_id"])
 	require.Equal(t, "Hello John Doe, you're calling from Acme Corp.", job.Fields["prompt"])
 	require.Equal(t, "Hi John Doe, this is Sarah speaking.", job.Fields["start_instruction"])
 	require.Equal(t, map[string]any{"name": "John Doe", "company": "Acme Corp", "agent_name": "Sarah"}, job.Fields["metadata"])
 
-	// It joined the room, as an agent, and heard the phone answer.
-	joined := agent.wait(t, 30*time.Second, "the agent in the room", func(l agentLine) bool { return l.Event == "connected" && l.Fields["call_id"] == callID })
+	// It joined the room, as an agent, and saw the phone answer.
+	joined := a.wait(t, 30*time.Second, "the agent in the room", call("connected"))
 	identity := joined.Fields["identity"].(string)
 	inRoom := func() *lkp.ParticipantInfo {
 		ps, err := s.rooms.ListParticipants(ctx, &lkp.ListParticipantsRequest{Room: room})
@@ -71,14 +100,15 @@ func TestNodeAgentTakesTheCall(t *testing.T) {
 	p := inRoom()
 	require.NotNil(t, p, "agent %s in room %s", identity, room)
 	require.Equal(t, lkp.ParticipantInfo_AGENT, p.Kind)
-	answered := agent.wait(t, 30*time.Second, "the phone's answer", func(l agentLine) bool { return l.Event == "answered" && l.Fields["call_id"] == callID })
-	require.Equal(t, "phone-+15550200100", answered.Fields["identity"])
+	answered := a.wait(t, 30*time.Second, "the phone's answer", call("answered"))
+	require.Equal(t, "phone-"+number, answered.Fields["identity"])
 
 	// It leaves once its talk time is over, and only then.
-	left := agent.wait(t, talk+15*time.Second, "the agent leaving", func(l agentLine) bool { return l.Event == "leaving" && l.Fields["call_id"] == callID })
+	left := a.wait(t, talk+15*time.Second, "the agent leaving", call("leaving"))
 	require.Equal(t, "talk time over", left.Fields["reason"])
 	require.GreaterOrEqual(t, left.Time.Sub(answered.Time), talk)
 	waitFor(t, 15*time.Second, "the agent gone from the room", func() bool { return inRoom() == nil })
+	return callID
 }
 
 // nodeAgent is examples/node-agent running as a child process; it keeps
@@ -100,7 +130,8 @@ type agentLine struct {
 }
 
 // startNodeAgent installs the agent's node modules (deploy/node-agent.sh
-// install) and runs it under s's agent name until the test ends.
+// install) and runs it under s's agent name until the test ends; it returns
+// once the agent's worker is registered with livekit-server.
 func startNodeAgent(t *testing.T, s *stack, talk time.Duration) *nodeAgent {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
@@ -155,6 +186,7 @@ func startNodeAgent(t *testing.T, s *stack, talk time.Duration) *nodeAgent {
 			t.Logf("node agent output:\n%s", a.output())
 		}
 	})
+	a.wait(t, 60*time.Second, "the agent's worker registered", func(l agentLine) bool { return l.Msg == "registered worker" })
 	return a
 }
 

@@ -264,7 +264,8 @@ if (isMain()) {
   // @livekit/agents 1.9.0 can hang on SIGTERM/SIGINT: a job process it starts
   // to keep warm while the worker drains is never closed, and the worker
   // waits on it for good. Exit anyway once the drain time (plus a margin to
-  // close) is over; the job processes see their parent gone and exit too.
+  // close) is over; a job process left behind sees its parent gone and
+  // exits by itself within about 15 s (seen here).
   const drainMs = seconds('DIALQ_AGENT_DRAIN_SECONDS', 30) * 1000;
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.once(signal, () => {

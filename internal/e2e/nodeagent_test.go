@@ -56,7 +56,9 @@ func TestNodeAgentTakesTheCall(t *testing.T) {
 		callID := agent.takesTheCall(t, s, data, "+918044319240", "exotel", talk)
 		// The bridge hangs up once the agent has left: the agent hung up.
 		waitFor(t, 15*time.Second, "the call completed", func() bool { return s.call(callID).Status == dialq.StatusCompleted })
-		require.Equal(t, "room closed", s.call(callID).EndReason)
+		c := s.call(callID)
+		require.Equal(t, "agent left", c.EndReason)
+		require.Equal(t, dialq.EndedByAgent, c.EndedBy, "the agent hung up by leaving")
 	})
 }
 

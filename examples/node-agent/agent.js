@@ -284,8 +284,15 @@ if (isMain()) {
       numIdleProcesses: Number(process.env.DIALQ_AGENT_IDLE_PROCESSES || 1),
       // The framework's default drain is an hour; Ctrl-C on `make run` should not wait that long.
       drainTimeout: drainMs,
-      // A demo on a busy laptop should still take its calls: the default
-      // (0.7 CPU load) marks the worker full and LiveKit stops sending jobs.
+      // A demo on a busy laptop should still take its calls. By default the
+      // worker reports the machine's CPU use (0..1) as its load every 2.5 s,
+      // and livekit-server sends a job only to a worker whose load is below
+      // its agents.target_load (0.7): at 70 % CPU or more it drops every
+      // dispatch ("failed to send job request: no servers available"),
+      // whatever loadThreshold says (that only sets the status the worker
+      // reports, not its load). The tone costs next to nothing, so this
+      // worker reports no load, and is never full.
+      loadFunc: async () => 0,
       loadThreshold: Infinity,
     }),
   );

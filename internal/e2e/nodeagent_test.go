@@ -143,17 +143,29 @@ func startNodeAgent(t *testing.T, s *stack, talk time.Duration) *nodeAgent {
 	out, err := exec.Command("bash", filepath.Join(root, "deploy", "node-agent.sh"), "install").CombinedOutput()
 	require.NoError(t, err, "deploy/node-agent.sh install:\n%s", out)
 
+	// Started as deploy/run.sh starts the demo agent (`node agent.js start`
+	// in examples/node-agent, only DIALQ_AGENT_NAME set), with the agent's
+	// own defaults for everything else but what a test must change: the
+	// talk time, a drain short enough for the cleanup below and a health
+	// port of its own (the subtests run in parallel). Settings inherited
+	// from the shell that would change the agent are dropped.
 	cmd := exec.Command("node", "agent.js", "start")
 	cmd.Dir = filepath.Join(root, "examples", "node-agent")
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(agentEnviron(),
 		"LIVEKIT_URL="+s.lk.URL, "LIVEKIT_API_KEY="+s.lk.APIKey, "LIVEKIT_API_SECRET="+s.lk.APISecret,
 		"DIALQ_AGENT_NAME="+s.agentName,
 		"DIALQ_AGENT_TALK_SECONDS="+strconv.FormatFloat(talk.Seconds(), 'f', -1, 64),
-		"DIALQ_AGENT_WAIT_SECONDS=30",
 		// The drain after SIGTERM can hang in @livekit/agents 1.9.0 (agent.js
 		// exits drain + 3 s after the signal then): keep it short.
 		"DIALQ_AGENT_DRAIN_SECONDS=1",
 		"DIALQ_AGENT_HTTP_PORT="+strconv.Itoa(freePort(t)),
+		// A machine at full CPU, as a busy laptop under `make run` is: the
+		// framework reads the CPU use from the cgroup and divides by
+		// NUM_CPUS, so it measures 100 %. livekit-server sends no job to a
+		// worker reporting a load of 0.7 or more; the demo agent must take
+		// its calls anyway (it reports no load). (On a host without cgroup
+		// CPU accounting NUM_CPUS is not read, and this does nothing.)
+		"NUM_CPUS=0.001",
 	)
 	cmd.Stderr = os.Stderr
 	// Its own process group: the job processes it forks go with it.
@@ -191,7 +203,35 @@ func startNodeAgent(t *testing.T, s *stack, talk time.Duration) *nodeAgent {
 		}
 	})
 	a.wait(t, 60*time.Second, "the agent's worker registered", func(l agentLine) bool { return l.Msg == "registered worker" })
+	// Under deploy/run.sh the calls come long after the agent registered; by
+	// then its worker has told livekit-server its load, which it does every
+	// 2.5 s from 2.5 s after registering (and, measuring the CPU as it does
+	// by default, 2.5 s later still). livekit-server sends no job to a worker
+	// whose load is 0.7 or more; before the first report it counts the load
+	// as 0, so a call placed at once would get the agent whatever it
+	// reports. Wait out the first reports, as run.sh's calls do.
+	time.Sleep(agentLoadReported)
 	return a
+}
+
+// agentLoadReported is how long after registering the agent's worker has
+// surely reported its load to livekit-server (see startNodeAgent).
+const agentLoadReported = 8 * time.Second
+
+// agentEnviron is the test's environment without the variables that
+// would change how the agent runs (its DIALQ_AGENT_* settings, the
+// framework's agent name and CPU count overrides), so that it runs with
+// the defaults it has under deploy/run.sh.
+func agentEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "DIALQ_AGENT_") || strings.HasPrefix(name, "LIVEKIT_AGENT_") || name == "NUM_CPUS" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 func (a *nodeAgent) read(r interface{ Read([]byte) (int, error) }) {

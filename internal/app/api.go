@@ -17,6 +17,7 @@ import (
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
+	"github.com/dialq/dialq/internal/webhooks"
 )
 
 // APIConfig is everything the API process runs with.
@@ -37,6 +38,9 @@ type APIConfig struct {
 	HTTP httpapi.Config
 	// Calls tunes the calls service (DIALQ_WAIT_POLL, DIALQ_CACHE_TTL).
 	Calls calls.Config
+	// WebhookAllowPrivate lets endpoints point at loopback and private
+	// addresses (DIALQ_WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 }
 
 // Calls is the calls service with what it stands on: Postgres, the queue,
@@ -114,7 +118,9 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 		}
 	}()
 	rdb := a.Redis
-	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, cfg.HTTP); err != nil {
+	hcfg := cfg.HTTP
+	hcfg.Webhooks = webhooks.NewService(a.DB, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivate})
+	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, hcfg); err != nil {
 		return nil, err
 	}
 	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {

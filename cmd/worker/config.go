@@ -40,7 +40,7 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 		RingTimeout: l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
 		SweepAge:    l.Duration("DIALQ_SWEEP_AGE", time.Minute),
 		Webhooks: app.WebhookConfig{
-			Queue:        l.String("DIALQ_WEBHOOK_QUEUE", queue.QueueWebhooks),
+			Queue:        l.String("DIALQ_WEBHOOK_QUEUE", ""),
 			AllowPrivate: l.Bool("DIALQ_WEBHOOK_ALLOW_PRIVATE", false),
 			SweepAge:     l.Duration("DIALQ_WEBHOOK_SWEEP_AGE", 30*time.Second),
 		},
@@ -76,7 +76,6 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 	l.Check(c.Server.RetryCheck > 0, "DIALQ_RETRY_CHECK_INTERVAL", "must be more than 0")
 	l.Check(c.SweepAge >= time.Second, "DIALQ_SWEEP_AGE", "must be at least 1s")
 	l.Check(c.Webhooks.SweepAge >= time.Second, "DIALQ_WEBHOOK_SWEEP_AGE", "must be at least 1s")
-	l.Check(c.Webhooks.Queue != c.Dial.Queue, "DIALQ_WEBHOOK_QUEUE", "must differ from DIALQ_QUEUE (%s)", c.Dial.Queue)
 	l.Check(bridge.NoRTPTimeout >= time.Second, "DIALQ_NO_RTP_TIMEOUT", "must be at least 1s")
 	l.Check(bridge.MaxCallDuration >= time.Minute, "DIALQ_MAX_CALL_DURATION", "must be at least 1m")
 	l.Check(bridge.DrainTimeout >= 0, "DIALQ_DRAIN_TIMEOUT", "must not be negative")

@@ -35,7 +35,6 @@ func TestWebhookThroughTheProcesses(t *testing.T) {
 	t.Cleanup(func() {
 		insp := asynq.NewInspector(asynq.RedisClientOpt{Addr: redis.Addr})
 		_ = insp.DeleteQueue(q, true)
-		_ = insp.DeleteQueue(q+":webhooks", true)
 		insp.Close()
 	})
 

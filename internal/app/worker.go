@@ -56,8 +56,8 @@ type WorkerConfig struct {
 // WebhookConfig is the webhook delivery's part of the worker's config.
 type WebhookConfig struct {
 	// Queue is the queue of the webhook:deliver tasks (DIALQ_WEBHOOK_QUEUE);
-	// empty is the dial queue's name with ":webhooks" after it, so that
-	// workers of different dial queues (tests) keep apart.
+	// empty shares the dial queue (queue.WebhookOptions says why). Another
+	// queue is polled beside the dial queue.
 	Queue string
 	// AllowPrivate lets deliveries reach loopback and private addresses
 	// (DIALQ_WEBHOOK_ALLOW_PRIVATE).
@@ -164,7 +164,7 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	scfg := dialer.ServerConfig(cfg.Server, log)
 	whQueue := cfg.Webhooks.Queue
 	if whQueue == "" {
-		whQueue = cfg.Server.Queue + ":webhooks"
+		whQueue = cfg.Server.Queue
 	}
 	scfg.Queues[whQueue] = 1
 	w.srv = asynq.NewServerFromRedisClient(w.Redis, scfg)

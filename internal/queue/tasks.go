@@ -23,10 +23,6 @@ const (
 // QueueCalls is the queue dial tasks go to.
 const QueueCalls = "calls"
 
-// QueueWebhooks is the queue webhook tasks go to: apart from the dials, so
-// that Asynqmon shows each, and a backlog of deliveries to a slow endpoint
-// never sits in front of a call.
-const QueueWebhooks = "webhooks"
 
 // DialPayload is the payload of a TypeCallDial task. It carries only ids:
 // Postgres holds the call, so the payload shows no phone number or prompt.
@@ -97,7 +93,11 @@ type WebhookPayload struct {
 
 // WebhookOptions are the fixed options of a webhook task.
 type WebhookOptions struct {
-	// Queue defaults to QueueWebhooks.
+	// Queue defaults to QueueCalls. Webhook tasks share the dial queue
+	// unless told otherwise: an idle worker polls each of its queues every
+	// TaskCheckInterval, so a queue more is one more Redis script per poll
+	// of every idle worker, while a webhook task takes its delivery's turn
+	// in milliseconds (a slow endpoint holds a worker slot either way).
 	Queue string
 }
 
@@ -120,7 +120,7 @@ func NewWebhookTask(p WebhookPayload, kind string, stamp int64, at time.Time, o 
 	}
 	q := o.Queue
 	if q == "" {
-		q = QueueWebhooks
+		q = QueueCalls
 	}
 	return asynq.NewTask(TypeWebhookDeliver, b,
 		asynq.TaskID(fmt.Sprintf("webhook:%d:%s:%d", p.DeliveryID, kind, stamp)),

@@ -23,7 +23,6 @@ const (
 // QueueCalls is the queue dial tasks go to.
 const QueueCalls = "calls"
 
-
 // DialPayload is the payload of a TypeCallDial task. It carries only ids:
 // Postgres holds the call, so the payload shows no phone number or prompt.
 type DialPayload struct {

@@ -127,7 +127,8 @@ func (s *DB) ClaimWebhookDelivery(ctx context.Context, id int64, now, dueBy, lea
 	err := s.get(ctx, &j, `
 		UPDATE webhook_deliveries d SET lease_until = $4
 		FROM webhook_endpoints e
-		WHERE d.id = $1 AND e.id = d.endpoint_id AND d.status = 'pending' AND d.next_attempt_at <= $3
+		WHERE d.id = $1 AND e.id = d.endpoint_id AND e.deleted_at IS NULL
+		  AND d.status = 'pending' AND d.next_attempt_at <= $3
 		  AND (d.lease_until IS NULL OR d.lease_until < $2)
 		  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
 		                  WHERE p.endpoint_id = d.endpoint_id AND p.call_id = d.call_id
@@ -153,7 +154,8 @@ type WebhookOutcome struct {
 }
 
 // RecordWebhookAttempt logs an attempt of delivery id, stores its outcome
-// and lets the delivery go. When the delivery is over (delivered or given
+// and lets the delivery go. A delivery given up meanwhile (its endpoint
+// was deleted) only gets the attempt logged. When the delivery is over (delivered or given
 // up) it returns the next pending delivery of its call to its endpoint and
 // that one's schedule, to send now; otherwise 0.
 func (s *DB) RecordWebhookAttempt(ctx context.Context, id int64, o WebhookOutcome) (next int64, nextAt time.Time, err error) {
@@ -170,7 +172,7 @@ func (s *DB) RecordWebhookAttempt(ctx context.Context, id int64, o WebhookOutcom
 			UPDATE webhook_deliveries SET status = $6, attempts = attempts + 1, next_attempt_at = $7,
 				lease_until = NULL, last_status_code = $3, last_latency_ms = $4, last_error = $5,
 				delivered_at = CASE WHEN $6 = 'delivered' THEN $2 ELSE delivered_at END
-			WHERE id = $1 RETURNING endpoint_id, call_id, status
+			WHERE id = $1 AND status = 'pending' RETURNING endpoint_id, call_id, status
 		)
 		SELECT n.id, n.next_attempt_at FROM webhook_deliveries n, u
 		WHERE u.status <> 'pending' AND n.endpoint_id = u.endpoint_id AND n.call_id = u.call_id
@@ -257,13 +259,14 @@ type Redelivery struct {
 // RedeliverWebhooks makes the endpoint's deliveries r names pending again,
 // due now, with a fresh retry schedule and the same webhook-id and body,
 // wakes the workers, and returns their ids. A delivery named by id is sent
-// again whatever its status. The endpoint must be the tenant's
+// again whatever its status; one being sent right now keeps its worker's
+// hold, so it is not sent twice at once. The endpoint must be the tenant's
 // (FindWebhookEndpoint).
 func (s *DB) RedeliverWebhooks(ctx context.Context, tenantID, endpointID uuid.UUID, r Redelivery) ([]int64, error) {
 	var ids []int64
 	err := s.db.SelectContext(ctx, &ids, `
 		WITH u AS (
-			UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $5, lease_until = NULL
+			UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $5
 			WHERE endpoint_id = $1 AND tenant_id = $2
 			  AND CASE WHEN $3::bigint <> 0 THEN id = $3
 			           ELSE status = 'failed' AND ($4::uuid = '00000000-0000-0000-0000-000000000000' OR call_id = $4) END

@@ -259,3 +259,33 @@ func TestLoopbackRefusedAtCreate(t *testing.T) {
 	require.Len(t, list, 1)
 	require.True(t, slices.Equal(dialq.WebhookEvents(), list[0].Events), "every event by default")
 }
+
+// TestDeletedEndpointGivesUpItsDeliveries: deleting an endpoint gives up
+// its pending deliveries, takes no new events, and a redelivery of it is
+// not found.
+func TestDeletedEndpointGivesUpItsDeliveries(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigConfig{Guard: webhooks.Guard{AllowPrivate: true}, Backoff: []time.Duration{time.Hour}})
+	rc := newReceiver(t, func(int, hit) int { return http.StatusBadGateway })
+	ep := r.endpoint(rc.URL)
+	call := r.newCall()
+	r.move(call, dialq.StatusDialing)
+	<-rc.got
+	require.Eventually(t, func() bool {
+		list := r.deliveries(call)
+		return len(list) == 1 && len(list[0].Log) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, dialq.DeliveryPending, r.deliveries(call)[0].Status, "a retry in an hour")
+
+	require.NoError(t, r.svc.DeleteEndpoint(context.Background(), r.tenant, ep.ID))
+	d := r.deliveries(call)[0]
+	require.Equal(t, dialq.DeliveryFailed, d.Status)
+	require.Equal(t, "endpoint deleted", d.LastError)
+	r.move(call, dialq.StatusAnswered)
+	require.Len(t, r.deliveries(call), 1, "no new delivery to a deleted endpoint")
+	_, err := r.svc.Redeliver(context.Background(), r.tenant, ep.ID, webhooks.Redelivery{})
+	require.Equal(t, dialq.ENOTFOUND, dialq.ErrorCode(err))
+	sent, err := r.deliver.Deliver(context.Background(), d.ID)
+	require.NoError(t, err)
+	require.False(t, sent)
+}

@@ -82,7 +82,10 @@ func (d *Dispatcher) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case n := <-d.listener.Notify:
+		case n, ok := <-d.listener.Notify:
+			if !ok {
+				return // closed by Shutdown
+			}
 			if n == nil {
 				continue // reconnected: the callback above sweeps
 			}
@@ -112,6 +115,7 @@ func (d *Dispatcher) Shutdown() {
 		return
 	}
 	d.cancel()
-	d.wg.Wait()
+	// Close first: a Listen still waiting for its first connection returns.
 	d.listener.Close()
+	d.wg.Wait()
 }

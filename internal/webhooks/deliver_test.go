@@ -198,10 +198,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	call := r.newCall()
 	r.move(call, dialq.StatusDialing)
 	<-rc.got
-	require.Eventually(t, func() bool {
-		list := r.deliveries(call)
-		return len(list) == 1 && len(list[0].Log) == 1
-	}, 5*time.Second, 10*time.Millisecond)
+	r.waitFirstAttempt(call)
 	d := r.deliveries(call)[0]
 	require.Equal(t, dialq.DeliveryPending, d.Status, "retried later")
 	require.Equal(t, http.StatusFound, d.Log[0].StatusCode)
@@ -222,10 +219,7 @@ func TestLoopbackRefusedAtDelivery(t *testing.T) {
 	r.endpoint(url)
 	call := r.newCall()
 	r.move(call, dialq.StatusDialing)
-	require.Eventually(t, func() bool {
-		list := r.deliveries(call)
-		return len(list) == 1 && len(list[0].Log) == 1
-	}, 5*time.Second, 10*time.Millisecond)
+	r.waitFirstAttempt(call)
 	d := r.deliveries(call)[0]
 	require.Zero(t, d.Log[0].StatusCode)
 	require.Contains(t, d.Log[0].Error, "refused")
@@ -271,10 +265,7 @@ func TestDeletedEndpointGivesUpItsDeliveries(t *testing.T) {
 	call := r.newCall()
 	r.move(call, dialq.StatusDialing)
 	<-rc.got
-	require.Eventually(t, func() bool {
-		list := r.deliveries(call)
-		return len(list) == 1 && len(list[0].Log) == 1
-	}, 5*time.Second, 10*time.Millisecond)
+	r.waitFirstAttempt(call)
 	require.Equal(t, dialq.DeliveryPending, r.deliveries(call)[0].Status, "a retry in an hour")
 
 	require.NoError(t, r.svc.DeleteEndpoint(context.Background(), r.tenant, ep.ID))

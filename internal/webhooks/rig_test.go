@@ -145,6 +145,16 @@ func (r *rig) waitDeliveries(call uuid.UUID, n int) []dialq.WebhookDelivery {
 	return list
 }
 
+// waitFirstAttempt waits until the call's one delivery has its first
+// attempt recorded.
+func (r *rig) waitFirstAttempt(call uuid.UUID) {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool {
+		list := r.deliveries(call)
+		return len(list) == 1 && len(list[0].Log) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+}
+
 // hit is one request a receiver got.
 type hit struct {
 	At     time.Time

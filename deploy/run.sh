@@ -104,6 +104,10 @@ bin/dialqctl seed-demo -env-file "$STATE/demo.env" -exotel-address "$EXOTEL_PHON
 export DIALQ_API_ADDR=$API_ADDR
 export DIALQ_ADMIN_USER=${DIALQ_ADMIN_USER:-admin}
 export DIALQ_ADMIN_PASSWORD=${DIALQ_ADMIN_PASSWORD:-dialq-demo}
+# A local run sends webhooks to receivers on this machine (127.0.0.1):
+# the API accepts such endpoints and the worker connects to them. Outside
+# make run both refuse loopback and private addresses (docs/webhooks.md).
+export DIALQ_WEBHOOK_ALLOW_PRIVATE=${DIALQ_WEBHOOK_ALLOW_PRIVATE:-true}
 bin/api > >(prefix api) 2>&1 &
 started "API (pid $!)"
 bin/worker > >(prefix worker) 2>&1 &

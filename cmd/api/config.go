@@ -37,6 +37,7 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 	c.LiveKit.APISecret = l.String("LIVEKIT_API_SECRET", "")
 	c.Calls.PollInterval = l.Duration("DIALQ_WAIT_POLL", time.Second)
 	c.Calls.CacheTTL = cacheTTL
+	c.WebhookAllowPrivate = l.Bool("DIALQ_WEBHOOK_ALLOW_PRIVATE", false)
 	admin, password := l.String("DIALQ_ADMIN_USER", ""), l.String("DIALQ_ADMIN_PASSWORD", "")
 	writable := l.Bool("DIALQ_MONITORING_WRITABLE", false)
 	level := l.String("DIALQ_LOG_LEVEL", "info")

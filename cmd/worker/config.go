@@ -39,6 +39,11 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 		},
 		RingTimeout: l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
 		SweepAge:    l.Duration("DIALQ_SWEEP_AGE", time.Minute),
+		Webhooks: app.WebhookConfig{
+			Queue:        l.String("DIALQ_WEBHOOK_QUEUE", ""),
+			AllowPrivate: l.Bool("DIALQ_WEBHOOK_ALLOW_PRIVATE", false),
+			SweepAge:     l.Duration("DIALQ_WEBHOOK_SWEEP_AGE", 30*time.Second),
+		},
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
 	bridge := app.BridgeConfig{
@@ -75,6 +80,7 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 	l.Check(c.Server.RetryBase > 0, "DIALQ_RETRY_BASE", "must be more than 0")
 	l.Check(c.Server.RetryCheck > 0, "DIALQ_RETRY_CHECK_INTERVAL", "must be more than 0")
 	l.Check(c.SweepAge >= time.Second, "DIALQ_SWEEP_AGE", "must be at least 1s")
+	l.Check(c.Webhooks.SweepAge >= time.Second, "DIALQ_WEBHOOK_SWEEP_AGE", "must be at least 1s")
 	l.Check(bridge.NoRTPTimeout >= time.Second, "DIALQ_NO_RTP_TIMEOUT", "must be at least 1s")
 	l.Check(bridge.MaxCallDuration >= time.Minute, "DIALQ_MAX_CALL_DURATION", "must be at least 1m")
 	l.Check(c.Reconcile.Interval >= 100*time.Millisecond, "DIALQ_RECONCILE_INTERVAL", "must be at least 100ms")

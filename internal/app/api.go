@@ -18,6 +18,7 @@ import (
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
+	"github.com/dialq/dialq/internal/webhooks"
 )
 
 // APIConfig is everything the API process runs with.
@@ -41,6 +42,9 @@ type APIConfig struct {
 	// LiveKit, when set (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET),
 	// lets the API verify LiveKit's webhooks and hang up LiveKit SIP calls.
 	LiveKit livekit.Config
+	// WebhookAllowPrivate lets endpoints point at loopback and private
+	// addresses (DIALQ_WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 }
 
 // Calls is the calls service with what it stands on: Postgres, the queue,
@@ -125,6 +129,7 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 	if cfg.LiveKit.APIKey != "" {
 		httpCfg.LiveKitWebhooks = livekit.NewWebhooks(cfg.LiveKit.APIKey, cfg.LiveKit.APISecret)
 	}
+	httpCfg.Webhooks = webhooks.NewService(a.DB, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivate})
 	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, httpCfg); err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipbridge"
 	"github.com/dialq/dialq/internal/sipbridge/sipua"
+	"github.com/dialq/dialq/internal/webhooks"
 )
 
 // WorkerConfig is everything the worker process runs with.
@@ -52,6 +53,8 @@ type WorkerConfig struct {
 	// Reconcile closes LiveKit SIP calls no webhook ended and runs their
 	// watchdogs.
 	Reconcile ReconcileConfig
+	// Webhooks is how the worker sends the tenants' webhooks.
+	Webhooks WebhookConfig
 }
 
 // ReconcileConfig is the reconciler's part of the worker's config.
@@ -59,6 +62,20 @@ type ReconcileConfig struct {
 	Interval    time.Duration // DIALQ_RECONCILE_INTERVAL: how often live LiveKit SIP calls are checked
 	MaxDuration time.Duration // DIALQ_MAX_CALL_DURATION: answered calls this long are hung up
 	AgentGrace  time.Duration // DIALQ_AGENT_GRACE: an answered call with no agent this long is hung up
+}
+
+// WebhookConfig is the webhook delivery's part of the worker's config.
+type WebhookConfig struct {
+	// Queue is the queue of the webhook:deliver tasks (DIALQ_WEBHOOK_QUEUE);
+	// empty shares the dial queue (queue.WebhookOptions says why). Another
+	// queue is polled beside the dial queue.
+	Queue string
+	// AllowPrivate lets deliveries reach loopback and private addresses
+	// (DIALQ_WEBHOOK_ALLOW_PRIVATE).
+	AllowPrivate bool
+	// SweepAge is how long past its time a delivery may wait before the
+	// sweeper enqueues it again (DIALQ_WEBHOOK_SWEEP_AGE); default 30 s.
+	SweepAge time.Duration
 }
 
 // BridgeConfig is the SIP bridge's part of the worker's config.
@@ -102,14 +119,17 @@ type Worker struct {
 	Redis *redis.Client
 	// Dialer runs the call:dial tasks.
 	Dialer *dialer.Dialer
+	// Webhooks runs the webhook:deliver tasks.
+	Webhooks *webhooks.Deliverer
 	// Bridge holds the calls this process bridges; nil without a bridge.
 	Bridge *sipbridge.Manager
 	// Reconciler closes the LiveKit SIP calls no webhook ended.
 	Reconciler *reconcile.Reconciler
 	ua         *sipua.UA
 	srv        *asynq.Server
-	// services run beside the asynq server: the sweeper and the bridge's
-	// heartbeat, orphan closer and relay log.
+	// services run beside the asynq server: the sweeper, the reconciler,
+	// the webhook dispatcher and sweeper, and the bridge's heartbeat, orphan
+	// closer and relay log.
 	services []background.Service
 }
 
@@ -155,14 +175,50 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		}
 		w.Dialer.Lines[dialq.ServiceExotel] = w.Bridge
 	}
-	w.srv = asynq.NewServerFromRedisClient(w.Redis, dialer.ServerConfig(cfg.Server, log))
+	scfg := dialer.ServerConfig(cfg.Server, log)
+	whQueue := cfg.Webhooks.Queue
+	if whQueue == "" {
+		whQueue = cfg.Server.Queue
+	}
+	scfg.Queues[whQueue] = 1
+	w.srv = asynq.NewServerFromRedisClient(w.Redis, scfg)
+	client := asynq.NewClientFromRedisClient(w.Redis)
 	w.services = append(w.services, dialer.NewSweeper(dialer.SweeperConfig{Store: w.DB,
-		Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(w.Redis), cfg.Dial), Log: log, Age: cfg.SweepAge, Now: w.now}))
+		Enqueue: queue.NewEnqueuer(client, cfg.Dial), Log: log, Age: cfg.SweepAge, Now: w.now}))
 	w.Reconciler = reconcile.NewReconciler(reconcile.Config{Store: w.DB, LiveKit: lk, Notify: pub, Log: log,
 		Interval: cfg.Reconcile.Interval, MaxDuration: cfg.Reconcile.MaxDuration, AgentGrace: cfg.Reconcile.AgentGrace,
 		RingBudget: cfg.RingTimeout + 4*dialq.DialMargin, Now: w.now})
 	w.services = append(w.services, w.Reconciler)
+	if err := w.newWebhooks(ctx, queue.NewWebhookEnqueuer(client, queue.WebhookOptions{Queue: whQueue})); err != nil {
+		return nil, err
+	}
 	return w, nil
+}
+
+// newWebhooks builds the webhook delivery: the deliverer the asynq server
+// runs, the dispatcher that enqueues a delivery as soon as Postgres
+// announces it, and the sweeper for what a lost announcement left.
+func (w *Worker) newWebhooks(ctx context.Context, enq *queue.WebhookEnqueuer) error {
+	cfg := w.cfg.Webhooks
+	wlog := w.log.With("component", "webhooks")
+	guard := webhooks.Guard{AllowPrivate: cfg.AllowPrivate}
+	w.Webhooks = webhooks.NewDeliverer(webhooks.DelivererConfig{Store: w.DB, Enqueue: enq,
+		Client: guard.Client(webhooks.RequestTimeout), Log: wlog, Now: w.now})
+	channel, err := w.DB.WebhookChannel(ctx)
+	if err != nil {
+		return err
+	}
+	sweeper := webhooks.NewSweeper(webhooks.SweeperConfig{Store: w.DB, Enqueue: enq, Log: wlog, Age: cfg.SweepAge, Now: w.now})
+	dispatcher := webhooks.NewDispatcher(webhooks.DispatcherConfig{DSN: w.cfg.DatabaseURL, Channel: channel, Enqueue: enq, Log: wlog,
+		Reconnected: func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := sweeper.Sweep(sctx); err != nil {
+				wlog.Warn("sweep webhook deliveries after reconnecting", "err", err)
+			}
+		}})
+	w.services = append(w.services, dispatcher, sweeper)
+	return nil
 }
 
 // newBridge builds the SIP bridge: its user agent and the manager of the
@@ -241,6 +297,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	mux := asynq.NewServeMux()
 	w.Dialer.Register(mux)
+	w.Webhooks.Register(mux)
 	if err := w.srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}

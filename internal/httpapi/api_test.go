@@ -24,6 +24,7 @@ import (
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
 	"github.com/dialq/dialq/internal/testkit/testenv"
+	"github.com/dialq/dialq/internal/webhooks"
 )
 
 // harness is the API on a real Postgres schema and Redis, with its own
@@ -78,6 +79,9 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 	}
 	for _, m := range mutate {
 		m(&cfg)
+	}
+	if cfg.HTTP.Webhooks == nil {
+		cfg.HTTP.Webhooks = webhooks.NewService(db, webhooks.Guard{})
 	}
 	svc := calls.New(db, queue.NewEnqueuer(client, opts), hub, cfg.Hangups, log, cfg.Calls)
 	api, err := httpapi.New(svc, db, nil, log, cfg.HTTP)

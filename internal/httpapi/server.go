@@ -16,6 +16,7 @@ import (
 	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/ttlcache"
+	"github.com/dialq/dialq/internal/webhooks"
 )
 
 // Store is what the API itself reads in Postgres: API keys, and whether
@@ -40,6 +41,9 @@ type Config struct {
 	// LiveKitWebhooks verifies what livekit-server posts to
 	// /livekit/webhook; without it that endpoint answers 503.
 	LiveKitWebhooks LiveKitWebhooks
+	// Webhooks serves the tenants' webhook endpoints; nil answers their
+	// routes 503.
+	Webhooks *webhooks.Service
 }
 
 // Server is the HTTP API.
@@ -95,6 +99,11 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	api.GET("/call/:id", s.handleGetCall)
 	api.GET("/call/:id/events", s.handleCallEvents)
 	api.POST("/call/:id/hangup", s.handleHangup)
+	api.GET("/call/:id/webhooks", s.handleCallWebhooks)
+	api.POST("/webhooks", s.handleCreateWebhook)
+	api.GET("/webhooks", s.handleListWebhooks)
+	api.DELETE("/webhooks/:id", s.handleDeleteWebhook)
+	api.POST("/webhooks/:id/redeliver", s.handleRedeliverWebhook)
 
 	if cfg.Monitoring != nil {
 		if err := s.mountMonitoring(r, *cfg.Monitoring); err != nil {

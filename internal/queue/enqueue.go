@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -36,6 +37,31 @@ func (e *Enqueuer) EnqueueDial(ctx context.Context, c *dialq.Call) error {
 		return &dialq.Error{Code: dialq.EUNAVAILABLE,
 			Message: "The call queue is unavailable; the call was not placed. Try again.",
 			Err:     fmt.Errorf("enqueue call %s: %w", c.ID, err)}
+	}
+	return nil
+}
+
+// WebhookEnqueuer puts webhook tasks on the queue.
+type WebhookEnqueuer struct {
+	client *asynq.Client
+	opts   WebhookOptions
+}
+
+// NewWebhookEnqueuer returns a WebhookEnqueuer over client using opts.
+func NewWebhookEnqueuer(client *asynq.Client, opts WebhookOptions) *WebhookEnqueuer {
+	return &WebhookEnqueuer{client: client, opts: opts}
+}
+
+// EnqueueDelivery schedules an attempt at delivery id for at (NewWebhookTask
+// says what kind and stamp are). A task of the same attempt that is already
+// queued is not an error.
+func (e *WebhookEnqueuer) EnqueueDelivery(ctx context.Context, id int64, kind string, stamp int64, at time.Time) error {
+	t, err := NewWebhookTask(WebhookPayload{DeliveryID: id}, kind, stamp, at, e.opts)
+	if err != nil {
+		return err
+	}
+	if _, err := e.client.EnqueueContext(ctx, t); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue webhook delivery %d: %w", id, err)
 	}
 	return nil
 }

@@ -271,9 +271,15 @@ func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) e
 
 // Events returns the call's timeline, oldest first.
 func (s *DB) Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error) {
+	return s.EventsAfter(ctx, id, 0)
+}
+
+// EventsAfter returns the events of the call's timeline recorded after the
+// event after (its ID; 0 for all), oldest first.
+func (s *DB) EventsAfter(ctx context.Context, id uuid.UUID, after int64) ([]dialq.CallEvent, error) {
 	var ev []dialq.CallEvent
 	err := s.db.SelectContext(ctx, &ev,
-		`SELECT at, kind, detail, status, ignored FROM call_events WHERE call_id = $1 ORDER BY id`, id)
+		`SELECT id, at, kind, detail, status, ignored FROM call_events WHERE call_id = $1 AND id > $2 ORDER BY id`, id, after)
 	if err != nil {
 		return nil, fmt.Errorf("list events of call %s: %w", id, err)
 	}

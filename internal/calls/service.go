@@ -23,6 +23,7 @@ type Store interface {
 	FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error)
 	ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error)
 	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
+	EventsAfter(ctx context.Context, id uuid.UUID, after int64) ([]dialq.CallEvent, error)
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 	RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error)
 }

@@ -309,6 +309,25 @@ func (s *DB) RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) 
 // first; f must be validated (dialq.CallFilter.Validate). The order is
 // (created_at, id) descending, which the cursor continues exactly.
 func (s *DB) ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error) {
+	q, args := ListCallsSQL(tenantID, f)
+	var rows []callRow
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("list calls: %w", err)
+	}
+	out := make([]*dialq.Call, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].call()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ListCallsSQL is the statement ListCalls runs for f, and its arguments:
+// what a benchmark EXPLAINs.
+func ListCallsSQL(tenantID uuid.UUID, f dialq.CallFilter) (string, []any) {
 	q := `SELECT ` + callColumns + ` FROM calls WHERE tenant_id = $1`
 	args := []any{tenantID}
 	arg := func(v any) string {
@@ -334,17 +353,5 @@ func (s *DB) ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilt
 		q += ` AND (created_at, id) < (` + arg(at) + `, ` + arg(id) + `)`
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(f.Limit)
-	var rows []callRow
-	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("list calls: %w", err)
-	}
-	out := make([]*dialq.Call, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].call()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return q, args
 }

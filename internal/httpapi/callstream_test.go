@@ -261,3 +261,19 @@ func TestEventStreamRefusals(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	require.Len(t, r.Body["data"], 1, "stream=false is the list")
 }
+
+// TestEventStreamEndsAtShutdown: EndStreams (what the API's server runs on
+// Shutdown) closes a stream that would otherwise wait for its call for an
+// hour, and one opened after it closes at once (its client reconnects to
+// another process).
+func TestEventStreamEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	c := h.storeCall(h.tenant, h.assistant, h.twilio, "+15550200000", time.Now().UTC())
+	require.NoError(t, h.db.MarkDialing(context.Background(), c.ID, "phone-+15550200000", time.Now()))
+	s := h.openStream(context.Background(), h.key, c.ID.String(), "")
+	require.Equal(t, "dialing", s.next(t).Event)
+	h.api.EndStreams()
+	require.Empty(t, s.rest(t, 5*time.Second))
+	require.Empty(t, h.openStream(context.Background(), h.key, c.ID.String(), "").rest(t, 5*time.Second))
+}

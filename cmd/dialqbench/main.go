@@ -12,7 +12,9 @@
 //	bridge: concurrent calls through dialq's Exotel bridge (SIP to a sipp
 //	    phone, RTP to LiveKit rooms with an agent talking), its CPU per call
 //	    against the bare codec work of as many calls, and how late its
-//	    frames to the phones go out.
+//	    frames to the phones go out;
+//	list: GET /calls over a million stored calls, each filter, against
+//	    50 ms at p50.
 //
 // dialq runs as cmd/api and cmd/worker run it, built by package app. It
 // prints the figures as Markdown and can rewrite the figures block of
@@ -104,7 +106,7 @@ func ints(v *[]int) list[int] { return list[int]{v, strconv.Atoi} }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("dialqbench", flag.ExitOnError)
-	only := fs.String("only", "accept,sync,idle,join,bridge", "benchmarks to run: accept, sync, idle, join, bridge")
+	only := fs.String("only", "accept,sync,idle,join,bridge,list", "benchmarks to run: accept, sync, idle, join, bridge, list")
 	var a acceptOptions
 	fs.IntVar(&a.Conns, "accept-conns", 32, "(a) concurrent keep-alive connections")
 	fs.DurationVar(&a.Warmup, "accept-warmup", 2*time.Second, "(a) warm-up before each measured window")
@@ -139,6 +141,9 @@ func run(args []string) error {
 	fs.DurationVar(&br.TCI, "bridge-tci", 100*time.Millisecond,
 		"bridge: the worker's TaskCheckInterval (DIALQ_TASK_CHECK_INTERVAL), long so that its idle polling of the queue, (c)'s figure, is not counted as the calls' CPU")
 	fs.StringVar(&br.Scenario, "bridge-scenario", "deploy/sipp/bench-phone.xml", "bridge: the sipp phone's scenario")
+	l := listOptions{Tenants: 4}
+	fs.IntVar(&l.Calls, "list-calls", 1_000_000, "list: calls stored before GET /calls is timed")
+	fs.IntVar(&l.Requests, "list-requests", 50, "list: measured requests per page")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -190,6 +195,7 @@ func run(args []string) error {
 	step("idle", func() (err error) { rep.Idle, err = runIdle(ctx, i, *logDir); return })
 	step("join", func() (err error) { rep.Join, err = runJoin(ctx, e, j, *logDir); return })
 	step("bridge", func() (err error) { rep.Bridge, err = runBridge(ctx, e, br, *logDir); return })
+	step("list", func() (err error) { rep.List, err = runList(ctx, e, l, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()

@@ -34,6 +34,7 @@ type report struct {
 	Idle     *idleResult   `json:"idle,omitempty"`
 	Join     *joinResult   `json:"join,omitempty"`
 	Bridge   *bridgeResult `json:"bridge,omitempty"`
+	List     *listResult   `json:"list,omitempty"`
 	Broken   []string      `json:"broken,omitempty"`
 }
 
@@ -214,6 +215,9 @@ func (r *report) markdown() string {
 	}
 	if br := r.Bridge; br != nil && len(br.Runs) > 0 {
 		b.WriteString(br.markdown(r.Machine.NProc))
+	}
+	if l := r.List; l != nil {
+		b.WriteString(l.markdown())
 	}
 	if len(r.Broken) > 0 {
 		p("Broken: %s\n\n", strings.Join(r.Broken, "; "))

@@ -148,6 +148,7 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 		WriteTimeout:      maxWait + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	a.srv.RegisterOnShutdown(a.Handler.EndStreams)
 	return a, nil
 }
 

@@ -24,6 +24,7 @@ type Store interface {
 	GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
 	ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error)
 	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
+	EventsAfter(ctx context.Context, id uuid.UUID, after int64) ([]dialq.CallEvent, error)
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
 	RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error

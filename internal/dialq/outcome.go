@@ -23,6 +23,9 @@ type Failure struct {
 
 // CallEvent is one entry of a call's timeline.
 type CallEvent struct {
+	// ID orders the events of every call; a stream of the timeline resumes
+	// after it (Last-Event-ID).
+	ID     int64     `db:"id" json:"id"`
 	At     time.Time `db:"at" json:"at"`
 	Kind   string    `db:"kind" json:"kind"`
 	Detail string    `db:"detail" json:"detail"`

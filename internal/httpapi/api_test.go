@@ -43,6 +43,8 @@ type harness struct {
 	assistant uuid.UUID
 	twilio    string
 	exotel    string
+	// notify announces call changes to the API, as the worker does.
+	notify *notify.Publisher
 }
 
 // harnessConfig is how a test sets up the API under test.
@@ -91,7 +93,7 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 
 	h := &harness{t: t, srv: srv, api: api, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
-		twilio: "ST_" + testenv.Name("tw"), exotel: "ST_" + testenv.Name("ex")}
+		twilio: "ST_" + testenv.Name("tw"), exotel: "ST_" + testenv.Name("ex"), notify: notify.NewPublisher(rdb, channel)}
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: h.tenant, Name: "acme"}))
 	k, key := dialq.NewAPIKey(h.tenant)
 	require.NoError(t, db.CreateAPIKey(ctx, k, "test"))

@@ -110,16 +110,33 @@ func viewOf(call *dialq.Call) callView {
 }
 
 // handleCallEvents is GET /call/{id}/events: the timeline GET /call/{id}
-// shows, alone.
+// shows, alone; with ?stream=true, as Server-Sent Events that follow the
+// call to its end (streamEvents).
 func (s *Server) handleCallEvents(c *gin.Context) {
 	id, err := callIDParam(c)
 	if err != nil {
 		writeError(c, s.log, err)
 		return
 	}
+	stream, err := streamParam(c.Request.URL.RawQuery)
+	if err != nil {
+		writeError(c, s.log, err)
+		return
+	}
+	var after int64
+	if stream {
+		if after, err = lastEventID(c.Request); err != nil {
+			writeError(c, s.log, err)
+			return
+		}
+	}
 	call, err := s.calls.Get(c.Request.Context(), tenantOf(c), id)
 	if err != nil {
 		writeError(c, s.log, err)
+		return
+	}
+	if stream {
+		s.streamEvents(c, call, after)
 		return
 	}
 	events, err := s.calls.Events(c.Request.Context(), call)

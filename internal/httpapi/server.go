@@ -44,6 +44,12 @@ type Config struct {
 	// Webhooks serves the tenants' webhook endpoints; nil answers their
 	// routes 503.
 	Webhooks *webhooks.Service
+	// StreamHeartbeat is how often a quiet event stream (GET
+	// /call/{id}/events?stream=true) sends a comment line. Default 15 s.
+	StreamHeartbeat time.Duration
+	// MaxStream is the longest an event stream stays open; the client then
+	// reconnects with Last-Event-ID. Default 1 h.
+	MaxStream time.Duration
 }
 
 // Server is the HTTP API.
@@ -56,6 +62,9 @@ type Server struct {
 	now    func() time.Time
 	engine *gin.Engine
 	keys   *ttlcache.Cache[[32]byte, uuid.UUID]
+	// streams ends when EndStreams is called, and every event stream with it.
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // New returns the API over the calls service svc. ready, if set, is checked
@@ -64,7 +73,14 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 60 * time.Second
 	}
+	if cfg.StreamHeartbeat <= 0 {
+		cfg.StreamHeartbeat = 15 * time.Second
+	}
+	if cfg.MaxStream <= 0 {
+		cfg.MaxStream = time.Hour
+	}
 	s := &Server{calls: svc, store: store, ready: ready, log: log, cfg: cfg, now: time.Now}
+	s.streams, s.endStreams = context.WithCancel(context.Background())
 	s.keys = ttlcache.New[[32]byte, uuid.UUID](cfg.CacheTTL, 10000, s.now)
 
 	gin.SetMode(gin.ReleaseMode)
@@ -113,6 +129,11 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	s.engine = r
 	return s, nil
 }
+
+// EndStreams closes every event stream, now and from now on: a shutting
+// down server (http.Server.RegisterOnShutdown) does not wait an hour for
+// them. Their clients reconnect, with Last-Event-ID, to another process.
+func (s *Server) EndStreams() { s.endStreams() }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }

@@ -278,9 +278,15 @@ func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) e
 
 // Events returns the call's timeline, oldest first.
 func (s *DB) Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error) {
+	return s.EventsAfter(ctx, id, 0)
+}
+
+// EventsAfter returns the events of the call's timeline recorded after the
+// event after (its ID; 0 for all), oldest first.
+func (s *DB) EventsAfter(ctx context.Context, id uuid.UUID, after int64) ([]dialq.CallEvent, error) {
 	var ev []dialq.CallEvent
 	err := s.db.SelectContext(ctx, &ev,
-		`SELECT at, kind, detail, status, ignored FROM call_events WHERE call_id = $1 ORDER BY id`, id)
+		`SELECT id, at, kind, detail, status, ignored FROM call_events WHERE call_id = $1 AND id > $2 ORDER BY id`, id, after)
 	if err != nil {
 		return nil, fmt.Errorf("list events of call %s: %w", id, err)
 	}
@@ -310,6 +316,25 @@ func (s *DB) RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) 
 // first; f must be validated (dialq.CallFilter.Validate). The order is
 // (created_at, id) descending, which the cursor continues exactly.
 func (s *DB) ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error) {
+	q, args := ListCallsSQL(tenantID, f)
+	var rows []callRow
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, fmt.Errorf("list calls: %w", err)
+	}
+	out := make([]*dialq.Call, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].call()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ListCallsSQL is the statement ListCalls runs for f, and its arguments:
+// what a benchmark EXPLAINs.
+func ListCallsSQL(tenantID uuid.UUID, f dialq.CallFilter) (string, []any) {
 	q := `SELECT ` + callColumns + ` FROM calls WHERE tenant_id = $1`
 	args := []any{tenantID}
 	arg := func(v any) string {
@@ -335,19 +360,7 @@ func (s *DB) ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilt
 		q += ` AND (created_at, id) < (` + arg(at) + `, ` + arg(id) + `)`
 	}
 	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + arg(f.Limit)
-	var rows []callRow
-	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
-		return nil, fmt.Errorf("list calls: %w", err)
-	}
-	out := make([]*dialq.Call, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].call()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return q, args
 }
 
 // ClaimLiveLiveKitCalls returns up to limit live LiveKit SIP calls (twilio)

@@ -100,6 +100,10 @@ type Call struct {
 	StartInstruction string `db:"start_instruction"`
 	AgentName        string `db:"agent_name"`
 	LiveKitTrunkID   string `db:"livekit_trunk_id"`
+	// AgentJoinTimeout is how long the worker waits for the agent to join
+	// the room before it dials; zero dials without waiting (the assistant's
+	// DialWithoutAgent, and calls accepted before the wait existed).
+	AgentJoinTimeout time.Duration `db:"-"`
 
 	Status        CallStatus    `db:"status"`
 	FailureReason FailureReason `db:"failure_reason"`

@@ -19,24 +19,26 @@ import (
 const insertCallSQL = `
 INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
                    prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
-                   idempotency_key, request_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15)
+                   idempotency_key, request_hash, agent_join_timeout_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16)
 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
 	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, created_at, updated_at, dialed_at,
-	answered_at, ended_at`
+	answered_at, ended_at, agent_join_timeout_ms`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
 type callRow struct {
 	dialq.Call
-	MetadataJSON []byte `db:"metadata"`
+	MetadataJSON       []byte `db:"metadata"`
+	AgentJoinTimeoutMS int64  `db:"agent_join_timeout_ms"`
 }
 
 func (r *callRow) call() (*dialq.Call, error) {
 	c := r.Call
+	c.AgentJoinTimeout = time.Duration(r.AgentJoinTimeoutMS) * time.Millisecond
 	if err := json.Unmarshal(r.MetadataJSON, &c.Metadata); err != nil {
 		return nil, fmt.Errorf("decode metadata of call %s: %w: %w", c.ID, dialq.ErrUnreadableCall, err)
 	}
@@ -58,7 +60,7 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	}
 	res, err := s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
 		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt,
-		c.IdempotencyKey, c.RequestHash)
+		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("insert call: %w", err)
 	}
@@ -206,6 +208,14 @@ func (s *DB) RecordRoom(ctx context.Context, id uuid.UUID, room string) error {
 func (s *DB) RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state string) error {
 	_, err := s.record(ctx, "", "agent_dispatched", dispatchID,
 		`dispatch_id = $5, dispatch_state = $6`, notDialedYet, id, dispatchID, state)
+	return err
+}
+
+// RecordAgentJoined records that the dispatched agent joined the call's
+// room as identity, after waiting took: its dispatch is running.
+func (s *DB) RecordAgentJoined(ctx context.Context, id uuid.UUID, identity string, waited time.Duration) error {
+	_, err := s.record(ctx, "", "agent_joined", fmt.Sprintf("%s joined after %s", identity, waited.Round(time.Millisecond)),
+		`dispatch_state = $5`, notDialedYet, id, dialq.DispatchRunning)
 	return err
 }
 

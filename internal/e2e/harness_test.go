@@ -26,6 +26,7 @@ import (
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipbridge"
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/testagent"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
@@ -55,6 +56,7 @@ type stack struct {
 	rooms       *lksdk.RoomServiceClient
 	dispatchAPI *lksdk.AgentDispatchClient
 	bridge      *sipbridge.Manager // the worker's SIP bridge, when it has one
+	agent       *testagent.Agent   // the registered agent, with stackOptions.agent
 }
 
 type stackOptions struct {
@@ -70,6 +72,14 @@ type stackOptions struct {
 	exotelPhone *testenv.SippRun
 	// secretKey opens the exotel trunk's sealed password in the worker.
 	secretKey string
+	// agent registers a test agent under the assistant's agent name, and
+	// the assistant waits for it to join before each dial, as assistants do
+	// by default. Without it the assistant dials without waiting
+	// (DialWithoutAgent): nothing would join. waitForAgent makes the
+	// assistant wait with no agent registered.
+	agent, waitForAgent bool
+	// agentJoinTimeout is the assistant's; zero is the default.
+	agentJoinTimeout time.Duration
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -111,7 +121,13 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	require.NoError(t, db.SaveAssistant(ctx, &dialq.Assistant{ID: s.assistant, TenantID: s.tenant, Name: "e2e",
 		Prompt:           "Hello {{name}}, you're calling from {{company}}.",
 		StartInstruction: "Hi {{name}}, this is {{agent_name}} speaking.",
-		AgentName:        s.agentName}))
+		AgentName:        s.agentName, AgentJoinTimeout: o.agentJoinTimeout, DialWithoutAgent: !o.agent && !o.waitForAgent}))
+	if o.agent {
+		agent, err := testagent.Start(ctx, testagent.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, AgentName: s.agentName, Logger: log})
+		require.NoError(t, err)
+		t.Cleanup(func() { agent.Close() })
+		s.agent = agent
+	}
 	require.NoError(t, db.SaveTrunk(ctx, &dialq.Trunk{ID: s.twilio, TenantID: s.tenant, Provider: dialq.ServiceTwilio, LiveKitTrunkID: s.twilio}))
 	exotel := &dialq.Trunk{ID: s.exotel, TenantID: s.tenant, Provider: dialq.ServiceExotel}
 	if p := o.exotelPhone; p != nil {

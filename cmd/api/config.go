@@ -30,6 +30,7 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 		},
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
+	c.SecretKey = l.String("DIALQ_SECRET_KEY", "")
 	c.Calls.PollInterval = l.Duration("DIALQ_WAIT_POLL", time.Second)
 	c.Calls.CacheTTL = cacheTTL
 	admin, password := l.String("DIALQ_ADMIN_USER", ""), l.String("DIALQ_ADMIN_PASSWORD", "")

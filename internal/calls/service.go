@@ -21,6 +21,8 @@ type Store interface {
 	FindTrunk(ctx context.Context, tenantID uuid.UUID, id string) (*dialq.Trunk, error)
 	CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error)
+	GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
+	RecordReport(ctx context.Context, id uuid.UUID, r dialq.Report) error
 	ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error)
 	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
@@ -52,6 +54,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// HangupWait is how long Hangup waits to see the call end. Default 5 s.
 	HangupWait time.Duration
+	// ReportTokens checks the tokens calls' agents report and hang up with
+	// (DIALQ_SECRET_KEY); nil accepts none, only API keys.
+	ReportTokens *dialq.ReportTokens
 }
 
 // Service is the calls service. Its methods are safe for concurrent use.

@@ -54,6 +54,13 @@ type Dialer struct {
 	// dial starts with less than RingTimeout + dialq.DialMargin left before
 	// the task's deadline (DIALQ_DIAL_TIMEOUT).
 	RingTimeout time.Duration
+	// PublicURL is where the API answers for the agents
+	// (DIALQ_PUBLIC_URL): their report URL is made of it.
+	PublicURL string
+	// ReportTokens issues the token each call's agent reports with; nil
+	// issues none (no DIALQ_SECRET_KEY): the agent then reports with the
+	// tenant's API key.
+	ReportTokens *dialq.ReportTokens
 	// AgentPoll is how often the room is looked at while the call waits for
 	// its agent to join (150 ms when zero).
 	AgentPoll time.Duration
@@ -166,7 +173,8 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 	}
 
 	if c.DispatchID == "" {
-		md := dialq.DispatchMetadataFor(c)
+		md := dialq.DispatchMetadataFor(c, dialq.ReportAccess{
+			URL: dialq.ReportURL(d.PublicURL, c.ID), Token: d.ReportTokens.Issue(c)})
 		var disp dialq.Dispatch
 		found := false
 		if c.Attempts > 1 {

@@ -129,6 +129,9 @@ type Call struct {
 	DialedAt   *time.Time `db:"dialed_at"`
 	AnsweredAt *time.Time `db:"answered_at"`
 	EndedAt    *time.Time `db:"ended_at"`
+
+	// Report is the agent's latest report of the call; nil until it sends one.
+	Report *Report `db:"-"`
 }
 
 // Placed reports whether the call went out as far as a synchronous request
@@ -169,10 +172,15 @@ type DispatchMetadata struct {
 	ToNumber         string         `json:"to_number"`
 	CallService      CallService    `json:"call_service"`
 	AssistantID      string         `json:"assistant_id"`
+	// ReportURL and ReportToken: the agent posts its report of the call
+	// there, with Authorization: Bearer <report_token> (docs/agents.md).
+	ReportURL   string `json:"report_url,omitempty"`
+	ReportToken string `json:"report_token,omitempty"`
 }
 
-// DispatchMetadataFor builds what the agent receives for c.
-func DispatchMetadataFor(c *Call) string {
+// DispatchMetadataFor builds what the agent receives for c, with where and
+// how it reports back.
+func DispatchMetadataFor(c *Call, r ReportAccess) string {
 	md := c.Metadata
 	if md == nil {
 		md = map[string]any{}
@@ -185,6 +193,8 @@ func DispatchMetadataFor(c *Call) string {
 		ToNumber:         c.ToNumber,
 		CallService:      c.Service,
 		AssistantID:      c.AssistantID.String(),
+		ReportURL:        r.URL,
+		ReportToken:      r.Token,
 	})
 	return string(b)
 }

@@ -27,18 +27,25 @@ const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_serv
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
 	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, created_at, updated_at, dialed_at,
-	answered_at, ended_at, agent_join_timeout_ms`
+	answered_at, ended_at, agent_join_timeout_ms, report`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
 type callRow struct {
 	dialq.Call
 	MetadataJSON       []byte `db:"metadata"`
 	AgentJoinTimeoutMS int64  `db:"agent_join_timeout_ms"`
+	ReportJSON         []byte `db:"report"`
 }
 
 func (r *callRow) call() (*dialq.Call, error) {
 	c := r.Call
 	c.AgentJoinTimeout = time.Duration(r.AgentJoinTimeoutMS) * time.Millisecond
+	if r.ReportJSON != nil {
+		c.Report = &dialq.Report{}
+		if err := json.Unmarshal(r.ReportJSON, c.Report); err != nil {
+			return nil, fmt.Errorf("decode report of call %s: %w", c.ID, err)
+		}
+	}
 	if err := json.Unmarshal(r.MetadataJSON, &c.Metadata); err != nil {
 		return nil, fmt.Errorf("decode metadata of call %s: %w: %w", c.ID, dialq.ErrUnreadableCall, err)
 	}
@@ -217,6 +224,21 @@ func (s *DB) RecordAgentJoined(ctx context.Context, id uuid.UUID, identity strin
 	_, err := s.record(ctx, "", "agent_joined", fmt.Sprintf("%s joined after %s", identity, waited.Round(time.Millisecond)),
 		`dispatch_state = $5`, notDialedYet, id, dialq.DispatchRunning)
 	return err
+}
+
+// RecordReport stores r as the call's report, in place of any earlier one,
+// whatever the call's status: agents report once the call is over. The
+// timeline's event says who answered and the disposition.
+func (s *DB) RecordReport(ctx context.Context, id uuid.UUID, r dialq.Report) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	detail := strings.TrimSpace(fmt.Sprintf("answered_by=%s disposition=%s", r.AnsweredBy, r.Disposition))
+	if _, err := s.record(ctx, "", "report", detail, `report = $5`, "", id, b); err != nil {
+		return err
+	}
+	return nil
 }
 
 // notDialedYet keeps the dial task's steps off a call whose outcome is

@@ -4,8 +4,12 @@
 #   2. migrations and the demo tenant (API key, assistant, one trunk per provider)
 #   3. the LOCAL PHONE SIMULATOR standing in for LiveKit's SIP service, a local
 #      sipp "Exotel phone" the demo Exotel trunk dials over real SIP/RTP, the
-#      API and a worker, until Ctrl-C, which stops these four (by PID) and
-#      leaves the stack of step 1 running: 'make down' stops it
+#      API, a worker and the DEMO agent (examples/node-agent, on LiveKit Agents
+#      for Node.js, under the demo assistant's agent name), until Ctrl-C, which
+#      stops these (by PID) and leaves the stack of step 1 running: 'make down'
+#      stops it
+# DIALQ_DEMO_AGENT=0 leaves the demo agent out: run your own agent under the
+# demo assistant's agent name (DIALQ_AGENT_NAME in .dialq/demo.env) instead.
 # Point LIVEKIT_URL (and LIVEKIT_API_KEY/SECRET) at a LiveKit deployment with
 # SIP to dial real phones instead; then the simulator is not started.
 set -euo pipefail
@@ -15,6 +19,7 @@ API_ADDR=${DIALQ_API_ADDR:-127.0.0.1:58080}
 PHONESIM_ADDR=${PHONESIM_ADDR:-127.0.0.1:58090}
 EXOTEL_PHONE_ADDR=${DIALQ_EXOTEL_PHONE_ADDR:-127.0.0.1:58060}
 EXOTEL_PHONE_MEDIA_PORT=${DIALQ_EXOTEL_PHONE_MEDIA_PORT:-58300}
+DEMO_AGENT=${DIALQ_DEMO_AGENT:-1}
 
 external_livekit=${LIVEKIT_URL:-}
 bash deploy/stack.sh up
@@ -25,6 +30,11 @@ set +a
 
 echo "[run] building binaries into bin/"
 go build -o bin/ ./cmd/...
+
+if [[ $DEMO_AGENT != 0 ]] && ! bash deploy/node-agent.sh install; then
+	echo "[run] WARNING: the demo agent's install failed (output above); running without it"
+	DEMO_AGENT=0
+fi
 
 # What this run starts, by PID: Ctrl-C (or any exit) stops exactly these.
 # The stack (PostgreSQL, Redis, livekit-server) is deploy/stack.sh's: it
@@ -99,6 +109,14 @@ started "API (pid $!)"
 bin/worker > >(prefix worker) 2>&1 &
 started "worker (pid $!)"
 
+if [[ $DEMO_AGENT != 0 ]]; then
+	echo "[run] starting the DEMO agent (examples/node-agent) as '$DIALQ_AGENT_NAME': it plays a tone, no AI; set DIALQ_DEMO_AGENT=0 to bring your own"
+	(cd examples/node-agent && DIALQ_AGENT_NAME=$DIALQ_AGENT_NAME exec node agent.js start) > >(prefix demo-agent) 2>&1 &
+	started "demo agent (pid $!)"
+else
+	echo "[run] no demo agent (DIALQ_DEMO_AGENT=0): start your agent under the agent name '$DIALQ_AGENT_NAME'"
+fi
+
 for _ in $(seq 1 100); do
 	curl -fs -o /dev/null "http://$API_ADDR/readyz" && break
 	sleep 0.1
@@ -114,6 +132,11 @@ cat <<MSG
 MSG
 if [[ -z $external_livekit ]]; then
 	echo "   Phones:     LOCAL PHONE SIMULATOR at http://$PHONESIM_ADDR (no real call is placed)"
+fi
+if [[ $DEMO_AGENT != 0 ]]; then
+	echo "   Agent:      DEMO agent '$DIALQ_AGENT_NAME' (examples/node-agent: a tone, no AI); DIALQ_DEMO_AGENT=0 to bring your own"
+else
+	echo "   Agent:      none started; run yours under the agent name '$DIALQ_AGENT_NAME'"
 fi
 echo "   Exotel:     the demo Exotel trunk dials a LOCAL sipp phone on tcp $EXOTEL_PHONE_ADDR (real SIP and RTP, echoes audio)"
 cat <<MSG

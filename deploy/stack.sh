@@ -25,6 +25,11 @@ LIVEKIT_PORT=${DIALQ_LIVEKIT_PORT:-57880}
 LIVEKIT_RTC_PORT_START=${DIALQ_LIVEKIT_RTC_PORT_START:-57900}
 LIVEKIT_RTC_PORT_END=${DIALQ_LIVEKIT_RTC_PORT_END:-57999}
 LIVEKIT_VERSION=${DIALQ_LIVEKIT_VERSION:-v1.13.5}
+# livekit-server posts its webhooks (participant left, room finished: the
+# end of a LiveKit SIP call) to make run's API and to the address the e2e
+# tests' webhook test listens on.
+API_ADDR=${DIALQ_API_ADDR:-127.0.0.1:58080}
+TEST_WEBHOOK_ADDR=${DIALQ_TEST_WEBHOOK_ADDR:-127.0.0.1:57871}
 TIMEOUT=${DIALQ_STACK_TIMEOUT:-60}
 
 HOST=127.0.0.1
@@ -396,6 +401,11 @@ livekit_write_config() {
 		  enable_loopback_candidate: true
 		  ips:
 		    includes: [$HOST/32]
+		webhook:
+		  api_key: $LIVEKIT_API_KEY
+		  urls:
+		    - http://$API_ADDR/livekit/webhook
+		    - http://$TEST_WEBHOOK_ADDR/livekit/webhook
 		logging:
 		  level: info
 	EOF
@@ -403,6 +413,17 @@ livekit_write_config() {
 
 livekit_start() {
 	livekit_ok || die "$LIVEKIT_BIN missing or broken; run: deploy/stack.sh tools"
+	if livekit_running; then
+		# A config written by an older version of this script (no webhook
+		# URLs, say) is replaced: livekit-server reads it only at start.
+		local old
+		old=$(cat "$LIVEKIT_CONF" 2>/dev/null || true)
+		livekit_write_config
+		if [[ $old != "$(cat "$LIVEKIT_CONF")" ]]; then
+			log "livekit: its config changed; restarting it"
+			stop_pid livekit "$LIVEKIT_PIDFILE" livekit-server
+		fi
+	fi
 	if livekit_running; then
 		log "livekit: already running (pid $(read_pid "$LIVEKIT_PIDFILE"), port $LIVEKIT_PORT)"
 	else
@@ -445,6 +466,7 @@ write_env() {
 		export LIVEKIT_API_KEY='$LIVEKIT_API_KEY'
 		export LIVEKIT_API_SECRET='$LIVEKIT_API_SECRET'
 		export DIALQ_STATE_DIR='$STATE_DIR'
+		export DIALQ_TEST_WEBHOOK_ADDR='$TEST_WEBHOOK_ADDR'
 	EOF
 	mv -f "$tmp" "$ENV_FILE"
 }

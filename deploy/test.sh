@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 STATE=${DIALQ_STATE_DIR:-$PWD/.dialq}
 
 bash deploy/stack.sh up
+# The e2e tests place calls with the Node example agent: install it here, where
+# its output shows, rather than inside a test.
+bash deploy/node-agent.sh install
 set -a
 # shellcheck source=/dev/null
 . "$STATE/stack.env"

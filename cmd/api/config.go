@@ -31,6 +31,11 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
 	c.SecretKey = l.String("DIALQ_SECRET_KEY", "")
+	// LiveKit: optional for the API. With it, the API verifies LiveKit's
+	// webhooks (POST /livekit/webhook) and hangs up LiveKit SIP calls.
+	c.LiveKit.URL = l.String("LIVEKIT_URL", "")
+	c.LiveKit.APIKey = l.String("LIVEKIT_API_KEY", "")
+	c.LiveKit.APISecret = l.String("LIVEKIT_API_SECRET", "")
 	c.Calls.PollInterval = l.Duration("DIALQ_WAIT_POLL", time.Second)
 	c.Calls.CacheTTL = cacheTTL
 	admin, password := l.String("DIALQ_ADMIN_USER", ""), l.String("DIALQ_ADMIN_PASSWORD", "")
@@ -41,6 +46,8 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 	l.Check(c.Dial.Timeout >= 30*time.Second, "DIALQ_DIAL_TIMEOUT", "must be at least 30s: it has to outlast the ring time")
 	l.Check(c.Calls.PollInterval > 0, "DIALQ_WAIT_POLL", "must be more than 0")
 	l.Check((admin == "") == (password == ""), "DIALQ_ADMIN_USER", "and DIALQ_ADMIN_PASSWORD must be set together")
+	l.Check((c.LiveKit.URL == "") == (c.LiveKit.APIKey == "") && (c.LiveKit.APIKey == "") == (c.LiveKit.APISecret == ""),
+		"LIVEKIT_URL", "LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set together (or none, for an API without LiveKit webhooks and hang-ups of LiveKit SIP calls)")
 	if admin != "" {
 		c.HTTP.Monitoring = &httpapi.MonitoringConfig{
 			Redis: asynq.RedisClientOpt{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB},

@@ -47,7 +47,11 @@ func seedDemo(ctx context.Context, args []string) error {
 	noAgent := fs.Bool("dial-without-agent", false,
 		"the demo assistant dials without waiting for its agent to join: for a demo run with no agent registered under "+demoAgentName+
 			" (otherwise its calls fail as agent_unavailable after 10 s, nobody rung)")
+	joinTimeout := fs.Duration("agent-join-timeout", dialq.DefaultAgentJoinTimeout, "how long the demo assistant's calls wait for its agent to join before the phone is dialed")
 	fs.Parse(args)
+	if *joinTimeout <= 0 {
+		return fmt.Errorf("-agent-join-timeout must be positive")
+	}
 
 	l := envconf.New()
 	dsn := l.Required("DATABASE_URL")
@@ -78,6 +82,7 @@ func seedDemo(ctx context.Context, args []string) error {
 		StartInstruction: "Hi {{name|there}}, this is {{agent_name|Sarah}} from {{company|Acme Corp}}.",
 		AgentName:        demoAgentName,
 		DialWithoutAgent: *noAgent,
+		AgentJoinTimeout: *joinTimeout,
 	}); err != nil {
 		return err
 	}

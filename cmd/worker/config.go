@@ -60,6 +60,11 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 	if l.Bool("DIALQ_BRIDGE", true) {
 		c.Bridge = &bridge
 	}
+	c.Reconcile = app.ReconcileConfig{
+		Interval:    l.Duration("DIALQ_RECONCILE_INTERVAL", 5*time.Second),
+		MaxDuration: bridge.MaxCallDuration,
+		AgentGrace:  l.Duration("DIALQ_AGENT_GRACE", 30*time.Second),
+	}
 	level := l.String("DIALQ_LOG_LEVEL", "info")
 	c.Server.Queue = c.Dial.Queue
 	if c.Server.ShutdownTimeout == 0 {
@@ -80,6 +85,8 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 	l.Check(c.SweepAge >= time.Second, "DIALQ_SWEEP_AGE", "must be at least 1s")
 	l.Check(bridge.NoRTPTimeout >= time.Second, "DIALQ_NO_RTP_TIMEOUT", "must be at least 1s")
 	l.Check(bridge.MaxCallDuration >= time.Minute, "DIALQ_MAX_CALL_DURATION", "must be at least 1m")
+	l.Check(c.Reconcile.Interval >= 100*time.Millisecond, "DIALQ_RECONCILE_INTERVAL", "must be at least 100ms")
+	l.Check(c.Reconcile.AgentGrace >= 0, "DIALQ_AGENT_GRACE", "must not be negative (0 turns the check off)")
 	l.Check(bridge.DrainTimeout >= 0, "DIALQ_DRAIN_TIMEOUT", "must not be negative")
 	l.Check(bridge.Heartbeat >= time.Second, "DIALQ_BRIDGE_HEARTBEAT", "must be at least 1s")
 	l.Check(bridge.Nice >= -20 && bridge.Nice <= 0, "DIALQ_BRIDGE_NICE", "must be from -20 to 0")

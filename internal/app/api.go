@@ -14,6 +14,7 @@ import (
 
 	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/httpapi"
+	"github.com/dialq/dialq/internal/livekit"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
@@ -41,6 +42,9 @@ type APIConfig struct {
 	// agents; the workers must have the same. Empty: agents report with
 	// the tenant's API key only.
 	SecretKey string
+	// LiveKit, when set (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET),
+	// lets the API verify LiveKit's webhooks and hang up LiveKit SIP calls.
+	LiveKit livekit.Config
 }
 
 // Calls is the calls service with what it stands on: Postgres, the queue,
@@ -79,6 +83,9 @@ func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, 
 		return nil, err
 	}
 	c.Service = calls.New(c.DB, enq, c.hub, notify.NewHangups(c.Redis, cfg.Channels.Hangup), log, callsCfg)
+	if cfg.LiveKit.URL != "" {
+		c.Service.UseLiveKit(livekit.New(cfg.LiveKit), notify.NewPublisher(c.Redis, cfg.Channels.Notify))
+	}
 	return c, nil
 }
 
@@ -122,7 +129,11 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 		}
 	}()
 	rdb := a.Redis
-	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, cfg.HTTP); err != nil {
+	httpCfg := cfg.HTTP
+	if cfg.LiveKit.APIKey != "" {
+		httpCfg.LiveKitWebhooks = livekit.NewWebhooks(cfg.LiveKit.APIKey, cfg.LiveKit.APISecret)
+	}
+	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, httpCfg); err != nil {
 		return nil, err
 	}
 	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/priority"
 	"github.com/dialq/dialq/internal/queue"
+	"github.com/dialq/dialq/internal/reconcile"
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipbridge"
 	"github.com/dialq/dialq/internal/sipbridge/sipua"
@@ -54,6 +55,16 @@ type WorkerConfig struct {
 	// SecretKey (DIALQ_SECRET_KEY) signs each call's report token; the API
 	// must have the same. Empty issues none.
 	SecretKey string
+	// Reconcile closes LiveKit SIP calls no webhook ended and runs their
+	// watchdogs.
+	Reconcile ReconcileConfig
+}
+
+// ReconcileConfig is the reconciler's part of the worker's config.
+type ReconcileConfig struct {
+	Interval    time.Duration // DIALQ_RECONCILE_INTERVAL: how often live LiveKit SIP calls are checked
+	MaxDuration time.Duration // DIALQ_MAX_CALL_DURATION: answered calls this long are hung up
+	AgentGrace  time.Duration // DIALQ_AGENT_GRACE: an answered call with no agent this long is hung up
 }
 
 // BridgeConfig is the SIP bridge's part of the worker's config.
@@ -99,8 +110,10 @@ type Worker struct {
 	Dialer *dialer.Dialer
 	// Bridge holds the calls this process bridges; nil without a bridge.
 	Bridge *sipbridge.Manager
-	ua     *sipua.UA
-	srv    *asynq.Server
+	// Reconciler closes the LiveKit SIP calls no webhook ended.
+	Reconciler *reconcile.Reconciler
+	ua         *sipua.UA
+	srv        *asynq.Server
 	// services run beside the asynq server: the sweeper and the bridge's
 	// heartbeat, orphan closer and relay log.
 	services []background.Service
@@ -137,6 +150,7 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		Rooms:       lk,
 		Lines:       map[dialq.CallService]dialq.Line{dialq.ServiceTwilio: livekit.NewLine(lk, cfg.RingTimeout)},
 		Notify:      pub,
+		Phones:      lk,
 		Log:         log,
 		Now:         w.now,
 		RingTimeout: cfg.RingTimeout,
@@ -157,6 +171,10 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	w.srv = asynq.NewServerFromRedisClient(w.Redis, dialer.ServerConfig(cfg.Server, log))
 	w.services = append(w.services, dialer.NewSweeper(dialer.SweeperConfig{Store: w.DB,
 		Enqueue: queue.NewEnqueuer(asynq.NewClientFromRedisClient(w.Redis), cfg.Dial), Log: log, Age: cfg.SweepAge, Now: w.now}))
+	w.Reconciler = reconcile.NewReconciler(reconcile.Config{Store: w.DB, LiveKit: lk, Notify: pub, Log: log,
+		Interval: cfg.Reconcile.Interval, MaxDuration: cfg.Reconcile.MaxDuration, AgentGrace: cfg.Reconcile.AgentGrace,
+		RingBudget: cfg.RingTimeout + 4*dialq.DialMargin, Now: w.now})
+	w.services = append(w.services, w.Reconciler)
 	return w, nil
 }
 

@@ -26,7 +26,21 @@ type Store interface {
 	ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error)
 	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
+	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
+	RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
 	RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error)
+}
+
+// Phones hangs up LiveKit SIP calls: it removes the phone participant from
+// the call's room (package livekit).
+type Phones interface {
+	RemovePhone(ctx context.Context, room, identity string) error
+}
+
+// Notifier announces a call's change to waiting requests of every API
+// process.
+type Notifier interface {
+	CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error
 }
 
 // Queue puts a call's dial task on the queue.
@@ -65,6 +79,8 @@ type Service struct {
 	queue   Queue
 	watch   Watcher
 	hangups Hangups
+	phones  Phones
+	notify  Notifier
 	log     *slog.Logger
 	cfg     Config
 	// Now is the clock.
@@ -93,6 +109,13 @@ func New(store Store, queue Queue, watch Watcher, hangups Hangups, log *slog.Log
 	s.assistants = ttlcache.New[tenantKey, *dialq.Assistant](cfg.CacheTTL, 10000, now)
 	s.trunks = ttlcache.New[tenantKey, *dialq.Trunk](cfg.CacheTTL, 10000, now)
 	return s
+}
+
+// UseLiveKit lets the service hang up LiveKit SIP calls (phones) and
+// announce the changes it records (notify). Without it, a hang-up of such
+// a call is EUNAVAILABLE.
+func (s *Service) UseLiveKit(phones Phones, notify Notifier) {
+	s.phones, s.notify = phones, notify
 }
 
 // Get returns the tenant's call id.

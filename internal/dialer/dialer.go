@@ -50,6 +50,11 @@ type Dialer struct {
 	Log    *slog.Logger
 	// Now is the clock; tests may set it.
 	Now func() time.Time
+	// Phones hangs up a LiveKit SIP phone that answered a call already over
+	// (hung up through the API while it rang). Optional.
+	Phones interface {
+		RemovePhone(ctx context.Context, room, identity string) error
+	}
 	// RingTimeout is how long the phone may ring (DIALQ_RING_TIMEOUT). No
 	// dial starts with less than RingTimeout + dialq.DialMargin left before
 	// the task's deadline (DIALQ_DIAL_TIMEOUT).
@@ -358,8 +363,18 @@ func (d *Dialer) dialed(ctx context.Context, log *slog.Logger, c *dialq.Call, re
 }
 
 func (d *Dialer) answered(ctx context.Context, log *slog.Logger, c *dialq.Call, p dialq.Participant) error {
-	if _, err := d.Store.RecordAnswered(context.WithoutCancel(ctx), c.ID, p, d.Now()); err != nil {
+	ok, err := d.Store.RecordAnswered(context.WithoutCancel(ctx), c.ID, p, d.Now())
+	if err != nil {
 		return fmt.Errorf("record answer: %w", err)
+	}
+	if !ok && d.Phones != nil && c.Service == dialq.ServiceTwilio {
+		// The call ended while the phone rang (hung up through the API,
+		// canceled): nobody is to talk to a phone that answered anyway.
+		log.Info("the phone answered a call already over; hanging it up", "participant_sid", p.SID)
+		if err := d.Phones.RemovePhone(context.WithoutCancel(ctx), c.RoomName, p.Identity); err != nil {
+			log.Warn("hang up the phone of a call already over", "err", err)
+		}
+		return nil
 	}
 	c.Status, c.ParticipantSID, c.ParticipantIdentity, c.SIPCallID = dialq.StatusAnswered, p.SID, p.Identity, p.SIPCallID
 	// One line per answered call; the steps before it are on the call's

@@ -123,6 +123,8 @@ type Call struct {
 	// set on every terminal call.
 	EndReason string  `db:"end_reason"`
 	EndedBy   EndedBy `db:"ended_by"`
+	// HangupReason is set once a hang-up was asked for (the API's).
+	HangupReason string `db:"hangup_reason"`
 
 	CreatedAt  time.Time  `db:"created_at"`
 	UpdatedAt  time.Time  `db:"updated_at"`

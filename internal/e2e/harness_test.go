@@ -81,6 +81,12 @@ type stackOptions struct {
 	agent, waitForAgent bool
 	// agentJoinTimeout is the assistant's; zero is the default.
 	agentJoinTimeout time.Duration
+	// apiAddr is where the API listens; default a free port. The stack's
+	// livekit-server posts its webhooks to DIALQ_TEST_WEBHOOK_ADDR.
+	apiAddr string
+	// reconcile tunes the worker's reconciler; its interval defaults to 1 h
+	// here, so a test sees webhooks end calls unless it asks for it.
+	reconcile app.ReconcileConfig
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -154,8 +160,13 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 
 	// The API, as cmd/api builds it.
+	apiAddr := o.apiAddr
+	if apiAddr == "" {
+		apiAddr = "127.0.0.1:0"
+	}
 	a, err := app.NewAPI(ctx, app.APIConfig{
-		Addr: "127.0.0.1:0", DatabaseURL: dsn, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
+		Addr: apiAddr, DatabaseURL: dsn,
+		LiveKit: livekit.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, RequestTimeout: 3 * time.Second}, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
 		HTTP:      httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
 		Calls:     calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
 		SecretKey: s.secretKey,
@@ -213,6 +224,10 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		SweepAge:    10 * time.Minute,
 		PublicURL:   s.apiURL,
 		SecretKey:   s.secretKey,
+		Reconcile:   o.reconcile,
+	}
+	if cfg.Reconcile.Interval == 0 {
+		cfg.Reconcile.Interval = time.Hour
 	}
 	if o.exotelPhone != nil {
 		cfg.Bridge = &app.BridgeConfig{SecretKey: s.secretKey, RTPBindIP: "127.0.0.1", NoRTPTimeout: 10 * time.Second,

@@ -65,8 +65,10 @@ func TestHangupEndsBridgedCall(t *testing.T) {
 	require.Contains(t, r.Body["message"], "not live (status completed)")
 }
 
-// TestHangupRefusals: unknown and foreign calls are 404, LiveKit SIP calls
-// 409, and a request nobody acts on is 202 with the call still live.
+// TestHangupRefusals: unknown and foreign calls are 404, a queued call is
+// canceled (and over after), a live LiveKit SIP call on an API without
+// LiveKit credentials is 503, and a request nobody acts on is 202 with the
+// call still live.
 func TestHangupRefusals(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.Redis(t)
@@ -86,8 +88,19 @@ func TestHangupRefusals(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, tw.Status, tw.Raw)
 	twID := tw.Body["data"].(map[string]any)["call_id"].(string)
 	r = h.post("/call/"+twID+"/hangup", nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	require.Equal(t, "canceled", r.Body["data"].(map[string]any)["status"], "a queued call is canceled, never dialed")
+	require.Equal(t, "api", r.Body["data"].(map[string]any)["ended_by"])
+	r = h.post("/call/"+twID+"/hangup", nil)
 	require.Equal(t, http.StatusConflict, r.Status, r.Raw)
-	require.Contains(t, r.Body["message"], "LiveKit SIP trunk")
+	require.Contains(t, r.Body["message"], "not live (status canceled)")
+
+	dialing := h.post("/call/outbound?wait=0", h.body(nil))
+	dialingID := uuid.MustParse(dialing.Body["data"].(map[string]any)["call_id"].(string))
+	require.NoError(t, h.db.MarkDialing(context.Background(), dialingID, "phone-x", time.Now()))
+	r = h.post("/call/"+dialingID.String()+"/hangup", nil)
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, r.Raw)
+	require.Contains(t, r.Body["message"], "LIVEKIT_API_SECRET")
 
 	other := newHarness(t)
 	r = other.post("/call/"+h.liveBridgedCall().String()+"/hangup", nil)

@@ -37,6 +37,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// Monitoring serves Asynqmon at /monitoring when set.
 	Monitoring *MonitoringConfig
+	// LiveKitWebhooks verifies what livekit-server posts to
+	// /livekit/webhook; without it that endpoint answers 503.
+	LiveKitWebhooks LiveKitWebhooks
 }
 
 // Server is the HTTP API.
@@ -84,6 +87,7 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.handleReady)
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPISpec) })
+	r.POST(LiveKitWebhookPath, s.handleLiveKitWebhook)
 
 	api := r.Group("/", s.authenticate)
 	api.POST("/call/outbound", s.handleOutbound)

@@ -4,6 +4,7 @@ package livekit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	lkp "github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/twitchtv/twirp"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/dialq/dialq/internal/dialq"
@@ -188,4 +190,42 @@ func (c *Client) DialSIP(ctx context.Context, r dialq.DialRequest) (dialq.Partic
 		return dialq.Participant{}, classifyDial(ctx, fmt.Errorf("dial %s through trunk %s: %w", r.ToNumber, r.LiveKitTrunkID, err))
 	}
 	return dialq.Participant{SID: info.ParticipantId, Identity: info.ParticipantIdentity, SIPCallID: info.SipCallId}, nil
+}
+
+// RemovePhone takes the phone participant identity out of room, which ends
+// its SIP call (LiveKit's SIP service sends BYE, or CANCEL while it rings).
+// A participant or room already gone is not an error: the call is over.
+func (c *Client) RemovePhone(ctx context.Context, room, identity string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	_, err := c.rooms.RemoveParticipant(ctx, &lkp.RoomParticipantIdentity{Room: room, Identity: identity})
+	var te twirp.Error
+	if errors.As(err, &te) && te.Code() == twirp.NotFound {
+		return nil
+	}
+	if err != nil {
+		return classify(ctx, fmt.Errorf("remove %s from room %s: %w", identity, room, err))
+	}
+	return nil
+}
+
+// AgentInRoom reports whether an agent participant is in room; a room
+// that does not exist has none.
+func (c *Client) AgentInRoom(ctx context.Context, room string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	list, err := c.rooms.ListParticipants(ctx, &lkp.ListParticipantsRequest{Room: room})
+	var te twirp.Error
+	if errors.As(err, &te) && te.Code() == twirp.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, classify(ctx, fmt.Errorf("list participants of room %s: %w", room, err))
+	}
+	for _, p := range list.Participants {
+		if p.Kind == lkp.ParticipantInfo_AGENT {
+			return true, nil
+		}
+	}
+	return false, nil
 }

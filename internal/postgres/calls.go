@@ -26,7 +26,7 @@ ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NO
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
-	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, created_at, updated_at, dialed_at,
+	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, hangup_reason, created_at, updated_at, dialed_at,
 	answered_at, ended_at, agent_join_timeout_ms, report`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
@@ -295,6 +295,13 @@ func (s *DB) RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at
 	return s.RecordEnded(ctx, id, dialq.Failed(f), at)
 }
 
+// RecordEvent appends an event (the phone or the agent left, ...) to a
+// call's timeline without changing the call.
+func (s *DB) RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error {
+	_, err := s.step(ctx, kind, detail, `status = status`, id)
+	return err
+}
+
 // RecordAttemptError stores why an attempt failed when the task will retry.
 func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) error {
 	_, err := s.record(ctx, "", "attempt_failed", msg, `last_error = $5`, notDialedYet, id, msg)
@@ -369,6 +376,34 @@ func (s *DB) ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilt
 		c, err := rows[i].call()
 		if err != nil {
 			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ClaimLiveLiveKitCalls returns up to limit live LiveKit SIP calls (twilio)
+// not checked since before, least recently checked first, and marks them
+// checked now. Rows another worker is claiming are skipped, so several
+// workers check different calls.
+func (s *DB) ClaimLiveLiveKitCalls(ctx context.Context, before time.Time, limit int) ([]*dialq.Call, error) {
+	var rows []callRow
+	err := s.db.SelectContext(ctx, &rows, `
+		UPDATE calls SET checked_at = $3 WHERE id IN (
+			SELECT id FROM calls
+			WHERE call_service = 'twilio' AND status IN ('dialing', 'ringing', 'answered')
+			  AND (checked_at IS NULL OR checked_at < $1)
+			ORDER BY checked_at NULLS FIRST LIMIT $2
+			FOR UPDATE SKIP LOCKED)
+		RETURNING `+callColumns, before, limit, s.now())
+	if err != nil {
+		return nil, fmt.Errorf("claim live LiveKit calls: %w", err)
+	}
+	out := make([]*dialq.Call, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].call()
+		if err != nil {
+			continue // the sweeper and the dial task fail unreadable rows
 		}
 		out = append(out, c)
 	}

@@ -1,0 +1,95 @@
+package calls
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+// RoomEvent applies what LiveKit reported of a call's room (its webhooks,
+// verified by package livekit) to a LiveKit SIP call:
+//
+//   - the phone participant left an answered call: it completes, ended by
+//     the phone (by the API when a hang-up was asked for: its removal is
+//     what made the phone leave);
+//   - the agent left an answered call: dialq removes the phone and the call
+//     completes, ended by the agent: an agent hangs up by leaving;
+//   - the room finished under an answered call: it completes, ended by
+//     dialq.
+//
+// Before the answer the dial outcome (busy, no answer, ...) is the dial
+// task's to record, with the SIP code the dial returns; the event is kept
+// in the timeline. Events of rooms dialq did not make, of bridged calls
+// (the bridge follows its own), or of calls already over change nothing.
+func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
+	if ev.CallID == uuid.Nil {
+		return nil
+	}
+	call, err := s.store.GetCall(ctx, ev.CallID)
+	if dialq.ErrorCode(err) == dialq.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if call.RoomName != ev.Room || call.Service == dialq.ServiceExotel || call.Status.Terminal() {
+		return nil
+	}
+	log := s.log.With("call_id", call.ID, "room", ev.Room, "livekit_event", ev.ID)
+	var end *dialq.End
+	switch {
+	case ev.Kind == dialq.RoomFinished:
+		if call.Status == dialq.StatusAnswered {
+			e := dialq.Completed(dialq.EndedByDialq, "room closed")
+			end = &e
+		}
+	case ev.Kind != dialq.RoomParticipantLeft:
+		return nil
+	case ev.Identity == call.ParticipantIdentity && ev.Identity != "":
+		if call.Status != dialq.StatusAnswered {
+			return s.store.RecordEvent(ctx, call.ID, "phone_left", phoneLeft(ev))
+		}
+		e := dialq.Completed(dialq.EndedByPhone, "phone hung up")
+		if ev.SIPCallStatus != "hangup" && ev.DisconnectReason != "CLIENT_INITIATED" {
+			e.Reason = "phone left the room (" + ev.DisconnectReason + ")"
+		}
+		if call.HangupReason != "" {
+			e = dialq.Completed(dialq.EndedByAPI, call.HangupReason)
+		}
+		end = &e
+	case ev.Agent:
+		if call.Status != dialq.StatusAnswered {
+			return s.store.RecordEvent(ctx, call.ID, "agent_left", ev.Identity)
+		}
+		if s.phones == nil {
+			return fmt.Errorf("the agent left call %s: cannot hang up its phone without LiveKit credentials", call.ID)
+		}
+		if err := s.phones.RemovePhone(ctx, call.RoomName, call.ParticipantIdentity); err != nil {
+			return err
+		}
+		e := dialq.Completed(dialq.EndedByAgent, "agent left")
+		end = &e
+	default:
+		return nil
+	}
+	if end == nil {
+		return nil
+	}
+	ok, err := s.store.RecordEnded(ctx, call.ID, *end, s.Now())
+	if err != nil {
+		return err
+	}
+	if ok {
+		call.Status = end.Status
+		s.changed(ctx, call)
+		log.Info("call ended", "status", end.Status, "ended_by", end.By, "reason", end.Reason, "by_event", ev.Kind)
+	}
+	return nil
+}
+
+func phoneLeft(ev dialq.RoomEvent) string {
+	return fmt.Sprintf("%s left (sip.callStatus %q, %s)", ev.Identity, ev.SIPCallStatus, ev.DisconnectReason)
+}

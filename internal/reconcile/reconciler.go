@@ -1,0 +1,212 @@
+// Package reconcile closes LiveKit SIP calls whose end no webhook told
+// dialq of, and runs the watchdogs of live calls: a call past its max
+// duration, an answered call no agent joined, a call ringing past its ring
+// budget. LiveKit's webhooks (POST /livekit/webhook) end calls within
+// milliseconds; the reconciler is what makes a lost webhook, or an API that
+// was down when it came, cost a bounded delay instead of a call open for
+// ever. Calls through dialq's own SIP bridge are followed by the worker
+// holding them and are not this package's.
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/dialq/dialq/internal/background"
+	"github.com/dialq/dialq/internal/dialq"
+)
+
+// Store claims live LiveKit SIP calls to check and records their ends.
+type Store interface {
+	// ClaimLiveLiveKitCalls returns up to limit live LiveKit SIP calls not
+	// checked since before, and marks them checked now, so that several
+	// workers check different calls.
+	ClaimLiveLiveKitCalls(ctx context.Context, before time.Time, limit int) ([]*dialq.Call, error)
+	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
+}
+
+// LiveKit is what the reconciler asks LiveKit.
+type LiveKit interface {
+	FindPhone(ctx context.Context, room, identity string) (dialq.PhoneState, bool, error)
+	AgentInRoom(ctx context.Context, room string) (bool, error)
+	RemovePhone(ctx context.Context, room, identity string) error
+}
+
+// Notifier announces a call's change to waiting requests.
+type Notifier interface {
+	CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error
+}
+
+// Config configures a Reconciler.
+type Config struct {
+	Store   Store
+	LiveKit LiveKit
+	Notify  Notifier
+	Log     *slog.Logger
+	// Interval is how often it checks (DIALQ_RECONCILE_INTERVAL); each call
+	// is checked at most once an interval. Default 5 s: the longest a lost
+	// webhook keeps a call open is about two intervals.
+	Interval time.Duration
+	// Batch caps the calls one pass checks. Default 200.
+	Batch int
+	// MaxDuration hangs up answered calls this long (DIALQ_MAX_CALL_DURATION;
+	// 0: no limit).
+	MaxDuration time.Duration
+	// AgentGrace hangs up an answered call with no agent in its room this
+	// long after the answer (DIALQ_AGENT_GRACE; 0: never).
+	AgentGrace time.Duration
+	// RingBudget fails as no_answer a call still not answered this long
+	// after its dial (the ring time plus the dial's margins).
+	RingBudget time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Counts are how many calls each check closed since the start.
+type Counts struct {
+	PhoneGone, MaxDuration, AgentNeverJoined, RingExpired int64
+}
+
+// Reconciler is the background service: NewReconciler, Start, Shutdown.
+type Reconciler struct {
+	cfg  Config
+	loop *background.Loop
+
+	phoneGone, maxDuration, agentNeverJoined, ringExpired atomic.Int64
+}
+
+// NewReconciler returns a reconciler; Start starts it.
+func NewReconciler(cfg Config) *Reconciler {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 5 * time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 200
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Reconciler{cfg: cfg}
+}
+
+// Start checks every Interval until Shutdown.
+func (r *Reconciler) Start() {
+	r.loop = background.Start(r.cfg.Interval, func(ctx context.Context) { r.Pass(ctx) })
+}
+
+// Shutdown stops it and waits for a pass under way.
+func (r *Reconciler) Shutdown() { r.loop.Shutdown() }
+
+// Counts returns what it closed so far, by check.
+func (r *Reconciler) Counts() Counts {
+	return Counts{PhoneGone: r.phoneGone.Load(), MaxDuration: r.maxDuration.Load(),
+		AgentNeverJoined: r.agentNeverJoined.Load(), RingExpired: r.ringExpired.Load()}
+}
+
+// Pass checks one batch of the live LiveKit SIP calls least recently
+// checked and returns how many it closed.
+func (r *Reconciler) Pass(ctx context.Context) int {
+	now := r.cfg.Now()
+	list, err := r.cfg.Store.ClaimLiveLiveKitCalls(ctx, now.Add(-r.cfg.Interval+time.Millisecond), r.cfg.Batch)
+	if err != nil {
+		r.cfg.Log.Warn("reconciler: list live calls", "err", err)
+		return 0
+	}
+	closed := 0
+	for _, c := range list {
+		if ctx.Err() != nil {
+			break
+		}
+		ok, err := r.check(ctx, c, now)
+		if err != nil {
+			r.cfg.Log.Warn("reconciler: check call", "call_id", c.ID, "err", err)
+		}
+		if ok {
+			closed++
+		}
+	}
+	return closed
+}
+
+// check closes c if one of the checks says it is over.
+func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (bool, error) {
+	identity := c.ParticipantIdentity
+	if identity == "" {
+		identity = dialq.ParticipantIdentityFor(c.ToNumber)
+	}
+	if c.Status != dialq.StatusAnswered {
+		// The dial task waits for the answer and records the outcome; a
+		// call past the ring budget had a task that ended without it.
+		if c.DialedAt == nil || now.Sub(*c.DialedAt) < r.cfg.RingBudget {
+			return false, nil
+		}
+		phone, found, err := r.cfg.LiveKit.FindPhone(ctx, c.RoomName, identity)
+		if err != nil {
+			return false, err
+		}
+		if found && phone.CallStatus == "active" {
+			return false, nil // answered: the dial task (or its retry) records it
+		}
+		if found {
+			if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, identity); err != nil {
+				return false, err
+			}
+		}
+		return r.end(ctx, c, &r.ringExpired, "ring budget", dialq.Failed(dialq.Failure{Reason: dialq.ReasonNoAnswer,
+			Message: fmt.Sprintf("not answered %s after the dial; the reconciler closed it", r.cfg.RingBudget)}))
+	}
+
+	_, found, err := r.cfg.LiveKit.FindPhone(ctx, c.RoomName, identity)
+	if err != nil {
+		return false, err
+	}
+	if !found {
+		// The phone left (or the room is gone) and no webhook said so.
+		e := dialq.Completed(dialq.EndedByPhone, "phone left the room (found by the reconciler)")
+		if c.HangupReason != "" {
+			e = dialq.Completed(dialq.EndedByAPI, c.HangupReason)
+		}
+		return r.end(ctx, c, &r.phoneGone, "phone gone", e)
+	}
+	if c.AnsweredAt == nil {
+		return false, nil
+	}
+	if r.cfg.MaxDuration > 0 && now.Sub(*c.AnsweredAt) >= r.cfg.MaxDuration {
+		if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, identity); err != nil {
+			return false, err
+		}
+		return r.end(ctx, c, &r.maxDuration, "max duration", dialq.Completed(dialq.EndedByDialq, "max duration"))
+	}
+	if r.cfg.AgentGrace > 0 && now.Sub(*c.AnsweredAt) >= r.cfg.AgentGrace {
+		agent, err := r.cfg.LiveKit.AgentInRoom(ctx, c.RoomName)
+		if err != nil || agent {
+			return false, err
+		}
+		if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, identity); err != nil {
+			return false, err
+		}
+		return r.end(ctx, c, &r.agentNeverJoined, "agent never joined", dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentNeverJoined,
+			Message: fmt.Sprintf("no agent in the room %s after the answer; dialq hung up", r.cfg.AgentGrace)}))
+	}
+	return false, nil
+}
+
+func (r *Reconciler) end(ctx context.Context, c *dialq.Call, counter *atomic.Int64, check string, e dialq.End) (bool, error) {
+	ok, err := r.cfg.Store.RecordEnded(ctx, c.ID, e, r.cfg.Now())
+	if err != nil || !ok {
+		return false, err
+	}
+	counter.Add(1)
+	r.cfg.Log.Info("reconciler closed call", "call_id", c.ID, "check", check, "status", e.Status, "ended_by", e.By, "reason", e.Reason)
+	if r.cfg.Notify != nil {
+		if err := r.cfg.Notify.CallChanged(context.WithoutCancel(ctx), c.ID, e.Status); err != nil {
+			r.cfg.Log.Warn("announce call change", "call_id", c.ID, "err", err)
+		}
+	}
+	return true, nil
+}

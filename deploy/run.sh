@@ -97,7 +97,10 @@ started "sipp phone (pid $!)"
 echo "[run] local Exotel phone (sipp) on tcp $EXOTEL_PHONE_ADDR; its errors go to $STATE/logs/exotel-phone-errors.log"
 
 export DIALQ_API_URL="http://$API_ADDR"
-bin/dialqctl seed-demo -env-file "$STATE/demo.env" -exotel-address "$EXOTEL_PHONE_ADDR" >/dev/null
+# The demo assistant's calls wait up to 30 s for the agent to join before the
+# phone rings (the default is 10 s): the Node demo agent's job process took 7
+# to 10 s to join on a 2-core machine under load.
+bin/dialqctl seed-demo -env-file "$STATE/demo.env" -exotel-address "$EXOTEL_PHONE_ADDR" -agent-join-timeout 30s >/dev/null
 # shellcheck source=/dev/null
 . "$STATE/demo.env"
 

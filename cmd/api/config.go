@@ -30,6 +30,7 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 		},
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
+	c.SecretKey = l.String("DIALQ_SECRET_KEY", "")
 	// LiveKit: optional for the API. With it, the API verifies LiveKit's
 	// webhooks (POST /livekit/webhook) and hangs up LiveKit SIP calls.
 	c.LiveKit.URL = l.String("LIVEKIT_URL", "")

@@ -58,7 +58,10 @@ func newTenant(lkTrunk string) *fixture {
 	f.Assistant = &dialq.Assistant{ID: uuid.New(), TenantID: f.Tenant, Name: "bench",
 		Prompt:           "Hello {{name}}, you're calling from {{company}}.",
 		StartInstruction: "Hi {{name}}, this is {{agent_name|Sarah}} speaking.",
-		AgentName:        benchName("bench-agent-")}
+		AgentName:        benchName("bench-agent-"),
+		// No agent runs under this name: the bench measures accepting and
+		// dialing calls, and the bridge's own bench agents join its rooms.
+		DialWithoutAgent: true}
 	f.Trunk = &dialq.Trunk{ID: lkTrunk, TenantID: f.Tenant, Name: "bench", Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk}
 	return f
 }

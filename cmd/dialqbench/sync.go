@@ -221,7 +221,7 @@ func (d *direct) call(ctx context.Context, _ int) error {
 	if err := d.lk.CreateRoom(ctx, room, string(md)); err != nil {
 		return err
 	}
-	if _, err := d.lk.CreateDispatch(ctx, room, c.AgentName, dialq.DispatchMetadataFor(c)); err != nil {
+	if _, err := d.lk.CreateDispatch(ctx, room, c.AgentName, dialq.DispatchMetadataFor(c, dialq.ReportAccess{})); err != nil {
 		return err
 	}
 	_, err = d.lk.DialSIP(ctx, dialq.DialRequest{CallID: c.ID.String(), Room: room, LiveKitTrunkID: c.LiveKitTrunkID,

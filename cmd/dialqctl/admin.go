@@ -74,7 +74,13 @@ func saveAssistant(ctx context.Context, args []string) error {
 	prompt := fs.String("prompt", "", "the agent's prompt; {{key}} and {{key|default}} are filled from the call's metadata")
 	start := fs.String("start-instruction", "", "what the agent says first; placeholders as in -prompt")
 	agent := fs.String("agent-name", "", "the LiveKit agent name to dispatch (required)")
+	joinTimeout := fs.Duration("agent-join-timeout", dialq.DefaultAgentJoinTimeout,
+		"how long a call waits for the agent to join its room before the phone is dialed; an agent that has not joined by then fails the call as agent_unavailable")
+	noWait := fs.Bool("dial-without-agent", false, "dial as soon as the agent is dispatched, without waiting for it to join (agents that join late on purpose)")
 	fs.Parse(args)
+	if *joinTimeout <= 0 {
+		return fmt.Errorf("-agent-join-timeout must be positive")
+	}
 	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
 		return err
@@ -94,7 +100,7 @@ func saveAssistant(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	if err := db.SaveAssistant(ctx, &dialq.Assistant{ID: aid, TenantID: tid, Name: *name, Prompt: *prompt,
-		StartInstruction: *start, AgentName: *agent}); err != nil {
+		StartInstruction: *start, AgentName: *agent, AgentJoinTimeout: *joinTimeout, DialWithoutAgent: *noWait}); err != nil {
 		return err
 	}
 	fmt.Println(aid)

@@ -44,7 +44,14 @@ func seedDemo(ctx context.Context, args []string) error {
 	sipAddr := fs.String("sip-address", "127.0.0.1:5060", "SIP address of the demo twilio trunk")
 	exotelAddr := fs.String("exotel-address", "127.0.0.1:58060", "SIP address (host:port, TCP) the demo Exotel trunk dials: make run's sipp phone")
 	exotelRTP := fs.String("exotel-rtp-ports", "58100-58299", "the demo Exotel trunk's local RTP port range")
+	noAgent := fs.Bool("dial-without-agent", false,
+		"the demo assistant dials without waiting for its agent to join: for a demo run with no agent registered under "+demoAgentName+
+			" (otherwise its calls fail as agent_unavailable after 10 s, nobody rung)")
+	joinTimeout := fs.Duration("agent-join-timeout", dialq.DefaultAgentJoinTimeout, "how long the demo assistant's calls wait for its agent to join before the phone is dialed")
 	fs.Parse(args)
+	if *joinTimeout <= 0 {
+		return fmt.Errorf("-agent-join-timeout must be positive")
+	}
 
 	l := envconf.New()
 	dsn := l.Required("DATABASE_URL")
@@ -74,6 +81,8 @@ func seedDemo(ctx context.Context, args []string) error {
 		Prompt:           "You are {{agent_name|Sarah}}, calling {{name|the customer}} on behalf of {{company|Acme Corp}}.",
 		StartInstruction: "Hi {{name|there}}, this is {{agent_name|Sarah}} from {{company|Acme Corp}}.",
 		AgentName:        demoAgentName,
+		DialWithoutAgent: *noAgent,
+		AgentJoinTimeout: *joinTimeout,
 	}); err != nil {
 		return err
 	}

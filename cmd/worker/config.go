@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/dialq/dialq/internal/app"
@@ -46,8 +47,12 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 		},
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
+	c.SecretKey = l.String("DIALQ_SECRET_KEY", "")
+	// The API's address as make run serves it, unless told where agents
+	// reach it.
+	c.PublicURL = l.String("DIALQ_PUBLIC_URL", "http://"+l.String("DIALQ_API_ADDR", "127.0.0.1:58080"))
 	bridge := app.BridgeConfig{
-		SecretKey:       l.String("DIALQ_SECRET_KEY", ""),
+		SecretKey:       c.SecretKey,
 		SIPListen:       l.String("DIALQ_SIP_LISTEN", "127.0.0.1:0"),
 		SIPContactHost:  l.String("DIALQ_SIP_CONTACT_HOST", ""),
 		RTPBindIP:       l.String("DIALQ_RTP_BIND_IP", "127.0.0.1"),
@@ -70,6 +75,9 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 	if c.Server.ShutdownTimeout == 0 {
 		// Let a dial in flight finish ringing rather than cut it off.
 		c.Server.ShutdownTimeout = c.RingTimeout + 15*time.Second
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		l.Check(false, "DIALQ_PUBLIC_URL", "must be an http(s) URL such as https://dialq.example.com, got %q", c.PublicURL)
 	}
 	l.Check(c.RingTimeout >= 5*time.Second, "DIALQ_RING_TIMEOUT", "must be at least 5s")
 	l.Check(c.Dial.Timeout >= c.RingTimeout+30*time.Second, "DIALQ_DIAL_TIMEOUT",

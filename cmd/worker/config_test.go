@@ -55,6 +55,8 @@ func TestReadConfigDefaults(t *testing.T) {
 	require.Equal(t, 2*time.Millisecond, c.Server.TaskCheckInterval)
 	require.Equal(t, 45*time.Second, c.Server.ShutdownTimeout, "ring time + 15s")
 	require.Equal(t, time.Minute, c.SweepAge)
+	require.Equal(t, "http://127.0.0.1:58080", c.PublicURL, "the API's address as make run serves it")
+	require.Empty(t, c.SecretKey)
 
 	require.NotNil(t, c.Bridge, "DIALQ_BRIDGE defaults to true")
 	require.Equal(t, -10, c.Bridge.Nice)
@@ -108,6 +110,18 @@ func TestReadConfigSettings(t *testing.T) {
 
 // TestReadConfigRefuses: each bad value is refused with one problem that
 // names its variable.
+func TestReadConfigPublicURL(t *testing.T) {
+	t.Parallel()
+	c, _, err := readConfig(loader(map[string]string{"DIALQ_API_ADDR": "127.0.0.1:9000"}))
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:9000", c.PublicURL, "follows the API's address")
+	c, _, err = readConfig(loader(map[string]string{"DIALQ_PUBLIC_URL": "https://dialq.example.com", "DIALQ_SECRET_KEY": "k"}))
+	require.NoError(t, err)
+	require.Equal(t, "https://dialq.example.com", c.PublicURL)
+	require.Equal(t, "k", c.SecretKey)
+	require.Equal(t, "k", c.Bridge.SecretKey, "one key for the reports and the bridge")
+}
+
 func TestReadConfigRefuses(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -137,6 +151,7 @@ func TestReadConfigRefuses(t *testing.T) {
 		{"no-RTP timeout under 1s", map[string]string{"DIALQ_NO_RTP_TIMEOUT": "500ms"}, "DIALQ_NO_RTP_TIMEOUT must be at least 1s"},
 		{"max call under 1m", map[string]string{"DIALQ_MAX_CALL_DURATION": "30s"}, "DIALQ_MAX_CALL_DURATION must be at least 1m"},
 		{"heartbeat under 1s", map[string]string{"DIALQ_BRIDGE_HEARTBEAT": "500ms"}, "DIALQ_BRIDGE_HEARTBEAT must be at least 1s"},
+		{"public URL without a scheme", map[string]string{"DIALQ_PUBLIC_URL": "dialq.example.com"}, "DIALQ_PUBLIC_URL must be an http(s) URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,6 +39,10 @@ type APIConfig struct {
 	HTTP httpapi.Config
 	// Calls tunes the calls service (DIALQ_WAIT_POLL, DIALQ_CACHE_TTL).
 	Calls calls.Config
+	// SecretKey (DIALQ_SECRET_KEY) checks the report tokens of the calls'
+	// agents; the workers must have the same. Empty: agents report with
+	// the tenant's API key only.
+	SecretKey string
 	// LiveKit, when set (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET),
 	// lets the API verify LiveKit's webhooks and hang up LiveKit SIP calls.
 	LiveKit livekit.Config
@@ -78,7 +82,11 @@ func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, 
 		return nil, err
 	}
 	enq := queue.NewEnqueuer(asynq.NewClientFromRedisClient(c.Redis), cfg.Dial)
-	c.Service = calls.New(c.DB, enq, c.hub, notify.NewHangups(c.Redis, cfg.Channels.Hangup), log, cfg.Calls)
+	callsCfg := cfg.Calls
+	if callsCfg.ReportTokens, err = reportTokens(cfg.SecretKey); err != nil {
+		return nil, err
+	}
+	c.Service = calls.New(c.DB, enq, c.hub, notify.NewHangups(c.Redis, cfg.Channels.Hangup), log, callsCfg)
 	if cfg.LiveKit.URL != "" {
 		c.Service.UseLiveKit(livekit.New(cfg.LiveKit), notify.NewPublisher(c.Redis, cfg.Channels.Notify))
 	}

@@ -50,6 +50,12 @@ type WorkerConfig struct {
 	// Bridge runs dialq's own SIP bridge in this worker; nil leaves it out
 	// and fails the calls that need it as bridge_unavailable.
 	Bridge *BridgeConfig
+	// PublicURL is where the API answers the agents (DIALQ_PUBLIC_URL):
+	// each agent's report_url is made of it.
+	PublicURL string
+	// SecretKey (DIALQ_SECRET_KEY) signs each call's report token; the API
+	// must have the same. Empty issues none.
+	SecretKey string
 	// Reconcile closes LiveKit SIP calls no webhook ended and runs their
 	// watchdogs.
 	Reconcile ReconcileConfig
@@ -168,6 +174,13 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		Log:         log,
 		Now:         w.now,
 		RingTimeout: cfg.RingTimeout,
+		PublicURL:   cfg.PublicURL,
+	}
+	if w.Dialer.ReportTokens, err = reportTokens(cfg.SecretKey); err != nil {
+		return nil, err
+	}
+	if w.Dialer.ReportTokens == nil {
+		log.Warn("no DIALQ_SECRET_KEY: agents get no report token and must report with the tenant's API key")
 	}
 	if cfg.Bridge != nil {
 		if err := w.newBridge(*cfg.Bridge, pub); err != nil {

@@ -22,6 +22,7 @@ type Store interface {
 	CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	FindCall(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Call, error)
 	GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
+	RecordReport(ctx context.Context, id uuid.UUID, r dialq.Report) error
 	ListCalls(ctx context.Context, tenantID uuid.UUID, f dialq.CallFilter) ([]*dialq.Call, error)
 	Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error)
 	EventsAfter(ctx context.Context, id uuid.UUID, after int64) ([]dialq.CallEvent, error)
@@ -68,6 +69,9 @@ type Config struct {
 	CacheTTL time.Duration
 	// HangupWait is how long Hangup waits to see the call end. Default 5 s.
 	HangupWait time.Duration
+	// ReportTokens checks the tokens calls' agents report and hang up with
+	// (DIALQ_SECRET_KEY); nil accepts none, only API keys.
+	ReportTokens *dialq.ReportTokens
 }
 
 // Service is the calls service. Its methods are safe for concurrent use.

@@ -24,6 +24,7 @@ type Store interface {
 	StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
 	RecordRoom(ctx context.Context, id uuid.UUID, room string) error
 	RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state string) error
+	RecordAgentJoined(ctx context.Context, id uuid.UUID, identity string, waited time.Duration) error
 	MarkDialing(ctx context.Context, id uuid.UUID, identity string, at time.Time) error
 	RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error)
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
@@ -58,7 +59,21 @@ type Dialer struct {
 	// dial starts with less than RingTimeout + dialq.DialMargin left before
 	// the task's deadline (DIALQ_DIAL_TIMEOUT).
 	RingTimeout time.Duration
+	// PublicURL is where the API answers for the agents
+	// (DIALQ_PUBLIC_URL): their report URL is made of it.
+	PublicURL string
+	// ReportTokens issues the token each call's agent reports with; nil
+	// issues none (no DIALQ_SECRET_KEY): the agent then reports with the
+	// tenant's API key.
+	ReportTokens *dialq.ReportTokens
+	// AgentPoll is how often the room is looked at while the call waits for
+	// its agent to join (150 ms when zero).
+	AgentPoll time.Duration
 }
+
+// defaultAgentPoll keeps the wait for the agent within a poll of its join
+// at one cheap request per poll.
+const defaultAgentPoll = 150 * time.Millisecond
 
 // Register adds the dialer's handler to mux.
 func (d *Dialer) Register(mux *asynq.ServeMux) {
@@ -146,7 +161,7 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
 	if c.Status == dialq.StatusQueued {
 		// It will be dialed: refuse before making a room nobody will use.
-		if err := d.checkBudget(ctx); err != nil {
+		if err := d.checkBudget(ctx, d.joinWait(c)); err != nil {
 			return err
 		}
 	}
@@ -163,7 +178,8 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 	}
 
 	if c.DispatchID == "" {
-		md := dialq.DispatchMetadataFor(c)
+		md := dialq.DispatchMetadataFor(c, dialq.ReportAccess{
+			URL: dialq.ReportURL(d.PublicURL, c.ID), Token: d.ReportTokens.Issue(c)})
 		var disp dialq.Dispatch
 		found := false
 		if c.Attempts > 1 {
@@ -186,7 +202,78 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 		log.Debug("agent dispatched", "dispatch_id", disp.ID, "agent", c.AgentName, "reused", found)
 	}
 
+	if c.Status == dialq.StatusQueued {
+		if err := d.awaitAgent(ctx, log, c); err != nil {
+			return err
+		}
+	}
 	return d.dial(ctx, log, c)
+}
+
+// joinWait is how long c may still wait for its agent before the dial.
+func (d *Dialer) joinWait(c *dialq.Call) time.Duration {
+	if c.DispatchState == dialq.DispatchRunning {
+		return 0 // an earlier attempt saw it join
+	}
+	return c.AgentJoinTimeout
+}
+
+// awaitAgent waits until the dispatched agent has joined the call's room,
+// so the callee who answers hears it, at most the call's AgentJoinTimeout
+// (its assistant's; zero dials without waiting). An agent that does not
+// come fails the call as agent_unavailable, for good, never dialed. LiveKit
+// failing while it looks is retried as LiveKit's failure; the call is still
+// queued, so the retry waits again.
+func (d *Dialer) awaitAgent(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+	timeout := d.joinWait(c)
+	if timeout <= 0 {
+		return nil
+	}
+	poll := d.AgentPoll
+	if poll <= 0 {
+		poll = defaultAgentPoll
+	}
+	start := d.Now()
+	expired := time.NewTimer(timeout)
+	defer expired.Stop()
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var lastErr error
+	for {
+		identity, found, err := d.Rooms.FindAgent(wctx, c.RoomName, c.AgentName)
+		switch {
+		case err == nil && found:
+			waited := d.Now().Sub(start)
+			if err := d.Store.RecordAgentJoined(ctx, c.ID, identity, waited); err != nil {
+				return fmt.Errorf("record agent joined: %w", err)
+			}
+			c.DispatchState = dialq.DispatchRunning
+			log.Debug("agent joined", "agent", c.AgentName, "identity", identity, "waited", waited)
+			return nil
+		case err == nil:
+			lastErr = nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wctx.Err() != nil:
+			lastErr = nil // cut by the end of the wait, not LiveKit's failure
+		case !dialq.AsStepError(err).Retry:
+			return err
+		default:
+			lastErr = err // LiveKit may answer on the next poll
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-expired.C:
+			if lastErr != nil {
+				return lastErr
+			}
+			return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonAgentUnavailable,
+				Message: fmt.Sprintf("agent %q did not join the call's room within %s (the assistant's agent_join_timeout); the number was not dialed",
+					c.AgentName, timeout)}}
+		case <-time.After(poll):
+		}
+	}
 }
 
 // dial dials the phone through the call's line, once: a retry of a call
@@ -243,17 +330,24 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 // phone rings and retry it, ringing the person twice. The deadline is the
 // API's DIALQ_DIAL_TIMEOUT, the ring time this worker's DIALQ_RING_TIMEOUT;
 // two processes configured apart must not be able to do that.
-func (d *Dialer) checkBudget(ctx context.Context) error {
+//
+// wait is how long the call may wait for its agent before the dial: it
+// counts against the same deadline, so the ring still fits after it.
+func (d *Dialer) checkBudget(ctx context.Context, wait time.Duration) error {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return nil
 	}
-	need := d.RingTimeout + dialq.DialMargin
+	need := wait + d.RingTimeout + dialq.DialMargin
 	if left := time.Until(deadline); left < need {
+		waitNote := ""
+		if wait > 0 {
+			waitNote = fmt.Sprintf(" and the wait for the agent to join (the assistant's agent_join_timeout, %s)", wait)
+		}
 		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
-			Message: fmt.Sprintf("not dialed: the dial task's deadline leaves %s, less than this worker's ring time DIALQ_RING_TIMEOUT (%s) plus %s; "+
+			Message: fmt.Sprintf("not dialed: the dial task's deadline leaves %s, less than this worker's ring time DIALQ_RING_TIMEOUT (%s) plus %s%s; "+
 				"raise DIALQ_DIAL_TIMEOUT (where calls are enqueued: the API) or lower DIALQ_RING_TIMEOUT (the worker)",
-				left.Round(time.Second), d.RingTimeout, dialq.DialMargin)}}
+				left.Round(time.Second), d.RingTimeout, dialq.DialMargin, waitNote)}}
 	}
 	return nil
 }

@@ -40,6 +40,8 @@ type fakeStore struct {
 	fail map[string]error
 	// failed is every Failure RecordFailed was given.
 	failed []dialq.Failure
+	// agentJoined is the identity RecordAgentJoined was last given.
+	agentJoined string
 }
 
 var _ dialer.Store = (*fakeStore)(nil)
@@ -83,6 +85,15 @@ func (s *fakeStore) RecordDispatch(_ context.Context, id uuid.UUID, dispatchID, 
 		return err
 	}
 	s.update(func(c *dialq.Call) { c.DispatchID, c.DispatchState = dispatchID, state })
+	return nil
+}
+
+func (s *fakeStore) RecordAgentJoined(_ context.Context, id uuid.UUID, identity string, _ time.Duration) error {
+	if err := s.ran("RecordAgentJoined", id); err != nil {
+		return err
+	}
+	s.update(func(c *dialq.Call) { c.DispatchState = dialq.DispatchRunning })
+	s.agentJoined = identity
 	return nil
 }
 
@@ -149,6 +160,22 @@ type fakeRooms struct {
 	// asked is what each dispatch method was last asked for.
 	asked map[string]dispatchArgs
 	made  int
+	// agentAt is the FindAgent call (1, 2, ...) from which the agent is in
+	// the room; 0 never finds it. agentErr is what FindAgent returns before.
+	agentAt, lookups int
+	agentErr         error
+}
+
+// agentIdentity is the identity the fake agent joins with.
+const agentIdentity = "agent-AJ_fake"
+
+func (r *fakeRooms) FindAgent(_ context.Context, _, _ string) (string, bool, error) {
+	r.j.add("FindAgent")
+	r.lookups++
+	if r.agentAt > 0 && r.lookups >= r.agentAt {
+		return agentIdentity, true, nil
+	}
+	return "", false, r.agentErr
 }
 
 var _ dialq.Rooms = (*fakeRooms)(nil)

@@ -100,6 +100,10 @@ type Call struct {
 	StartInstruction string `db:"start_instruction"`
 	AgentName        string `db:"agent_name"`
 	LiveKitTrunkID   string `db:"livekit_trunk_id"`
+	// AgentJoinTimeout is how long the worker waits for the agent to join
+	// the room before it dials; zero dials without waiting (the assistant's
+	// DialWithoutAgent, and calls accepted before the wait existed).
+	AgentJoinTimeout time.Duration `db:"-"`
 
 	Status        CallStatus    `db:"status"`
 	FailureReason FailureReason `db:"failure_reason"`
@@ -127,6 +131,9 @@ type Call struct {
 	DialedAt   *time.Time `db:"dialed_at"`
 	AnsweredAt *time.Time `db:"answered_at"`
 	EndedAt    *time.Time `db:"ended_at"`
+
+	// Report is the agent's latest report of the call; nil until it sends one.
+	Report *Report `db:"-"`
 }
 
 // Placed reports whether the call went out as far as a synchronous request
@@ -167,10 +174,15 @@ type DispatchMetadata struct {
 	ToNumber         string         `json:"to_number"`
 	CallService      CallService    `json:"call_service"`
 	AssistantID      string         `json:"assistant_id"`
+	// ReportURL and ReportToken: the agent posts its report of the call
+	// there, with Authorization: Bearer <report_token> (docs/agents.md).
+	ReportURL   string `json:"report_url,omitempty"`
+	ReportToken string `json:"report_token,omitempty"`
 }
 
-// DispatchMetadataFor builds what the agent receives for c.
-func DispatchMetadataFor(c *Call) string {
+// DispatchMetadataFor builds what the agent receives for c, with where and
+// how it reports back.
+func DispatchMetadataFor(c *Call, r ReportAccess) string {
 	md := c.Metadata
 	if md == nil {
 		md = map[string]any{}
@@ -183,6 +195,8 @@ func DispatchMetadataFor(c *Call) string {
 		ToNumber:         c.ToNumber,
 		CallService:      c.Service,
 		AssistantID:      c.AssistantID.String(),
+		ReportURL:        r.URL,
+		ReportToken:      r.Token,
 	})
 	return string(b)
 }

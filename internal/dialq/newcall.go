@@ -38,6 +38,7 @@ func NewCall(tenantID uuid.UUID, req *OutboundRequest, a *Assistant, t *Trunk, n
 		StartInstruction: rendered[1],
 		AgentName:        a.AgentName,
 		LiveKitTrunkID:   t.LiveKitTrunkID,
+		AgentJoinTimeout: a.JoinTimeout(),
 		Status:           StatusQueued,
 		CreatedAt:        now,
 		UpdatedAt:        now,

@@ -40,8 +40,12 @@ func TestNewCall(t *testing.T) {
 	require.Len(t, rooms, 1000)
 
 	var md dialq.DispatchMetadata
-	require.NoError(t, json.Unmarshal([]byte(dialq.DispatchMetadataFor(c)), &md))
+	access := dialq.ReportAccess{URL: dialq.ReportURL("http://127.0.0.1:58080/", c.ID), Token: "dqr_x"}
+	require.NoError(t, json.Unmarshal([]byte(dialq.DispatchMetadataFor(c, access)), &md))
 	require.Equal(t, c.ID.String(), md.CallID)
+	require.Equal(t, "http://127.0.0.1:58080/call/"+c.ID.String()+"/report", md.ReportURL)
+	require.Equal(t, "dqr_x", md.ReportToken)
+	require.Equal(t, dialq.DefaultAgentJoinTimeout, c.AgentJoinTimeout, "assistants wait for their agent by default")
 	require.Equal(t, "Call Ann", md.Prompt)
 	require.Equal(t, "+15550200000", md.ToNumber)
 	require.Equal(t, "Ann", md.Metadata["name"])

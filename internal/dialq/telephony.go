@@ -9,10 +9,22 @@ import (
 // Dispatch is an agent dispatch into a call's room.
 type Dispatch struct {
 	ID string
-	// State is what dialq knows of the agent: JOINING once the dispatch
-	// exists, until the agent is seen in the room.
+	// State is what dialq knows of the agent: DispatchJoining once the
+	// dispatch exists, DispatchRunning once the agent is seen in the room.
 	State string
 }
+
+// The states of a call's agent dispatch, as the call's agent_dispatch.state
+// shows them (the names of LiveKit's job states).
+const (
+	DispatchJoining = "JOINING"
+	DispatchRunning = "RUNNING"
+)
+
+// DefaultAgentJoinTimeout is how long the worker waits for the dispatched
+// agent to join the room before it dials, unless the assistant says
+// otherwise.
+const DefaultAgentJoinTimeout = 10 * time.Second
 
 // DialRequest is what dialing the phone through a LiveKit SIP trunk needs.
 type DialRequest struct {
@@ -44,6 +56,9 @@ type Rooms interface {
 	// FindDispatch returns the dispatch of agentName into room carrying
 	// exactly metadata, and false if there is none.
 	FindDispatch(ctx context.Context, room, agentName, metadata string) (Dispatch, bool, error)
+	// FindAgent returns the identity of the agent named agentName in room,
+	// and false while no such agent has joined.
+	FindAgent(ctx context.Context, room, agentName string) (identity string, found bool, err error)
 }
 
 // SIPParticipants is LiveKit's SIP service as the LiveKit SIP line uses

@@ -23,7 +23,8 @@ import (
 func TestExotelCallThroughTheBridge(t *testing.T) {
 	t.Parallel()
 	phone := testenv.Sipp(t, testenv.SippOptions{Scenario: "../../deploy/sipp/exotel-phone.xml", Args: []string{"-rtp_echo"}})
-	s := newStack(t, stackOptions{exotelPhone: phone})
+	// The registered agent joins before the bridge dials, as on the Twilio path.
+	s := newStack(t, stackOptions{exotelPhone: phone, agent: true})
 
 	r := s.do(http.MethodPost, "/call/outbound", s.body("+918044319240", "exotel", s.exotel))
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
@@ -72,7 +73,7 @@ func TestExotelCallThroughTheBridge(t *testing.T) {
 	for _, e := range hd["events"].([]any) {
 		kinds = append(kinds, e.(map[string]any)["kind"].(string))
 	}
-	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "dialing", "invite_sent", "ringing", "answered", "hangup_requested", "completed"}, kinds)
+	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "agent_joined", "dialing", "invite_sent", "ringing", "answered", "hangup_requested", "completed"}, kinds)
 	waitFor(t, 5*time.Second, "BYE at the phone", func() bool {
 		for _, line := range testenv.FirstLines(phone.Received()) {
 			if strings.HasPrefix(line, "BYE ") {

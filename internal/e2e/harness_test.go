@@ -26,6 +26,7 @@ import (
 	"github.com/dialq/dialq/internal/secret"
 	"github.com/dialq/dialq/internal/sipbridge"
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/testagent"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
@@ -55,6 +56,10 @@ type stack struct {
 	rooms       *lksdk.RoomServiceClient
 	dispatchAPI *lksdk.AgentDispatchClient
 	bridge      *sipbridge.Manager // the worker's SIP bridge, when it has one
+	agent       *testagent.Agent   // the registered agent, with stackOptions.agent
+	// secretKey (DIALQ_SECRET_KEY) of the API and the worker: it signs the
+	// agents' report tokens and opens the exotel trunk's sealed password.
+	secretKey string
 }
 
 type stackOptions struct {
@@ -68,8 +73,14 @@ type stackOptions struct {
 	// sipp peer (make run's demo phone scenario: user exotel-demo) and the
 	// worker a SIP bridge.
 	exotelPhone *testenv.SippRun
-	// secretKey opens the exotel trunk's sealed password in the worker.
-	secretKey string
+	// agent registers a test agent under the assistant's agent name, and
+	// the assistant waits for it to join before each dial, as assistants do
+	// by default. Without it the assistant dials without waiting
+	// (DialWithoutAgent): nothing would join. waitForAgent makes the
+	// assistant wait with no agent registered.
+	agent, waitForAgent bool
+	// agentJoinTimeout is the assistant's; zero is the default.
+	agentJoinTimeout time.Duration
 	// apiAddr is where the API listens; default a free port. The stack's
 	// livekit-server posts its webhooks to DIALQ_TEST_WEBHOOK_ADDR.
 	apiAddr string
@@ -89,6 +100,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		channels: app.Channels{Notify: testenv.Name("ch_"), Hangup: testenv.Name("hangup_")},
 		tenant:   uuid.New(), assistant: uuid.New(), agentName: testenv.Name("agent-"),
 		exotel: "ST_exotel_" + testenv.Name(""), badTwilio: "ST_missing_" + testenv.Name(""),
+		secretKey:   secret.NewKey(),
 		rooms:       lksdk.NewRoomServiceClient(lk.URL, lk.APIKey, lk.APISecret),
 		dispatchAPI: lksdk.NewAgentDispatchServiceClient(lk.URL, lk.APIKey, lk.APISecret),
 	}
@@ -117,13 +129,18 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	require.NoError(t, db.SaveAssistant(ctx, &dialq.Assistant{ID: s.assistant, TenantID: s.tenant, Name: "e2e",
 		Prompt:           "Hello {{name}}, you're calling from {{company}}.",
 		StartInstruction: "Hi {{name}}, this is {{agent_name}} speaking.",
-		AgentName:        s.agentName}))
+		AgentName:        s.agentName, AgentJoinTimeout: o.agentJoinTimeout, DialWithoutAgent: !o.agent && !o.waitForAgent}))
+	if o.agent {
+		agent, err := testagent.Start(ctx, testagent.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, AgentName: s.agentName, Logger: log})
+		require.NoError(t, err)
+		t.Cleanup(func() { agent.Close() })
+		s.agent = agent
+	}
 	require.NoError(t, db.SaveTrunk(ctx, &dialq.Trunk{ID: s.twilio, TenantID: s.tenant, Provider: dialq.ServiceTwilio, LiveKitTrunkID: s.twilio}))
 	exotel := &dialq.Trunk{ID: s.exotel, TenantID: s.tenant, Provider: dialq.ServiceExotel}
 	if p := o.exotelPhone; p != nil {
 		rtpMin, rtpMax := testenv.PortBlock(t)
-		o.secretKey = secret.NewKey()
-		box, err := secret.BoxFromKey(o.secretKey)
+		box, err := secret.BoxFromKey(s.secretKey)
 		require.NoError(t, err)
 		db.UseSecrets(box)
 		exotel.SIP = &dialq.SIPTrunkConfig{SIPHost: p.Host, SIPPort: p.Port, Transport: "tcp", FromDomain: "exotel.local",
@@ -150,8 +167,9 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	a, err := app.NewAPI(ctx, app.APIConfig{
 		Addr: apiAddr, DatabaseURL: dsn,
 		LiveKit: livekit.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, RequestTimeout: 3 * time.Second}, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
-		HTTP:  httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
-		Calls: calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+		HTTP:      httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		Calls:     calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+		SecretKey: s.secretKey,
 	}, log)
 	require.NoError(t, err)
 	s.api, s.apiURL = a, a.URL()
@@ -204,13 +222,15 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 			RetryBase: 100 * time.Millisecond, RetryCheck: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second},
 		RingTimeout: ring,
 		SweepAge:    10 * time.Minute,
+		PublicURL:   s.apiURL,
+		SecretKey:   s.secretKey,
 		Reconcile:   o.reconcile,
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour
 	}
 	if o.exotelPhone != nil {
-		cfg.Bridge = &app.BridgeConfig{SecretKey: o.secretKey, RTPBindIP: "127.0.0.1", NoRTPTimeout: 10 * time.Second,
+		cfg.Bridge = &app.BridgeConfig{SecretKey: s.secretKey, RTPBindIP: "127.0.0.1", NoRTPTimeout: 10 * time.Second,
 			MaxCallDuration: time.Minute, Heartbeat: 10 * time.Second, Worker: testenv.Name("worker-")}
 	}
 	w, err := app.NewWorker(context.Background(), cfg, testenv.Logger(t), opts...)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	lkp "github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
 
@@ -33,10 +34,13 @@ import (
 func TestNodeAgentTakesTheCall(t *testing.T) {
 	t.Parallel()
 	const talk = 2 * time.Second
+	// The Node agent's job process took 7 to 10 s to join on this busy
+	// machine (2 cores shared with other runs): more than the default.
+	const join = 30 * time.Second
 
 	t.Run("twilio", func(t *testing.T) {
 		t.Parallel()
-		s := newStack(t, stackOptions{script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 300 * time.Millisecond, HangUpWhenAlone: true})})
+		s := newStack(t, stackOptions{waitForAgent: true, agentJoinTimeout: join, script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 300 * time.Millisecond, HangUpWhenAlone: true})})
 		agent := startNodeAgent(t, s, talk)
 		r := s.do(http.MethodPost, "/call/outbound", s.body("+15550200100", "twilio", s.twilio))
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
@@ -48,7 +52,7 @@ func TestNodeAgentTakesTheCall(t *testing.T) {
 	t.Run("exotel", func(t *testing.T) {
 		t.Parallel()
 		phone := testenv.Sipp(t, testenv.SippOptions{Scenario: "../../deploy/sipp/exotel-phone.xml", Args: []string{"-rtp_echo"}})
-		s := newStack(t, stackOptions{exotelPhone: phone})
+		s := newStack(t, stackOptions{exotelPhone: phone, waitForAgent: true, agentJoinTimeout: join})
 		agent := startNodeAgent(t, s, talk)
 		r := s.do(http.MethodPost, "/call/outbound", s.body("+918044319240", "exotel", s.exotel))
 		require.Equal(t, http.StatusOK, r.Status, r.Raw)
@@ -104,6 +108,26 @@ func (a *nodeAgent) takesTheCall(t *testing.T, s *stack, data map[string]any, nu
 	require.Equal(t, lkp.ParticipantInfo_AGENT, p.Kind)
 	answered := a.wait(t, 30*time.Second, "the phone's answer", call("answered"))
 	require.Equal(t, "phone-"+number, answered.Fields["identity"])
+
+	// dialq dialed once the agent had joined.
+	ev, err := s.db.Events(ctx, uuid.MustParse(callID))
+	require.NoError(t, err)
+	var kinds []string
+	for _, e := range ev {
+		kinds = append(kinds, e.Kind)
+		if e.Kind == "agent_joined" {
+			t.Logf("%s: %s", service, e.Detail)
+		}
+	}
+	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "agent_joined", "dialing"}, kinds[:5])
+
+	// It reports with its call's token before it leaves.
+	sent := a.wait(t, talk+15*time.Second, "the agent's report", call("report_sent"))
+	require.EqualValues(t, 200, sent.Fields["status"])
+	rep := s.call(callID).Report
+	require.NotNil(t, rep)
+	require.Equal(t, dialq.AnsweredByHuman, rep.AnsweredBy)
+	require.Equal(t, "demo", rep.Disposition)
 
 	// It leaves once its talk time is over, and only then.
 	left := a.wait(t, talk+15*time.Second, "the agent leaving", call("leaving"))

@@ -12,21 +12,17 @@ import (
 
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
-	"github.com/dialq/dialq/internal/testkit/testagent"
 )
 
 // TestTwilioCallAnsweredReturnsTheContractBody places a call through the
 // whole path and checks the 200 body key by key against the seed contract.
 func TestTwilioCallAnsweredReturnsTheContractBody(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, stackOptions{script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 300 * time.Millisecond})})
-	ctx := context.Background()
-
 	// A registered agent proves the dispatch reaches a running job that
-	// carries the rendered prompt.
-	agent, err := testagent.Start(ctx, testagent.Config{URL: s.lk.URL, APIKey: s.lk.APIKey, APISecret: s.lk.APISecret, AgentName: s.agentName})
-	require.NoError(t, err)
-	t.Cleanup(func() { agent.Close() })
+	// carries the rendered prompt, and the phone is dialed once it joined.
+	s := newStack(t, stackOptions{agent: true, script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 300 * time.Millisecond})})
+	ctx := context.Background()
+	agent := s.agent
 
 	r := s.do(http.MethodPost, "/call/outbound", s.body("+15550200000", "twilio", s.twilio))
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
@@ -45,7 +41,7 @@ func TestTwilioCallAnsweredReturnsTheContractBody(t *testing.T) {
 	disp := data["agent_dispatch"].(map[string]any)
 	require.ElementsMatch(t, []string{"id", "state"}, keys(disp))
 	require.Regexp(t, "^AD_", disp["id"])
-	require.Equal(t, "JOINING", disp["state"])
+	require.Equal(t, "RUNNING", disp["state"], "the agent joined before the dial")
 	part := data["participant"].(map[string]any)
 	require.ElementsMatch(t, []string{"sid", "identity"}, keys(part))
 	require.Regexp(t, "^PA_", part["sid"])
@@ -105,7 +101,10 @@ func TestTwilioCallAnsweredReturnsTheContractBody(t *testing.T) {
 	for _, e := range gd["events"].([]any) {
 		kinds = append(kinds, e.(map[string]any)["kind"].(string))
 	}
-	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "dialing", "answered"}, kinds)
+	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "agent_joined", "dialing", "answered"}, kinds)
+	joined := gd["events"].([]any)[3].(map[string]any)
+	require.Regexp(t, `^agent-AJ_\S+ joined after \d`, joined["detail"])
+	t.Logf("agent join: %s", joined["detail"])
 	require.Equal(t, 1, s.dialsTo("+15550200000"))
 }
 

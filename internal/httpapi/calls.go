@@ -42,6 +42,8 @@ type callView struct {
 	DialedAt   *time.Time `json:"dialed_at,omitempty"`
 	AnsweredAt *time.Time `json:"answered_at,omitempty"`
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
+	// Report is the agent's latest report (POST /call/{id}/report).
+	Report *dialq.Report `json:"report,omitempty"`
 	// Events is left out when nil: a view built without the timeline (one
 	// query per call) says nothing rather than "no events". A call's own view
 	// sets it, to [] when the call has none yet.
@@ -93,7 +95,7 @@ func viewOf(call *dialq.Call) callView {
 		Attempts: call.Attempts, AssistantID: call.AssistantID, TrunkID: call.TrunkID,
 		ToNumber: call.ToNumber, CallService: call.Service, Metadata: call.Metadata,
 		RoomName: call.RoomName, EndReason: call.EndReason, CreatedAt: call.CreatedAt, UpdatedAt: call.UpdatedAt,
-		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt,
+		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt, Report: call.Report,
 	}
 	v.EndedBy = call.EndedBy
 	if call.AnsweredAt != nil && call.EndedAt != nil {

@@ -114,12 +114,16 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	api.GET("/calls", s.handleListCalls)
 	api.GET("/call/:id", s.handleGetCall)
 	api.GET("/call/:id/events", s.handleCallEvents)
-	api.POST("/call/:id/hangup", s.handleHangup)
 	api.GET("/call/:id/webhooks", s.handleCallWebhooks)
 	api.POST("/webhooks", s.handleCreateWebhook)
 	api.GET("/webhooks", s.handleListWebhooks)
 	api.DELETE("/webhooks/:id", s.handleDeleteWebhook)
 	api.POST("/webhooks/:id/redeliver", s.handleRedeliverWebhook)
+
+	// The call's agent reports and hangs up with its report token.
+	agent := r.Group("/", s.authenticateCallAgent)
+	agent.POST("/call/:id/hangup", s.handleHangup)
+	agent.POST("/call/:id/report", s.handleReport)
 
 	if cfg.Monitoring != nil {
 		if err := s.mountMonitoring(r, *cfg.Monitoring); err != nil {

@@ -109,7 +109,7 @@ func (c *Client) CreateDispatch(ctx context.Context, room, agentName, metadata s
 	if err != nil {
 		return dialq.Dispatch{}, classify(ctx, fmt.Errorf("dispatch agent %q into room %s: %w", agentName, room, err))
 	}
-	return dialq.Dispatch{ID: d.Id, State: "JOINING"}, nil
+	return dialq.Dispatch{ID: d.Id, State: dialq.DispatchJoining}, nil
 }
 
 // FindDispatch looks for a dispatch a previous attempt made.
@@ -122,10 +122,34 @@ func (c *Client) FindDispatch(ctx context.Context, room, agentName, metadata str
 	}
 	for _, d := range list.AgentDispatches {
 		if d.AgentName == agentName && d.Metadata == metadata {
-			return dialq.Dispatch{ID: d.Id, State: "JOINING"}, true, nil
+			return dialq.Dispatch{ID: d.Id, State: dialq.DispatchJoining}, true, nil
 		}
 	}
 	return dialq.Dispatch{}, false, nil
+}
+
+// agentNameAttribute is the attribute livekit-server gives the participant
+// of an agent it dispatched: the agent's name.
+const agentNameAttribute = "lk.agent_name"
+
+// FindAgent looks for the agent agentName among room's participants: a
+// participant of kind AGENT that livekit-server dispatched under that name.
+// One ListParticipants, which a room of two or three participants answers
+// in about a millisecond; ListDispatch would say the same from the job's
+// state, but costs livekit-server a round trip to its agent service.
+func (c *Client) FindAgent(ctx context.Context, room, agentName string) (string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	list, err := c.rooms.ListParticipants(ctx, &lkp.ListParticipantsRequest{Room: room})
+	if err != nil {
+		return "", false, classify(ctx, fmt.Errorf("list participants of room %s: %w", room, err))
+	}
+	for _, p := range list.Participants {
+		if p.Kind == lkp.ParticipantInfo_AGENT && p.Attributes[agentNameAttribute] == agentName {
+			return p.Identity, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // FindPhone looks for the phone participant in room.

@@ -19,24 +19,33 @@ import (
 const insertCallSQL = `
 INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
                    prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
-                   idempotency_key, request_hash)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15)
+                   idempotency_key, request_hash, agent_join_timeout_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16)
 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
 	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, hangup_reason, created_at, updated_at, dialed_at,
-	answered_at, ended_at`
+	answered_at, ended_at, agent_join_timeout_ms, report`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
 type callRow struct {
 	dialq.Call
-	MetadataJSON []byte `db:"metadata"`
+	MetadataJSON       []byte `db:"metadata"`
+	AgentJoinTimeoutMS int64  `db:"agent_join_timeout_ms"`
+	ReportJSON         []byte `db:"report"`
 }
 
 func (r *callRow) call() (*dialq.Call, error) {
 	c := r.Call
+	c.AgentJoinTimeout = time.Duration(r.AgentJoinTimeoutMS) * time.Millisecond
+	if r.ReportJSON != nil {
+		c.Report = &dialq.Report{}
+		if err := json.Unmarshal(r.ReportJSON, c.Report); err != nil {
+			return nil, fmt.Errorf("decode report of call %s: %w", c.ID, err)
+		}
+	}
 	if err := json.Unmarshal(r.MetadataJSON, &c.Metadata); err != nil {
 		return nil, fmt.Errorf("decode metadata of call %s: %w: %w", c.ID, dialq.ErrUnreadableCall, err)
 	}
@@ -58,7 +67,7 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	}
 	res, err := s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
 		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt,
-		c.IdempotencyKey, c.RequestHash)
+		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds())
 	if err != nil {
 		return nil, fmt.Errorf("insert call: %w", err)
 	}
@@ -207,6 +216,29 @@ func (s *DB) RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state
 	_, err := s.record(ctx, "", "agent_dispatched", dispatchID,
 		`dispatch_id = $5, dispatch_state = $6`, notDialedYet, id, dispatchID, state)
 	return err
+}
+
+// RecordAgentJoined records that the dispatched agent joined the call's
+// room as identity, after waiting took: its dispatch is running.
+func (s *DB) RecordAgentJoined(ctx context.Context, id uuid.UUID, identity string, waited time.Duration) error {
+	_, err := s.record(ctx, "", "agent_joined", fmt.Sprintf("%s joined after %s", identity, waited.Round(time.Millisecond)),
+		`dispatch_state = $5`, notDialedYet, id, dialq.DispatchRunning)
+	return err
+}
+
+// RecordReport stores r as the call's report, in place of any earlier one,
+// whatever the call's status: agents report once the call is over. The
+// timeline's event says who answered and the disposition.
+func (s *DB) RecordReport(ctx context.Context, id uuid.UUID, r dialq.Report) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	detail := strings.TrimSpace(fmt.Sprintf("answered_by=%s disposition=%s", r.AnsweredBy, r.Disposition))
+	if _, err := s.record(ctx, "", "report", detail, `report = $5`, "", id, b); err != nil {
+		return err
+	}
+	return nil
 }
 
 // notDialedYet keeps the dial task's steps off a call whose outcome is

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -57,26 +58,45 @@ func (s *DB) FindAPIKey(ctx context.Context, id string) (dialq.APIKey, error) {
 // Returns ECONFLICT if the id belongs to another tenant.
 func (s *DB) SaveAssistant(ctx context.Context, a *dialq.Assistant) error {
 	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO assistants (id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+		INSERT INTO assistants (id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at,
+			wait_for_agent, agent_join_timeout_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, prompt = EXCLUDED.prompt,
-			start_instruction = EXCLUDED.start_instruction, agent_name = EXCLUDED.agent_name, updated_at = EXCLUDED.updated_at
+			start_instruction = EXCLUDED.start_instruction, agent_name = EXCLUDED.agent_name, updated_at = EXCLUDED.updated_at,
+			wait_for_agent = EXCLUDED.wait_for_agent, agent_join_timeout_ms = EXCLUDED.agent_join_timeout_ms
 		WHERE assistants.tenant_id = EXCLUDED.tenant_id`,
-		a.ID, a.TenantID, a.Name, a.Prompt, a.StartInstruction, a.AgentName, s.now())
+		a.ID, a.TenantID, a.Name, a.Prompt, a.StartInstruction, a.AgentName, s.now(),
+		!a.DialWithoutAgent, joinTimeoutMS(a))
 	return saved(res, err, "assistant", a.ID.String())
 }
 
 // FindAssistant returns the tenant's assistant id.
 // Returns ENOTFOUND if it does not exist or belongs to another tenant.
 func (s *DB) FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.Assistant, error) {
-	var a dialq.Assistant
+	var a struct {
+		dialq.Assistant
+		JoinTimeoutMS int64 `db:"agent_join_timeout_ms"`
+	}
 	err := s.get(ctx, &a, `
-		SELECT id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at
+		SELECT id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at,
+			NOT wait_for_agent AS dial_without_agent, agent_join_timeout_ms
 		FROM assistants WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {
 		return nil, notFound(err, "Assistant %s not found.", id)
 	}
-	return &a, nil
+	a.AgentJoinTimeout = time.Duration(a.JoinTimeoutMS) * time.Millisecond
+	return &a.Assistant, nil
+}
+
+// joinTimeoutMS is the assistant's agent join timeout as stored: the
+// default when it has none, even when it dials without waiting, so turning
+// the wait back on waits as long as it used to.
+func joinTimeoutMS(a *dialq.Assistant) int64 {
+	t := a.AgentJoinTimeout
+	if t <= 0 {
+		t = dialq.DefaultAgentJoinTimeout
+	}
+	return max(t.Milliseconds(), 1)
 }
 
 // SaveTrunk stores t, or updates the tenant's trunk of that id. The SIP

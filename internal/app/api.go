@@ -87,6 +87,7 @@ func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, 
 		return nil, err
 	}
 	c.Service = calls.New(c.DB, enq, c.hub, notify.NewHangups(c.Redis, cfg.Channels.Hangup), log, callsCfg)
+	c.Service.UseReports(&webhooks.Outbox{Store: c.DB})
 	if cfg.LiveKit.URL != "" {
 		c.Service.UseLiveKit(livekit.New(cfg.LiveKit), notify.NewPublisher(c.Redis, cfg.Channels.Notify))
 	}

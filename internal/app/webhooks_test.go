@@ -24,7 +24,9 @@ import (
 
 // TestWebhookThroughTheProcesses: the API and the worker as the binaries
 // build them: an endpoint made over HTTP gets a call's status change,
-// signed, and the call's delivery log shows it delivered.
+// recorded by the store's state machine, signed, and the call's delivery
+// log shows it delivered; the agent's report follows as call.report with
+// the report in it.
 func TestWebhookThroughTheProcesses(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -84,14 +86,13 @@ func TestWebhookThroughTheProcesses(t *testing.T) {
 		require.Equal(t, true, out["success"], out)
 		return out
 	}
-	ep := call(http.MethodPost, "/webhooks", `{"url":"`+rc.URL+`/in","events":["call.dialing"]}`)["data"].(map[string]any)
+	ep := call(http.MethodPost, "/webhooks", `{"url":"`+rc.URL+`/in","events":["call.dialing","call.report"]}`)["data"].(map[string]any)
 
 	c := &dialq.Call{ID: uuid.New(), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_t", ToNumber: "+15550100000",
 		Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: time.Now()}
 	_, err = w.DB.CreateCall(ctx, c)
 	require.NoError(t, err)
-	testenv.SQL(t, dsn, `WITH u AS (UPDATE calls SET status = 'dialing' WHERE id = $1 RETURNING id)
-		INSERT INTO call_events (call_id, kind, status) SELECT id, 'dialing', 'dialing' FROM u RETURNING call_id::text`, c.ID)
+	require.NoError(t, w.DB.MarkDialing(ctx, c.ID, "phone-"+c.ToNumber, time.Now()))
 
 	var r *http.Request
 	select {
@@ -107,4 +108,25 @@ func TestWebhookThroughTheProcesses(t *testing.T) {
 		list := call(http.MethodGet, "/call/"+c.ID.String()+"/webhooks", "")["data"].([]any)
 		return len(list) == 1 && list[0].(map[string]any)["status"] == "delivered"
 	}, 5*time.Second, 20*time.Millisecond)
+
+	call(http.MethodPost, "/call/"+c.ID.String()+"/report", `{"answered_by":"machine","disposition":"voicemail"}`)
+	select {
+	case r = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call.report webhook arrived")
+	}
+	body := <-bodies
+	require.NoError(t, wh.Verify(body, r.Header))
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			Status string         `json:"status"`
+			Report map[string]any `json:"report"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(body, &ev))
+	require.Equal(t, "call.report", ev.Type)
+	require.Equal(t, "dialing", ev.Data.Status)
+	require.Equal(t, "machine", ev.Data.Report["answered_by"])
+	require.Equal(t, "voicemail", ev.Data.Report["disposition"])
 }

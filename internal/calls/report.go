@@ -24,6 +24,12 @@ func (s *Service) Report(ctx context.Context, tenantID, id uuid.UUID, r dialq.Re
 	if err := s.store.RecordReport(ctx, id, r); err != nil {
 		return nil, err
 	}
+	if s.reports != nil {
+		// Stored first: a failure here loses the webhook, not the report.
+		if _, err := s.reports.Add(ctx, id, dialq.EventCallReport); err != nil {
+			s.log.Warn("make the call.report webhooks", "call_id", id, "err", err)
+		}
+	}
 	return s.store.FindCall(ctx, tenantID, id)
 }
 
@@ -49,3 +55,12 @@ func (s *Service) ReportTokenTenant(ctx context.Context, id uuid.UUID, token str
 	}
 	return c.TenantID, nil
 }
+
+// Reports makes the call.report webhooks of a stored report (package
+// webhooks' Outbox).
+type Reports interface {
+	Add(ctx context.Context, callID uuid.UUID, eventType string) (int, error)
+}
+
+// UseReports sends a call.report webhook for every report stored.
+func (s *Service) UseReports(r Reports) { s.reports = r }

@@ -82,6 +82,7 @@ type Service struct {
 	hangups Hangups
 	phones  Phones
 	notify  Notifier
+	reports Reports
 	log     *slog.Logger
 	cfg     Config
 	// Now is the clock.

@@ -22,8 +22,9 @@ import (
 //
 // Before the answer the dial outcome (busy, no answer, ...) is the dial
 // task's to record, with the SIP code the dial returns; the event is kept
-// in the timeline. Events of rooms dialq did not make, of bridged calls
-// (the bridge follows its own), or of calls already over change nothing.
+// in the timeline. Events of rooms dialq did not make and of bridged calls
+// (the bridge follows its own) change nothing; those of calls already over
+// are kept in the timeline as ignored.
 func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 	if ev.CallID == uuid.Nil {
 		return nil
@@ -35,8 +36,13 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 	if err != nil {
 		return err
 	}
-	if call.RoomName != ev.Room || call.Service == dialq.ServiceExotel || call.Status.Terminal() {
+	if call.RoomName != ev.Room || call.Service == dialq.ServiceExotel {
 		return nil
+	}
+	if call.Status.Terminal() {
+		// Late (the hang-up that caused it recorded the end first) or a
+		// repeat: in the timeline, marked ignored, and nothing more.
+		return s.store.RecordEvent(ctx, call.ID, lateKind(ev, call), phoneLeft(ev))
 	}
 	log := s.log.With("call_id", call.ID, "room", ev.Room, "livekit_event", ev.ID)
 	var end *dialq.End
@@ -90,6 +96,23 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 	return nil
 }
 
+// lateKind names the timeline event of a room event that came after the
+// call's end.
+func lateKind(ev dialq.RoomEvent, c *dialq.Call) string {
+	switch {
+	case ev.Kind == dialq.RoomFinished:
+		return "room_finished"
+	case ev.Identity == c.ParticipantIdentity:
+		return "phone_left"
+	case ev.Agent:
+		return "agent_left"
+	}
+	return "participant_left"
+}
+
 func phoneLeft(ev dialq.RoomEvent) string {
+	if ev.Kind == dialq.RoomFinished {
+		return ev.Room
+	}
 	return fmt.Sprintf("%s left (sip.callStatus %q, %s)", ev.Identity, ev.SIPCallStatus, ev.DisconnectReason)
 }

@@ -231,12 +231,15 @@ func TestCallEvents(t *testing.T) {
 	ph := newPhone(t)
 	require.NoError(t, c.s.Answered(ph.addr(), relay.PayloadTypePCMU, -1))
 	c.agent.AwaitEvents("call_answered")
-	ph.receive(2 * time.Second)
+	first := ph.receive(2 * time.Second)
 
 	c.s.Hold()
 	c.agent.AwaitEvents("call_answered", "call_hold")
 	last := drain(ph)
-	require.NotNil(t, last)
+	if last == nil {
+		// On a busy host the hold can come before a second frame went out.
+		last = first
+	}
 	held := time.Now()
 	require.True(t, ph.quiet(300*time.Millisecond), "no RTP to the phone on hold")
 

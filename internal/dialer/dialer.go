@@ -255,7 +255,8 @@ func (d *Dialer) awaitAgent(ctx context.Context, log *slog.Logger, c *dialq.Call
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case wctx.Err() != nil:
-			lastErr = nil // cut by the end of the wait, not LiveKit's failure
+			// Cut by the end of the wait: says nothing of LiveKit, so the
+			// answer of the poll before stands.
 		case !dialq.AsStepError(err).Retry:
 			return err
 		default:

@@ -101,7 +101,9 @@ func TestSweeperStartAndShutdown(t *testing.T) {
 	enq := &signalingEnqueuer{SweepEnqueuer: queue.NewEnqueuer(asynq.NewClientFromRedisClient(rdb), opts),
 		enqueued: make(chan uuid.UUID, 1)}
 	s := dialer.NewSweeper(dialer.SweeperConfig{Store: db, Enqueue: enq, Log: testenv.Logger(t),
-		Age: time.Minute, Interval: 10 * time.Millisecond})
+		// A pass may take one Interval: 10 ms was too short for a pass on a
+		// loaded CI host (every pass was cut; CI failed after 10 s).
+		Age: time.Minute, Interval: 250 * time.Millisecond})
 	s.Start()
 	select {
 	case id := <-enq.enqueued:

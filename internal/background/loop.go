@@ -42,6 +42,11 @@ func Start(interval time.Duration, pass func(ctx context.Context)) *Loop {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if ctx.Err() != nil {
+					// A tick and Shutdown both ready: select picks either,
+					// and no pass may start after Shutdown.
+					return
+				}
 				pass(ctx)
 			}
 		}

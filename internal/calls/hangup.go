@@ -87,12 +87,8 @@ func (s *Service) hangupLiveKit(ctx context.Context, tenantID uuid.UUID, call *d
 	if _, err := s.store.RequestHangup(ctx, call.ID, HangupReason); err != nil {
 		return nil, false, err
 	}
-	identity := call.ParticipantIdentity
-	if identity == "" {
-		identity = dialq.ParticipantIdentityFor(call.ToNumber)
-	}
 	if call.RoomName != "" {
-		if err := s.phones.RemovePhone(ctx, call.RoomName, identity); err != nil {
+		if err := s.phones.RemovePhone(ctx, call.RoomName, call.PhoneIdentity()); err != nil {
 			return nil, false, err
 		}
 	}

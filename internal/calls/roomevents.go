@@ -42,7 +42,7 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 	if call.Status.Terminal() {
 		// Late (the hang-up that caused it recorded the end first) or a
 		// repeat: in the timeline, marked ignored, and nothing more.
-		return s.store.RecordEvent(ctx, call.ID, lateKind(ev, call), phoneLeft(ev))
+		return s.store.RecordEvent(ctx, call.ID, lateKind(ev, call), eventDetail(ev))
 	}
 	log := s.log.With("call_id", call.ID, "room", ev.Room, "livekit_event", ev.ID)
 	var end *dialq.End
@@ -56,7 +56,7 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		return nil
 	case ev.Identity == call.ParticipantIdentity && ev.Identity != "":
 		if call.Status != dialq.StatusAnswered {
-			return s.store.RecordEvent(ctx, call.ID, "phone_left", phoneLeft(ev))
+			return s.store.RecordEvent(ctx, call.ID, "phone_left", eventDetail(ev))
 		}
 		e := dialq.Completed(dialq.EndedByPhone, "phone hung up")
 		if ev.SIPCallStatus != "hangup" && ev.DisconnectReason != "CLIENT_INITIATED" {
@@ -68,7 +68,7 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		end = &e
 	case ev.Agent:
 		if call.Status != dialq.StatusAnswered {
-			return s.store.RecordEvent(ctx, call.ID, "agent_left", ev.Identity)
+			return s.store.RecordEvent(ctx, call.ID, "agent_left", eventDetail(ev))
 		}
 		if s.phones == nil {
 			return fmt.Errorf("the agent left call %s: cannot hang up its phone without LiveKit credentials", call.ID)
@@ -110,7 +110,8 @@ func lateKind(ev dialq.RoomEvent, c *dialq.Call) string {
 	return "participant_left"
 }
 
-func phoneLeft(ev dialq.RoomEvent) string {
+// eventDetail is a room event as the timeline shows it.
+func eventDetail(ev dialq.RoomEvent) string {
 	if ev.Kind == dialq.RoomFinished {
 		return ev.Room
 	}

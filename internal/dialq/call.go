@@ -149,6 +149,15 @@ func (c *Call) Placed() bool {
 	return false
 }
 
+// PhoneIdentity is the identity of c's phone in its room: the one recorded
+// when it was dialed, else the one it will be dialed with.
+func (c *Call) PhoneIdentity() string {
+	if c.ParticipantIdentity != "" {
+		return c.ParticipantIdentity
+	}
+	return ParticipantIdentityFor(c.ToNumber)
+}
+
 // ParticipantIdentityFor is the identity the phone joins the room with.
 func ParticipantIdentityFor(toNumber string) string { return "phone-" + toNumber }
 

@@ -78,8 +78,6 @@ type LiveKit interface {
 	// RemovePhone takes the phone out of the room, which hangs up its SIP
 	// call; a phone or room already gone is not an error.
 	RemovePhone(ctx context.Context, room, identity string) error
-	// AgentInRoom reports whether an agent is in the room.
-	AgentInRoom(ctx context.Context, room string) (bool, error)
 }
 
 // StepError is a classified failure of one step of placing a call.

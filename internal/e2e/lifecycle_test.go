@@ -200,7 +200,8 @@ func TestHangupOfAQueuedCallCancelsIt(t *testing.T) {
 	require.Equal(t, "api", h.Body["data"].(map[string]any)["ended_by"])
 
 	s.startWorker(stackOptions{})
-	time.Sleep(time.Second) // the worker takes the task and finds the call over
+	// The worker takes the task (its attempt is counted) and finds the call over.
+	waitFor(t, 10*time.Second, "the dial task's attempt", func() bool { return s.call(id).Attempts == 1 })
 	require.Zero(t, s.dialsTo("+15550300042"), "a canceled call is never dialed")
 	require.Equal(t, dialq.StatusCanceled, s.call(id).Status)
 }

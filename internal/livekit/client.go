@@ -208,24 +208,3 @@ func (c *Client) RemovePhone(ctx context.Context, room, identity string) error {
 	}
 	return nil
 }
-
-// AgentInRoom reports whether an agent participant is in room; a room
-// that does not exist has none.
-func (c *Client) AgentInRoom(ctx context.Context, room string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
-	defer cancel()
-	list, err := c.rooms.ListParticipants(ctx, &lkp.ListParticipantsRequest{Room: room})
-	var te twirp.Error
-	if errors.As(err, &te) && te.Code() == twirp.NotFound {
-		return false, nil
-	}
-	if err != nil {
-		return false, classify(ctx, fmt.Errorf("list participants of room %s: %w", room, err))
-	}
-	for _, p := range list.Participants {
-		if p.Kind == lkp.ParticipantInfo_AGENT {
-			return true, nil
-		}
-	}
-	return false, nil
-}

@@ -33,7 +33,7 @@ type Store interface {
 // LiveKit is what the reconciler asks LiveKit.
 type LiveKit interface {
 	FindPhone(ctx context.Context, room, identity string) (dialq.PhoneState, bool, error)
-	AgentInRoom(ctx context.Context, room string) (bool, error)
+	FindAgent(ctx context.Context, room, agentName string) (identity string, found bool, err error)
 	RemovePhone(ctx context.Context, room, identity string) error
 }
 
@@ -135,10 +135,7 @@ func (r *Reconciler) Pass(ctx context.Context) int {
 
 // check closes c if one of the checks says it is over.
 func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (bool, error) {
-	identity := c.ParticipantIdentity
-	if identity == "" {
-		identity = dialq.ParticipantIdentityFor(c.ToNumber)
-	}
+	identity := c.PhoneIdentity()
 	if c.Status != dialq.StatusAnswered {
 		// The dial task waits for the answer and records the outcome; a
 		// call past the ring budget had a task that ended without it.
@@ -183,7 +180,7 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 		return r.end(ctx, c, &r.maxDuration, "max duration", dialq.Completed(dialq.EndedByDialq, "max duration"))
 	}
 	if r.cfg.AgentGrace > 0 && now.Sub(*c.AnsweredAt) >= r.cfg.AgentGrace {
-		agent, err := r.cfg.LiveKit.AgentInRoom(ctx, c.RoomName)
+		_, agent, err := r.cfg.LiveKit.FindAgent(ctx, c.RoomName, c.AgentName)
 		if err != nil || agent {
 			return false, err
 		}

@@ -116,6 +116,7 @@ func saveTrunk(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "a label")
 	provider := fs.String("provider", "", "twilio or exotel (required)")
 	lkTrunk := fs.String("livekit-trunk", "", "twilio: the LiveKit SIP outbound trunk id (default -id)")
+	numbers := fs.String("numbers", "", "the numbers calls may use as caller_id, comma-separated: twilio, the LiveKit trunk's numbers in E.164; exotel, more virtual numbers beside -caller-id")
 	var ex dialq.SIPTrunkConfig
 	fs.StringVar(&ex.SIPHost, "sip-host", dialq.Exotel.Host, "exotel: SIP host")
 	fs.IntVar(&ex.SIPPort, "sip-port", dialq.Exotel.Port, "exotel: SIP port")
@@ -132,6 +133,11 @@ func saveTrunk(ctx context.Context, args []string) error {
 		return err
 	}
 	t := &dialq.Trunk{ID: *id, TenantID: tid, Name: *name, Provider: dialq.CallService(*provider)}
+	for n := range strings.SplitSeq(*numbers, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			t.Numbers = append(t.Numbers, n)
+		}
+	}
 	switch t.Provider {
 	case dialq.ServiceTwilio:
 		t.LiveKitTrunkID = *lkTrunk
@@ -164,6 +170,6 @@ func saveTrunk(ctx context.Context, args []string) error {
 		fmt.Printf("%s saved: %s %s\n", t.ID, t.Provider, t.SIP)
 		return nil
 	}
-	fmt.Printf("%s saved: LiveKit trunk %s\n", t.ID, t.LiveKitTrunkID)
+	fmt.Printf("%s saved: LiveKit trunk %s, numbers %v\n", t.ID, t.LiveKitTrunkID, t.Numbers)
 	return nil
 }

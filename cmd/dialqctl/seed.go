@@ -105,7 +105,7 @@ func seedDemo(ctx context.Context, args []string) error {
 		}
 	}
 	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: lkTrunk, TenantID: demoTenant, Name: "Demo Twilio (LiveKit SIP)",
-		Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk}); err != nil {
+		Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk, Numbers: []string{demoCallerNumber}}); err != nil {
 		return err
 	}
 

@@ -200,7 +200,7 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		Enqueue: queue.NewEnqueuer(client, cfg.Dial), Log: log, Age: cfg.SweepAge, Now: w.now}))
 	w.Reconciler = reconcile.NewReconciler(reconcile.Config{Store: w.DB, LiveKit: lk, Notify: pub, Log: log,
 		Interval: cfg.Reconcile.Interval, MaxDuration: cfg.Reconcile.MaxDuration, AgentGrace: cfg.Reconcile.AgentGrace,
-		RingBudget: cfg.RingTimeout + 4*dialq.DialMargin, Now: w.now})
+		RingTimeout: cfg.RingTimeout, RingMargin: 4 * dialq.DialMargin, Now: w.now})
 	w.services = append(w.services, w.Reconciler)
 	if err := w.newWebhooks(ctx, queue.NewWebhookEnqueuer(client, queue.WebhookOptions{Queue: whQueue})); err != nil {
 		return nil, err

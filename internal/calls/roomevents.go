@@ -3,6 +3,7 @@ package calls
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -62,8 +63,12 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		if ev.SIPCallStatus != "hangup" && ev.DisconnectReason != "CLIENT_INITIATED" {
 			e.Reason = "phone left the room (" + ev.DisconnectReason + ")"
 		}
-		if call.HangupReason != "" {
+		switch {
+		case call.HangupReason != "":
 			e = dialq.Completed(dialq.EndedByAPI, call.HangupReason)
+		case reachedMaxDuration(call, s.Now()):
+			// LiveKit's SIP service hung up at the call's max_duration.
+			e = dialq.Completed(dialq.EndedByDialq, "max duration")
 		}
 		end = &e
 	case ev.Agent:
@@ -94,6 +99,16 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		log.Info("call ended", "status", end.Status, "ended_by", end.By, "reason", end.Reason, "by_event", ev.Kind)
 	}
 	return nil
+}
+
+// reachedMaxDuration reports whether call has its own max_duration, which
+// LiveKit's SIP service enforces, and has lasted it (within a second: the
+// SIP service's clock and the webhook's way here).
+func reachedMaxDuration(call *dialq.Call, now time.Time) bool {
+	if call.Options.MaxDuration == nil || call.AnsweredAt == nil {
+		return false
+	}
+	return now.Sub(*call.AnsweredAt) >= call.Options.MaxCall(0)-time.Second
 }
 
 // lateKind names the timeline event of a room event that came after the

@@ -161,7 +161,7 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
 	if c.Status == dialq.StatusQueued {
 		// It will be dialed: refuse before making a room nobody will use.
-		if err := d.checkBudget(ctx, d.joinWait(c)); err != nil {
+		if err := d.checkBudget(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -328,27 +328,34 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 
 // checkBudget refuses to dial when the task's deadline is nearer than the
 // ring time plus dialq.DialMargin: asynq would cut the attempt while the
-// phone rings and retry it, ringing the person twice. The deadline is the
-// API's DIALQ_DIAL_TIMEOUT, the ring time this worker's DIALQ_RING_TIMEOUT;
-// two processes configured apart must not be able to do that.
+// phone rings and retry it, ringing the person twice. The deadline is set
+// where the call was enqueued (the API's DIALQ_DIAL_TIMEOUT, longer for a
+// call with its own ring_timeout: dialq.DialTaskTimeout), the ring time is
+// the call's ring_timeout or this worker's DIALQ_RING_TIMEOUT; two processes
+// configured apart must not be able to do that.
 //
-// wait is how long the call may wait for its agent before the dial: it
-// counts against the same deadline, so the ring still fits after it.
-func (d *Dialer) checkBudget(ctx context.Context, wait time.Duration) error {
+// The wait for the agent to join counts against the same deadline, so the
+// ring still fits after it.
+func (d *Dialer) checkBudget(ctx context.Context, c *dialq.Call) error {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return nil
 	}
-	need := wait + d.RingTimeout + dialq.DialMargin
+	wait, ring := d.joinWait(c), c.Options.Ring(d.RingTimeout)
+	need := wait + ring + dialq.DialMargin
 	if left := time.Until(deadline); left < need {
 		waitNote := ""
 		if wait > 0 {
 			waitNote = fmt.Sprintf(" and the wait for the agent to join (the assistant's agent_join_timeout, %s)", wait)
 		}
+		ringNote := "this worker's ring time DIALQ_RING_TIMEOUT"
+		if c.Options.RingTimeout != nil {
+			ringNote = "the call's ring_timeout"
+		}
 		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonInternal,
-			Message: fmt.Sprintf("not dialed: the dial task's deadline leaves %s, less than this worker's ring time DIALQ_RING_TIMEOUT (%s) plus %s%s; "+
+			Message: fmt.Sprintf("not dialed: the dial task's deadline leaves %s, less than %s (%s) plus %s%s; "+
 				"raise DIALQ_DIAL_TIMEOUT (where calls are enqueued: the API) or lower DIALQ_RING_TIMEOUT (the worker)",
-				left.Round(time.Second), d.RingTimeout, dialq.DialMargin, waitNote)}}
+				left.Round(time.Second), ringNote, ring, dialq.DialMargin, waitNote)}}
 	}
 	return nil
 }

@@ -104,6 +104,10 @@ type Call struct {
 	// the room before it dials; zero dials without waiting (the assistant's
 	// DialWithoutAgent, and calls accepted before the wait existed).
 	AgentJoinTimeout time.Duration `db:"-"`
+	// Options are the call's own dial settings as accepted (the caller ID
+	// in the trunk's form); those left out take the deployment's defaults
+	// when the call is dialed.
+	Options DialOptions `db:"-"`
 
 	Status        CallStatus    `db:"status"`
 	FailureReason FailureReason `db:"failure_reason"`
@@ -138,13 +142,14 @@ type Call struct {
 
 // Placed reports whether the call went out as far as a synchronous request
 // waits for: answered (or already over) for LiveKit SIP trunks; for the Exotel
-// bridge, as soon as the INVITE is out (the bridge follows the rest).
+// bridge, as soon as the INVITE is out (the bridge follows the rest), or
+// answered when the call asked to wait until then (wait_until: answered).
 func (c *Call) Placed() bool {
 	switch c.Status {
 	case StatusAnswered, StatusCompleted:
 		return true
 	case StatusDialing, StatusRinging:
-		return c.Service == ServiceExotel && c.SIPCallID != ""
+		return c.Service == ServiceExotel && c.SIPCallID != "" && c.Options.WaitUntil != WaitAnswered
 	}
 	return false
 }

@@ -8,8 +8,9 @@ import (
 
 // NewCall applies the call rules to a validated request and the tenant's
 // assistant and trunk, and returns the call to store, status queued.
-// Returns EINVALID if the trunk's provider is not the requested call_service
-// or the metadata leaves a placeholder unfilled.
+// Returns EINVALID if the trunk's provider is not the requested call_service,
+// the caller_id is not one of the trunk's numbers or the metadata leaves a
+// placeholder unfilled.
 func NewCall(tenantID uuid.UUID, req *OutboundRequest, a *Assistant, t *Trunk, now time.Time) (*Call, error) {
 	if string(t.Provider) != req.CallService {
 		return nil, InvalidField("call_service",
@@ -18,6 +19,12 @@ func NewCall(tenantID uuid.UUID, req *OutboundRequest, a *Assistant, t *Trunk, n
 	if t.Provider == ServiceTwilio && t.LiveKitTrunkID == "" {
 		return nil, InvalidField("trunk_id", "trunk %s has no LiveKit outbound trunk configured", t.ID)
 	}
+	opts := req.DialOptions
+	callerID, err := opts.CallerIDFor(t)
+	if err != nil {
+		return nil, err
+	}
+	opts.CallerID = callerID
 	rendered, err := RenderTemplates(req.Metadata, a.Prompt, a.StartInstruction)
 	if err != nil {
 		return nil, err
@@ -39,6 +46,7 @@ func NewCall(tenantID uuid.UUID, req *OutboundRequest, a *Assistant, t *Trunk, n
 		AgentName:        a.AgentName,
 		LiveKitTrunkID:   t.LiveKitTrunkID,
 		AgentJoinTimeout: a.JoinTimeout(),
+		Options:          opts,
 		Status:           StatusQueued,
 		CreatedAt:        now,
 		UpdatedAt:        now,

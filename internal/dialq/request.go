@@ -26,6 +26,10 @@ type OutboundRequest struct {
 	ToNumber    string         `json:"to_number"`
 	CallService string         `json:"call_service"`
 	Metadata    map[string]any `json:"metadata"`
+	// DialOptions are the optional per-call dial settings; all of them
+	// are left out of the JSON when not given, so a request without them
+	// has the fingerprint it had before they existed.
+	DialOptions
 }
 
 var (
@@ -80,6 +84,7 @@ func (r *OutboundRequest) Validate(metadataBytes int) error {
 			bad(path, "%s", msg)
 		}
 	}
+	r.DialOptions.validate(CallService(r.CallService), bad)
 	if len(fields) > 0 {
 		return &Error{Code: EINVALID, Message: invalidMessage(fields), Fields: fields}
 	}
@@ -141,6 +146,15 @@ func ParseUUID(s string) (uuid.UUID, error) {
 func isUUID(s string) bool {
 	_, err := ParseUUID(s)
 	return err == nil
+}
+
+// CheckE164 returns EINVALID naming field unless s is a possible number in
+// E.164 form, by the rule to_number follows.
+func CheckE164(field, s string) error {
+	if msg := checkE164(s); msg != "" {
+		return InvalidField(field, "%s", msg)
+	}
+	return nil
 }
 
 // checkE164 returns why s is not a possible E.164 number, or "".

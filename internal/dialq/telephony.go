@@ -35,6 +35,13 @@ type DialRequest struct {
 	Identity       string
 	// RingTimeout is how long the phone may ring before the call is no_answer.
 	RingTimeout time.Duration
+	// MaxDuration is how long the call may last once answered; zero leaves
+	// it to the SIP service's default.
+	MaxDuration time.Duration
+	// Options are the call's own dial options (caller ID, display name,
+	// headers, DTMF, ringtone, Krisp); their durations are in the fields
+	// above.
+	Options DialOptions
 }
 
 // PhoneState is what the room shows of a phone participant.

@@ -19,6 +19,11 @@ type Trunk struct {
 	LiveKitTrunkID string `db:"livekit_trunk_id"`
 	// SIP is how dialq's SIP bridge dials the trunk, for a provider with a
 	// SIPProfile (exotel); nil for twilio trunks, which LiveKit dials.
-	SIP       *SIPTrunkConfig `db:"-"`
-	CreatedAt time.Time       `db:"created_at"`
+	SIP *SIPTrunkConfig `db:"-"`
+	// Numbers are the trunk's caller IDs, one of which a call may ask for
+	// (caller_id): E.164 for twilio trunks (the LiveKit trunk's numbers),
+	// the carrier's form for the bridge's (an exotel trunk's own caller ID
+	// is always one of them).
+	Numbers   []string  `db:"-"`
+	CreatedAt time.Time `db:"created_at"`
 }

@@ -27,6 +27,9 @@ type callView struct {
 	ToNumber    string            `json:"to_number"`
 	CallService dialq.CallService `json:"call_service"`
 	Metadata    map[string]any    `json:"metadata"`
+	// DialOptions are the dial options the call was placed with, when it
+	// was given any (the caller ID in the trunk's form).
+	DialOptions *dialq.DialOptions `json:"dial_options,omitempty"`
 
 	RoomName      string               `json:"room_name,omitempty"`
 	AgentDispatch *dispatchView        `json:"agent_dispatch,omitempty"`
@@ -98,6 +101,10 @@ func viewOf(call *dialq.Call) callView {
 		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt, Report: call.Report,
 	}
 	v.EndedBy = call.EndedBy
+	if !call.Options.IsZero() {
+		o := call.Options
+		v.DialOptions = &o
+	}
 	if call.AnsweredAt != nil && call.EndedAt != nil {
 		d := math.Round(call.Duration().Seconds()*1000) / 1000
 		v.DurationSeconds = &d

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,14 +71,19 @@ func decodeOutbound(body []byte) (*dialq.OutboundRequest, int, error) {
 		ToNumber    *json.RawMessage `json:"to_number"`
 		CallService *json.RawMessage `json:"call_service"`
 		Metadata    *json.RawMessage `json:"metadata"`
+
+		RingTimeout  *json.RawMessage `json:"ring_timeout"`
+		MaxDuration  *json.RawMessage `json:"max_duration"`
+		CallerID     *json.RawMessage `json:"caller_id"`
+		DisplayName  *json.RawMessage `json:"display_name"`
+		SIPHeaders   *json.RawMessage `json:"sip_headers"`
+		DTMF         *json.RawMessage `json:"dtmf"`
+		PlayRingtone *json.RawMessage `json:"play_ringtone"`
+		Krisp        *json.RawMessage `json:"krisp"`
+		WaitUntil    *json.RawMessage `json:"wait_until"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, 0, jsonError(err)
-	}
-	if dec.More() {
-		return nil, 0, dialq.InvalidField("body", "must hold one JSON object and nothing after it")
+	if err := decodeStrict(body, &raw, outboundFields); err != nil {
+		return nil, 0, err
 	}
 
 	req := &dialq.OutboundRequest{}
@@ -93,6 +100,63 @@ func decodeOutbound(body []byte) (*dialq.OutboundRequest, int, error) {
 	str("trunk_id", raw.TrunkID, &req.TrunkID)
 	str("to_number", raw.ToNumber, &req.ToNumber)
 	str("call_service", raw.CallService, &req.CallService)
+
+	given := func(src *json.RawMessage) bool { return src != nil && string(*src) != "null" }
+	decodeAs := func(name, want string, src *json.RawMessage, dst any) bool {
+		if !given(src) {
+			return false
+		}
+		if err := json.Unmarshal(*src, dst); err != nil {
+			fields = append(fields, dialq.FieldError{Field: name, Message: "must be " + want})
+			return false
+		}
+		return true
+	}
+	num := func(name string, src *json.RawMessage) *float64 {
+		var v float64
+		if decodeAs(name, "a number of seconds", src, &v) {
+			return &v
+		}
+		return nil
+	}
+	flag := func(name string, src *json.RawMessage) *bool {
+		var v bool
+		if decodeAs(name, "true or false", src, &v) {
+			return &v
+		}
+		return nil
+	}
+	o := &req.DialOptions
+	o.RingTimeout = num("ring_timeout", raw.RingTimeout)
+	o.MaxDuration = num("max_duration", raw.MaxDuration)
+	str("caller_id", raw.CallerID, &o.CallerID)
+	var name string
+	if decodeAs("display_name", "a string", raw.DisplayName, &name) {
+		o.DisplayName = &name
+	}
+	if given(raw.SIPHeaders) {
+		var headers map[string]json.RawMessage
+		if err := json.Unmarshal(*raw.SIPHeaders, &headers); err != nil || headers == nil {
+			fields = append(fields, dialq.FieldError{Field: "sip_headers", Message: "must be an object of header names to string values"})
+		} else {
+			o.SIPHeaders = make(map[string]string, len(headers))
+			for _, k := range slices.Sorted(maps.Keys(headers)) {
+				v := headers[k]
+				var text string
+				if decodeAs("sip_headers."+k, "a string", &v, &text) {
+					o.SIPHeaders[k] = text
+				} else if !given(&v) {
+					fields = append(fields, dialq.FieldError{Field: "sip_headers." + k, Message: "must be a string"})
+				}
+			}
+		}
+	}
+	str("dtmf", raw.DTMF, &o.DTMF)
+	o.PlayRingtone = flag("play_ringtone", raw.PlayRingtone)
+	o.Krisp = flag("krisp", raw.Krisp)
+	var wait string
+	str("wait_until", raw.WaitUntil, &wait)
+	o.WaitUntil = dialq.WaitUntil(wait)
 
 	mdBytes := 0
 	if raw.Metadata != nil && string(*raw.Metadata) != "null" {
@@ -117,6 +181,10 @@ func joinFields(fields []dialq.FieldError) string {
 	return strings.Join(parts, "; ")
 }
 
+// outboundFields are the fields POST /call/outbound takes.
+const outboundFields = "assistant_id, trunk_id, to_number, call_service, metadata, " +
+	"ring_timeout, max_duration, caller_id, display_name, sip_headers, dtmf, play_ringtone, krisp, wait_until"
+
 // jsonError turns a decoding error into an EINVALID error naming the field.
 func jsonError(err error) error {
 	if ute, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
@@ -130,9 +198,6 @@ func jsonError(err error) error {
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return dialq.InvalidField("body", "is not valid JSON: it ends too early")
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return dialq.InvalidField(strings.Trim(name, `"`), "is not a known field; allowed: assistant_id, trunk_id, to_number, call_service, metadata")
 	}
 	return dialq.InvalidField("body", "is not valid JSON: %v", err)
 }

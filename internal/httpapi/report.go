@@ -49,13 +49,8 @@ func decodeReport(body []byte) (*dialq.Report, error) {
 		Summary     *json.RawMessage `json:"summary"`
 		Data        *json.RawMessage `json:"data"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, jsonError(err)
-	}
-	if dec.More() {
-		return nil, dialq.InvalidField("body", "must hold one JSON object and nothing after it")
+	if err := decodeStrict(body, &raw, "answered_by, disposition, summary, data"); err != nil {
+		return nil, err
 	}
 	r := &dialq.Report{}
 	var fields []dialq.FieldError

@@ -174,22 +174,41 @@ func (c *Client) FindPhone(ctx context.Context, room, identity string) (dialq.Ph
 // DialSIP dials r.ToNumber through the LiveKit trunk and waits for the
 // answer. The SDK stretches the deadline to the ring time plus a margin.
 func (c *Client) DialSIP(ctx context.Context, r dialq.DialRequest) (dialq.Participant, error) {
-	info, err := c.sip.CreateSIPParticipant(ctx, &lkp.CreateSIPParticipantRequest{
+	info, err := c.sip.CreateSIPParticipant(ctx, SIPParticipantRequest(r))
+	if err != nil {
+		return dialq.Participant{}, classifyDial(ctx, fmt.Errorf("dial %s through trunk %s: %w", r.ToNumber, r.LiveKitTrunkID, err))
+	}
+	return dialq.Participant{SID: info.ParticipantId, Identity: info.ParticipantIdentity, SIPCallID: info.SipCallId}, nil
+}
+
+// SIPParticipantRequest is the CreateSIPParticipant request that dials r:
+// waiting for the answer, with the call's dial options as LiveKit's fields
+// (caller_id is sip_number, play_ringtone is play_dialtone: the tone the
+// room hears while the phone rings).
+func SIPParticipantRequest(r dialq.DialRequest) *lkp.CreateSIPParticipantRequest {
+	o := r.Options
+	req := &lkp.CreateSIPParticipantRequest{
 		SipTrunkId:          r.LiveKitTrunkID,
 		SipCallTo:           r.ToNumber,
+		SipNumber:           o.CallerID,
 		RoomName:            r.Room,
 		ParticipantIdentity: r.Identity,
 		ParticipantName:     r.ToNumber,
 		ParticipantAttributes: map[string]string{
 			"dialq.callID": r.CallID,
 		},
+		Dtmf:              o.DTMF,
+		PlayDialtone:      o.Ringtone(),
+		Headers:           o.SIPHeaders,
+		KrispEnabled:      o.KrispEnabled(),
 		WaitUntilAnswered: true,
 		RingingTimeout:    durationpb.New(r.RingTimeout),
-	})
-	if err != nil {
-		return dialq.Participant{}, classifyDial(ctx, fmt.Errorf("dial %s through trunk %s: %w", r.ToNumber, r.LiveKitTrunkID, err))
+		DisplayName:       o.DisplayName,
 	}
-	return dialq.Participant{SID: info.ParticipantId, Identity: info.ParticipantIdentity, SIPCallID: info.SipCallId}, nil
+	if r.MaxDuration > 0 {
+		req.MaxCallDuration = durationpb.New(r.MaxDuration)
+	}
+	return req
 }
 
 // RemovePhone takes the phone participant identity out of room, which ends

@@ -12,7 +12,8 @@ import (
 // implements dialq.Line.
 type Line struct {
 	SIP dialq.SIPParticipants
-	// RingTimeout is how long the phone may ring.
+	// RingTimeout is how long the phone may ring, unless the call has its
+	// own ring_timeout.
 	RingTimeout time.Duration
 	// FollowInterval is how often Recover looks again at a phone an earlier
 	// attempt left ringing.
@@ -28,8 +29,9 @@ func NewLine(sip dialq.SIPParticipants, ringTimeout time.Duration) *Line {
 	return &Line{SIP: sip, RingTimeout: ringTimeout, FollowInterval: 500 * time.Millisecond, Now: time.Now}
 }
 
-// Dial dials c's phone through its LiveKit trunk and returns once it
-// answered (the SDK waits up to RingTimeout plus 2 s).
+// Dial dials c's phone through its LiveKit trunk, with the call's dial
+// options, and returns once it answered (the SDK waits up to the ring time
+// plus 2 s).
 func (l *Line) Dial(ctx context.Context, c *dialq.Call) (dialq.Dialed, error) {
 	p, err := l.SIP.DialSIP(ctx, dialq.DialRequest{
 		CallID:         c.ID.String(),
@@ -37,7 +39,11 @@ func (l *Line) Dial(ctx context.Context, c *dialq.Call) (dialq.Dialed, error) {
 		LiveKitTrunkID: c.LiveKitTrunkID,
 		ToNumber:       c.ToNumber,
 		Identity:       dialq.ParticipantIdentityFor(c.ToNumber),
-		RingTimeout:    l.RingTimeout,
+		RingTimeout:    c.Options.Ring(l.RingTimeout),
+		// A call's own max_duration is LiveKit's to keep, to the second;
+		// without one the reconciler hangs up at DIALQ_MAX_CALL_DURATION.
+		MaxDuration: c.Options.MaxCall(0),
+		Options:     c.Options,
 	})
 	if err != nil {
 		return dialq.Dialed{}, err
@@ -58,7 +64,7 @@ func (l *Line) Recover(ctx context.Context, c *dialq.Call) (dialq.Dialed, bool, 
 }
 
 func (l *Line) follow(ctx context.Context, c *dialq.Call, ps dialq.PhoneState) (dialq.Dialed, error) {
-	deadline := l.Now().Add(l.RingTimeout + dialq.DialMargin)
+	deadline := l.Now().Add(c.Options.Ring(l.RingTimeout) + dialq.DialMargin)
 	for {
 		switch ps.CallStatus {
 		case "active", "":

@@ -19,15 +19,15 @@ import (
 const insertCallSQL = `
 INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
                    prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
-                   idempotency_key, request_hash, agent_join_timeout_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16)
+                   idempotency_key, request_hash, agent_join_timeout_ms, dial_options)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16, $17)
 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
 
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
 	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, hangup_reason, created_at, updated_at, dialed_at,
-	answered_at, ended_at, agent_join_timeout_ms, report`
+	answered_at, ended_at, agent_join_timeout_ms, report, dial_options`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
 type callRow struct {
@@ -35,6 +35,7 @@ type callRow struct {
 	MetadataJSON       []byte `db:"metadata"`
 	AgentJoinTimeoutMS int64  `db:"agent_join_timeout_ms"`
 	ReportJSON         []byte `db:"report"`
+	DialOptionsJSON    []byte `db:"dial_options"`
 }
 
 func (r *callRow) call() (*dialq.Call, error) {
@@ -45,6 +46,9 @@ func (r *callRow) call() (*dialq.Call, error) {
 		if err := json.Unmarshal(r.ReportJSON, c.Report); err != nil {
 			return nil, fmt.Errorf("decode report of call %s: %w", c.ID, err)
 		}
+	}
+	if err := json.Unmarshal(r.DialOptionsJSON, &c.Options); err != nil {
+		return nil, fmt.Errorf("decode dial options of call %s: %w: %w", c.ID, dialq.ErrUnreadableCall, err)
 	}
 	if err := json.Unmarshal(r.MetadataJSON, &c.Metadata); err != nil {
 		return nil, fmt.Errorf("decode metadata of call %s: %w: %w", c.ID, dialq.ErrUnreadableCall, err)
@@ -65,9 +69,13 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	if err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
+	optsJSON, err := json.Marshal(c.Options)
+	if err != nil {
+		return nil, fmt.Errorf("encode dial options: %w", err)
+	}
 	res, err := s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
 		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt,
-		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds())
+		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds(), optsJSON)
 	if err != nil {
 		return nil, fmt.Errorf("insert call: %w", err)
 	}

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 
 	"github.com/dialq/dialq/internal/dialq"
 )
@@ -101,11 +103,17 @@ func joinTimeoutMS(a *dialq.Assistant) int64 {
 
 // SaveTrunk stores t, or updates the tenant's trunk of that id. The SIP
 // settings of a trunk dialq's bridge dials (exotel) are normalized for its
-// provider's SIPProfile and their password sealed.
+// provider's SIPProfile and their password sealed; its numbers are put in
+// the form calls name them in (trunkNumbers).
 // Returns ECONFLICT if the id belongs to another tenant, EINVALID for bad
-// SIP settings or SIP settings on a provider the bridge does not dial.
+// SIP settings, a bad number, or SIP settings on a provider the bridge does
+// not dial.
 func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
 	var cfg, pass []byte
+	numbers, err := trunkNumbers(t)
+	if err != nil {
+		return err
+	}
 	if t.SIP != nil {
 		profile, ok := dialq.SIPProfileFor(t.Provider)
 		if !ok {
@@ -120,20 +128,54 @@ func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
 			}
 			pass = s.secrets.Seal(t.SIP.Password)
 		}
-		var err error
 		if cfg, err = json.Marshal(t.SIP); err != nil {
 			return fmt.Errorf("encode sip config: %w", err)
 		}
 	}
 	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id, sip_config, sip_password_enc, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id, sip_config, sip_password_enc, numbers, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, provider = EXCLUDED.provider,
 			livekit_trunk_id = EXCLUDED.livekit_trunk_id, sip_config = EXCLUDED.sip_config,
-			sip_password_enc = EXCLUDED.sip_password_enc
+			sip_password_enc = EXCLUDED.sip_password_enc, numbers = EXCLUDED.numbers
 		WHERE trunks.tenant_id = EXCLUDED.tenant_id`,
-		t.ID, t.TenantID, t.Name, t.Provider, t.LiveKitTrunkID, cfg, pass, s.now())
+		t.ID, t.TenantID, t.Name, t.Provider, t.LiveKitTrunkID, cfg, pass, pq.Array(numbers), s.now())
 	return saved(res, err, "trunk", t.ID)
+}
+
+// trunkNumbers is t's numbers as stored: each in the form a call's
+// caller_id is compared in (E.164, or the bridge carrier's form), without
+// repeats, and for a bridge trunk its own caller ID first. Returns EINVALID
+// naming numbers for one that is not a number.
+func trunkNumbers(t *dialq.Trunk) ([]string, error) {
+	out := []string{}
+	add := func(n string) {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	profile, bridged := dialq.SIPProfileFor(t.Provider)
+	if t.SIP != nil && bridged {
+		if n, ok := profile.CallerID(t.SIP.CallerID); ok {
+			add(n)
+		}
+	}
+	for i, n := range t.Numbers {
+		field := fmt.Sprintf("numbers[%d]", i)
+		if bridged {
+			norm, ok := profile.CallerID(n)
+			if !ok {
+				return nil, dialq.InvalidField(field, "%s", profile.CallerIDRule)
+			}
+			add(norm)
+			continue
+		}
+		if err := dialq.CheckE164(field, n); err != nil {
+			return nil, err
+		}
+		add(n)
+	}
+	return out, nil
 }
 
 // SIPTrunkConfig returns the SIP settings of trunk id with its password
@@ -177,12 +219,15 @@ func (s *DB) DeleteTrunk(ctx context.Context, tenantID uuid.UUID, id string) err
 
 // TrunksOf lists the tenant's trunks.
 func (s *DB) TrunksOf(ctx context.Context, tenantID uuid.UUID) ([]dialq.Trunk, error) {
-	var ts []dialq.Trunk
-	err := s.db.SelectContext(ctx, &ts, `
-		SELECT id, tenant_id, name, provider, livekit_trunk_id, created_at
-		FROM trunks WHERE tenant_id = $1 ORDER BY id`, tenantID)
+	var rows []trunkRow
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT `+trunkColumns+` FROM trunks WHERE tenant_id = $1 ORDER BY id`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list trunks: %w", err)
+	}
+	ts := make([]dialq.Trunk, len(rows))
+	for i := range rows {
+		ts[i] = rows[i].trunk()
 	}
 	return ts, nil
 }
@@ -190,14 +235,28 @@ func (s *DB) TrunksOf(ctx context.Context, tenantID uuid.UUID) ([]dialq.Trunk, e
 // FindTrunk returns the tenant's trunk id.
 // Returns ENOTFOUND if it does not exist or belongs to another tenant.
 func (s *DB) FindTrunk(ctx context.Context, tenantID uuid.UUID, id string) (*dialq.Trunk, error) {
-	var t dialq.Trunk
-	err := s.get(ctx, &t, `
-		SELECT id, tenant_id, name, provider, livekit_trunk_id, created_at
-		FROM trunks WHERE id = $1 AND tenant_id = $2`, id, tenantID)
+	var r trunkRow
+	err := s.get(ctx, &r, `
+		SELECT `+trunkColumns+` FROM trunks WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {
 		return nil, notFound(err, "Trunk %s not found.", id)
 	}
+	t := r.trunk()
 	return &t, nil
+}
+
+const trunkColumns = `id, tenant_id, name, provider, livekit_trunk_id, numbers, created_at`
+
+// trunkRow is a trunks row as scanned, without its SIP settings.
+type trunkRow struct {
+	dialq.Trunk
+	Numbers pq.StringArray `db:"numbers"`
+}
+
+func (r *trunkRow) trunk() dialq.Trunk {
+	t := r.Trunk
+	t.Numbers = []string(r.Numbers)
+	return t
 }
 
 // saved checks the result of an upsert guarded by tenant: no row means the

@@ -26,7 +26,12 @@ func NewEnqueuer(client *asynq.Client, opts DialOptions) *Enqueuer {
 // exists for the call is not an error: the call is queued once.
 // Returns EUNAVAILABLE if Redis cannot be reached.
 func (e *Enqueuer) EnqueueDial(ctx context.Context, c *dialq.Call) error {
-	t, err := NewDialTask(DialPayload{CallID: c.ID, TenantID: c.TenantID}, e.opts)
+	opts := e.opts
+	// A call's own ring time may need longer than the deployment's
+	// timeout: the task must outlast the ring, or it is retried while the
+	// phone rings.
+	opts.Timeout = dialq.DialTaskTimeout(c, opts.Timeout)
+	t, err := NewDialTask(DialPayload{CallID: c.ID, TenantID: c.TenantID}, opts)
 	if err != nil {
 		return err
 	}

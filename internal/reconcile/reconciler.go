@@ -55,14 +55,16 @@ type Config struct {
 	// Batch caps the calls one pass checks. Default 200.
 	Batch int
 	// MaxDuration hangs up answered calls this long (DIALQ_MAX_CALL_DURATION;
-	// 0: no limit).
+	// 0: no limit), unless the call has its own max_duration.
 	MaxDuration time.Duration
 	// AgentGrace hangs up an answered call with no agent in its room this
 	// long after the answer (DIALQ_AGENT_GRACE; 0: never).
 	AgentGrace time.Duration
-	// RingBudget fails as no_answer a call still not answered this long
-	// after its dial (the ring time plus the dial's margins).
-	RingBudget time.Duration
+	// RingTimeout is the ring time of a call without its own ring_timeout
+	// (DIALQ_RING_TIMEOUT), and RingMargin what the dial may take beyond
+	// it: a call still not answered its ring time plus RingMargin after its
+	// dial fails as no_answer.
+	RingTimeout, RingMargin time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -139,7 +141,8 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 	if c.Status != dialq.StatusAnswered {
 		// The dial task waits for the answer and records the outcome; a
 		// call past the ring budget had a task that ended without it.
-		if c.DialedAt == nil || now.Sub(*c.DialedAt) < r.cfg.RingBudget {
+		budget := c.Options.Ring(r.cfg.RingTimeout) + r.cfg.RingMargin
+		if c.DialedAt == nil || now.Sub(*c.DialedAt) < budget {
 			return false, nil
 		}
 		phone, found, err := r.cfg.LiveKit.FindPhone(ctx, c.RoomName, identity)
@@ -155,7 +158,7 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 			}
 		}
 		return r.end(ctx, c, &r.ringExpired, "ring budget", dialq.Failed(dialq.Failure{Reason: dialq.ReasonNoAnswer,
-			Message: fmt.Sprintf("not answered %s after the dial; the reconciler closed it", r.cfg.RingBudget)}))
+			Message: fmt.Sprintf("not answered %s after the dial; the reconciler closed it", budget)}))
 	}
 
 	_, found, err := r.cfg.LiveKit.FindPhone(ctx, c.RoomName, identity)
@@ -173,7 +176,7 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 	if c.AnsweredAt == nil {
 		return false, nil
 	}
-	if r.cfg.MaxDuration > 0 && now.Sub(*c.AnsweredAt) >= r.cfg.MaxDuration {
+	if limit := c.Options.MaxCall(r.cfg.MaxDuration); limit > 0 && now.Sub(*c.AnsweredAt) >= limit {
 		if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, identity); err != nil {
 			return false, err
 		}

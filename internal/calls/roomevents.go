@@ -3,7 +3,6 @@ package calls
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -66,7 +65,7 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		switch {
 		case call.HangupReason != "":
 			e = dialq.Completed(dialq.EndedByAPI, call.HangupReason)
-		case reachedMaxDuration(call, s.Now()):
+		case call.OutlastedMaxDuration(s.Now()):
 			// LiveKit's SIP service hung up at the call's max_duration.
 			e = dialq.Completed(dialq.EndedByDialq, "max duration")
 		}
@@ -99,16 +98,6 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		log.Info("call ended", "status", end.Status, "ended_by", end.By, "reason", end.Reason, "by_event", ev.Kind)
 	}
 	return nil
-}
-
-// reachedMaxDuration reports whether call has its own max_duration, which
-// LiveKit's SIP service enforces, and has lasted it (within a second: the
-// SIP service's clock and the webhook's way here).
-func reachedMaxDuration(call *dialq.Call, now time.Time) bool {
-	if call.Options.MaxDuration == nil || call.AnsweredAt == nil {
-		return false
-	}
-	return now.Sub(*call.AnsweredAt) >= call.Options.MaxCall(0)-time.Second
 }
 
 // lateKind names the timeline event of a room event that came after the

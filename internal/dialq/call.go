@@ -154,6 +154,17 @@ func (c *Call) Placed() bool {
 	return false
 }
 
+// OutlastedMaxDuration reports whether c has its own max_duration, which
+// the line enforces (LiveKit's SIP service hangs up then), and has been
+// answered that long at now, within a second (the SIP service's clock and
+// the news's way here): a phone that leaves then was hung up by dialq.
+func (c *Call) OutlastedMaxDuration(now time.Time) bool {
+	if c.Options.MaxDuration == nil || c.AnsweredAt == nil {
+		return false
+	}
+	return now.Sub(*c.AnsweredAt) >= c.Options.MaxCall(0)-time.Second
+}
+
 // PhoneIdentity is the identity of c's phone in its room: the one recorded
 // when it was dialed, else the one it will be dialed with.
 func (c *Call) PhoneIdentity() string {

@@ -168,8 +168,11 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 	if !found {
 		// The phone left (or the room is gone) and no webhook said so.
 		e := dialq.Completed(dialq.EndedByPhone, "phone left the room (found by the reconciler)")
-		if c.HangupReason != "" {
+		switch {
+		case c.HangupReason != "":
 			e = dialq.Completed(dialq.EndedByAPI, c.HangupReason)
+		case c.OutlastedMaxDuration(now):
+			e = dialq.Completed(dialq.EndedByDialq, "max duration")
 		}
 		return r.end(ctx, c, &r.phoneGone, "phone gone", e)
 	}

@@ -30,6 +30,8 @@ type Store interface {
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 	RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) error
 	RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) error
+	// HangupReason is the hang-up asked for the call, "" for none.
+	HangupReason(ctx context.Context, id uuid.UUID) (string, error)
 }
 
 // Notifier announces call changes to waiting API requests.
@@ -142,6 +144,18 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 		return c, err
 	}
 
+	if c.Status == dialq.StatusDialing || c.Status == dialq.StatusRinging {
+		// A hang-up through the API removes the ringing phone, which fails
+		// the dial: the call was canceled, not unanswered.
+		reason, herr := d.Store.HangupReason(context.WithoutCancel(ctx), c.ID)
+		if herr != nil {
+			return c, fmt.Errorf("read hang-up of call %s: %w", c.ID, herr)
+		}
+		if reason != "" {
+			se = &dialq.StepError{Err: err, Failure: dialq.Failure{Reason: dialq.ReasonCanceled,
+				Message: reason + " before the answer"}}
+		}
+	}
 	log.Warn("call failed", "reason", se.Failure.Reason, "sip_code", se.Failure.SIPCode, "err", err)
 	if _, rerr := d.Store.RecordFailed(context.WithoutCancel(ctx), c.ID, se.Failure, d.Now()); rerr != nil {
 		// The row could not be written: let asynq retry so the outcome is not lost.

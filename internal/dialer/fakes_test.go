@@ -131,6 +131,12 @@ func (s *fakeStore) RecordFailed(_ context.Context, id uuid.UUID, f dialq.Failur
 	}), nil
 }
 
+func (s *fakeStore) HangupReason(_ context.Context, id uuid.UUID) (string, error) {
+	var reason string
+	s.update(func(c *dialq.Call) { reason = c.HangupReason })
+	return reason, nil
+}
+
 func (s *fakeStore) RecordAttemptError(_ context.Context, id uuid.UUID, msg string) error {
 	if err := s.ran("RecordAttemptError", id); err != nil {
 		return err

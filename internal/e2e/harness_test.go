@@ -87,6 +87,9 @@ type stackOptions struct {
 	// reconcile tunes the worker's reconciler; its interval defaults to 1 h
 	// here, so a test sees webhooks end calls unless it asks for it.
 	reconcile app.ReconcileConfig
+	// webhooks lets the tenants' webhooks reach loopback receivers (the
+	// API's check of the URL and the worker's deliveries), as make run does.
+	webhooks bool
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -167,9 +170,10 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	a, err := app.NewAPI(ctx, app.APIConfig{
 		Addr: apiAddr, DatabaseURL: dsn,
 		LiveKit: livekit.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, RequestTimeout: 3 * time.Second}, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
-		HTTP:      httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
-		Calls:     calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
-		SecretKey: s.secretKey,
+		HTTP:                httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		Calls:               calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+		SecretKey:           s.secretKey,
+		WebhookAllowPrivate: o.webhooks,
 	}, log)
 	require.NoError(t, err)
 	s.api, s.apiURL = a, a.URL()
@@ -228,6 +232,9 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour
+	}
+	if o.webhooks {
+		cfg.Webhooks = app.WebhookConfig{AllowPrivate: true, SweepAge: time.Second}
 	}
 	if o.exotelPhone != nil {
 		cfg.Bridge = &app.BridgeConfig{SecretKey: s.secretKey, RTPBindIP: "127.0.0.1", NoRTPTimeout: 10 * time.Second,

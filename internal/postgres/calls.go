@@ -303,6 +303,15 @@ func (s *DB) RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at
 	return s.RecordEnded(ctx, id, dialq.Failed(f), at)
 }
 
+// HangupReason returns the hang-up asked for call id ("" for none).
+func (s *DB) HangupReason(ctx context.Context, id uuid.UUID) (string, error) {
+	var reason string
+	if err := s.get(ctx, &reason, `SELECT hangup_reason FROM calls WHERE id = $1`, id); err != nil {
+		return "", notFound(err, "Call %s not found.", id)
+	}
+	return reason, nil
+}
+
 // RecordEvent appends an event (the phone or the agent left, ...) to a
 // call's timeline without changing the call.
 func (s *DB) RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error {

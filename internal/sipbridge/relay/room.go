@@ -23,6 +23,10 @@ const (
 	// attrCallID carries dialq's call id on the phone participant, as on
 	// calls dialed through a LiveKit trunk.
 	attrCallID = "dialq.callID"
+	// attrSIPCallIDFull and attrSIPCallTag are livekit-sip's own names
+	// (its package sip), not in github.com/livekit/protocol.
+	attrSIPCallIDFull = livekit.AttrSIPPrefix + "callIDFull"
+	attrSIPCallTag    = livekit.AttrSIPPrefix + "callTag"
 	// trackName is the name of the phone's audio track.
 	trackName = "phone"
 	// eventTopic is the data topic of the call events the agent listens to.
@@ -42,14 +46,15 @@ func (s *Session) join(ctx context.Context) error {
 		livekit.AttrSIPCallStatus:  callStatusDialing,
 		livekit.AttrSIPPhoneNumber: s.cfg.PhoneNumber,
 	}
-	if s.cfg.TrunkPhoneNumber != "" {
-		attrs[livekit.AttrSIPTrunkNumber] = s.cfg.TrunkPhoneNumber
-	}
-	if s.cfg.SIPCallID != "" {
-		attrs[livekit.AttrSIPCallID] = s.cfg.SIPCallID
-	}
-	if s.cfg.CallID != "" {
-		attrs[attrCallID] = s.cfg.CallID
+	for k, v := range map[string]string{
+		livekit.AttrSIPTrunkNumber: s.cfg.TrunkPhoneNumber,
+		livekit.AttrSIPTrunkID:     s.cfg.TrunkID,
+		livekit.AttrSIPHostName:    s.cfg.SIPHost,
+		attrCallID:                 s.cfg.CallID,
+	} {
+		if v != "" {
+			attrs[k] = v
+		}
 	}
 	token, err := sip.BuildSIPToken(sip.SIPTokenParams{
 		APIKey:                s.cfg.APIKey,

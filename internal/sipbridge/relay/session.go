@@ -69,9 +69,10 @@ type Session struct {
 	loops     sync.WaitGroup // receive and pace
 
 	mu         sync.Mutex
-	status     string         // sip.callStatus last published
-	remote     netip.AddrPort // where the phone's RTP comes from and goes to
-	latched    bool           // a packet came from remote: it no longer moves
+	status     string            // sip.callStatus last published
+	dialog     map[string]string // sip.callID, sip.callIDFull, sip.callTag as published
+	remote     netip.AddrPort    // where the phone's RTP comes from and goes to
+	latched    bool              // a packet came from remote: it no longer moves
 	audioPT    uint8
 	dtmfPT     int // -1: no telephone-event
 	onHold     bool
@@ -86,9 +87,10 @@ type Session struct {
 // New joins cfg.Room as the phone participant and publishes its audio track;
 // conn is the RTP port from Listen, offered in the SDP. The participant
 // joins as livekit-sip's would: kind SIP, name cfg.PhoneNumber,
-// sip.callStatus "dialing", sip.phoneNumber, sip.trunkPhoneNumber and
-// sip.callID when known, dialq.callID. The Session takes conn: Close closes
-// it, and so does New if it fails.
+// sip.callStatus "dialing", sip.phoneNumber, and sip.trunkPhoneNumber,
+// sip.trunkID and sip.hostname when known, with dialq.callID. The SIP
+// dialog's identifiers come once the INVITE is out (SetDialog). The
+// Session takes conn: Close closes it, and so does New if it fails.
 //
 // ctx bounds joining the room only; the call then lives until Close, or until
 // it ends by itself (see Done). Returns an error if cfg lacks a required
@@ -114,6 +116,7 @@ func New(ctx context.Context, cfg Config, conn *net.UDPConn) (*Session, error) {
 		end:       make(chan string, 1),
 		hangupAck: make(chan struct{}),
 		status:    callStatusDialing,
+		dialog:    make(map[string]string),
 		dtmfPT:    -1,
 		remotes:   make(map[string]*roomTrack),
 	}
@@ -127,6 +130,33 @@ func New(ctx context.Context, cfg Config, conn *net.UDPConn) (*Session, error) {
 	s.log.Info("phone joined room", "participant", cfg.Identity,
 		"participant_sid", s.room.LocalParticipant.SID(), "rtp_addr", conn.LocalAddr().String())
 	return s, nil
+}
+
+// SetDialog publishes what identifies the call's SIP dialog on the phone
+// participant, as livekit-sip does: callID, its Call-ID header, as
+// sip.callIDFull and as sip.callID (which livekit-sip fills with its own
+// SCL_ id: the bridge's own id of the call is the Call-ID, as the call's
+// row records it), and tag, the far end's tag (the To tag of its answer),
+// as sip.callTag. An empty or unchanged value is not published: the user
+// agent knows the Call-ID once the INVITE is out, the tag once the far end
+// answered.
+func (s *Session) SetDialog(callID, tag string) {
+	attrs := map[string]string{}
+	s.mu.Lock()
+	if s.reason != "" {
+		s.mu.Unlock()
+		return // the phone is leaving the room
+	}
+	for k, v := range map[string]string{livekit.AttrSIPCallID: callID, attrSIPCallIDFull: callID, attrSIPCallTag: tag} {
+		if v != "" && s.dialog[k] != v {
+			s.dialog[k] = v
+			attrs[k] = v
+		}
+	}
+	s.mu.Unlock()
+	if len(attrs) > 0 {
+		s.room.LocalParticipant.SetAttributes(attrs)
+	}
 }
 
 // Ringing publishes sip.callStatus "ringing": the phone rings (180/183).

@@ -26,6 +26,8 @@ const waitFor = 10 * time.Second
 const (
 	phoneNumber = "+919876543210"
 	trunkNumber = "08044319240"
+	trunkID     = "ST_relaytest"
+	sipHost     = "pstn.exotel.test"
 )
 
 // call is one bridged call under test: the session, the agent in its room
@@ -53,7 +55,7 @@ func startCall(t *testing.T, edit func(*relay.Config)) *call {
 	cfg := relay.Config{
 		LiveKitURL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret,
 		Room: c.room, Identity: identity, PhoneNumber: phoneNumber, TrunkPhoneNumber: trunkNumber,
-		SIPCallID: "a84b4c76e66710@dialq", CallID: "call-" + c.room,
+		TrunkID: trunkID, SIPHost: sipHost, CallID: "call-" + c.room,
 		Log: testenv.Logger(t),
 	}
 	if edit != nil {
@@ -79,8 +81,8 @@ func (c *call) awaitEnd(t *testing.T) string {
 	}
 }
 
-// The phone joins as livekit-sip's participant would, and what it says
-// reaches the agent.
+// The phone joins as livekit-sip's participant would, with its attributes,
+// and what it says reaches the agent.
 func TestPhoneToRoom(t *testing.T) {
 	t.Parallel()
 	c := startCall(t, nil)
@@ -88,22 +90,30 @@ func TestPhoneToRoom(t *testing.T) {
 	require.Equal(t, "phone-"+phoneNumber, p.Identity())
 	require.Equal(t, phoneNumber, p.Name())
 	require.Equal(t, lksdk.ParticipantSIP, p.Kind())
-	attrs := p.Attributes()
-	require.Equal(t, phoneNumber, attrs["sip.phoneNumber"])
-	require.Equal(t, trunkNumber, attrs["sip.trunkPhoneNumber"])
-	require.Equal(t, "a84b4c76e66710@dialq", attrs["sip.callID"])
-	require.Equal(t, "call-"+c.room, attrs["dialq.callID"])
+	require.Equal(t, map[string]string{
+		"sip.callStatus":       "dialing",
+		"sip.phoneNumber":      phoneNumber,
+		"sip.trunkPhoneNumber": trunkNumber,
+		"sip.trunkID":          trunkID,
+		"sip.hostname":         sipHost,
+		"dialq.callID":         "call-" + c.room,
+	}, p.Attributes(), "the SIP dialog's ids come with the INVITE")
 	pub := p.GetTrackPublication(livekit.TrackSource_MICROPHONE)
 	require.NotNil(t, pub, "the phone publishes a microphone track")
 	require.Equal(t, "phone", pub.Name())
 
+	const sipCallID = "a84b4c76e66710@dialq"
+	c.s.SetDialog(sipCallID, "")
+	c.agent.AwaitAttributes(map[string]string{"sip.callID": sipCallID, "sip.callIDFull": sipCallID})
 	c.s.Ringing()
 	c.agent.AwaitStatus("ringing")
 
 	ph := newPhone(t)
+	c.s.SetDialog(sipCallID, "as83kd9bs")
 	require.NoError(t, c.s.Answered(ph.addr(), relay.PayloadTypePCMU, 101))
-	p = c.agent.AwaitStatus("active")
+	p = c.agent.AwaitAttributes(map[string]string{"sip.callStatus": "active", "sip.callTag": "as83kd9bs"})
 	require.NotEmpty(t, p.Attributes()["lk.sip.answerTime"])
+	require.Equal(t, sipCallID, p.Attributes()["sip.callID"])
 
 	ph.talk(c.bridge, relay.PayloadTypePCMU, 440)
 	heard := c.agent.AwaitFrames("tone from the phone", 0, 25, testroom.Loud) // 500 ms

@@ -208,6 +208,29 @@ func (a *Agent) AwaitStatus(status string) *lksdk.RemoteParticipant {
 	return p
 }
 
+// AwaitAttributes waits until the phone participant shows every attribute
+// of want with its value, and returns it.
+func (a *Agent) AwaitAttributes(want map[string]string) *lksdk.RemoteParticipant {
+	a.t.Helper()
+	quoted, _ := json.Marshal(want)
+	var p *lksdk.RemoteParticipant
+	a.await("phone attributes "+string(quoted), func() bool {
+		p = a.phoneParticipant()
+		if p == nil {
+			return false
+		}
+		a.noteStatus(p)
+		attrs := p.Attributes()
+		for k, v := range want {
+			if attrs[k] != v {
+				return false
+			}
+		}
+		return true
+	})
+	return p
+}
+
 // AwaitCallStatus waits until the phone participant has shown
 // sip.callStatus status, whether it is still in the room or not.
 func (a *Agent) AwaitCallStatus(status string) {

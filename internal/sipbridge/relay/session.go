@@ -58,6 +58,8 @@ type Session struct {
 	phone *phoneTrack
 	mix   *mixer
 	stats counters
+	// events is what the room's participants were told of the call.
+	events callEvents
 
 	answered  chan struct{} // closed by Answered
 	stop      chan struct{} // closed by Close: the loops end
@@ -120,6 +122,7 @@ func New(ctx context.Context, cfg Config, conn *net.UDPConn) (*Session, error) {
 		dtmfPT:    -1,
 		remotes:   make(map[string]*roomTrack),
 	}
+	s.events.told = make(map[string]callState)
 	if err := s.join(ctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("join room %s as %s: %w", cfg.Room, cfg.Identity, err)
@@ -179,8 +182,9 @@ func (s *Session) Ringing() {
 // payloadType is the G.711 codec the answer chose (PayloadTypePCMU or
 // PayloadTypePCMA) and dtmfPT the payload type of its telephone-event, or -1
 // if it has none. Answered publishes sip.callStatus "active" with
-// lk.sip.answerTime, then sends {"event":"call_answered"} on the
-// "sip_bridge_events" topic so the agent starts talking.
+// lk.sip.answerTime and dialq.hold "false", then sends
+// {"event":"call_answered"} on the "sip_bridge_events" topic so the agent
+// starts talking; an agent that joins later gets it when it joins.
 //
 // Returns an error if remote is nil, payloadType is not G.711 or dtmfPT is
 // not -1 or 0..127, ErrClosed if the session has ended; a second call does
@@ -219,32 +223,37 @@ func (s *Session) Answered(remote *net.UDPAddr, payloadType uint8, dtmfPT int) e
 	close(s.answered)
 	go s.pace(now)
 
-	attrs := map[string]string{livekit.AttrSIPCallStatus: callStatusActive}
-	attrs[livekit.AttrSIPAnswerTime] = fmt.Sprint(now.UnixMilli())
-	s.room.LocalParticipant.SetAttributes(attrs)
-	s.sendEvent("call_answered")
+	s.room.LocalParticipant.SetAttributes(map[string]string{
+		livekit.AttrSIPCallStatus: callStatusActive,
+		livekit.AttrSIPAnswerTime: fmt.Sprint(now.UnixMilli()),
+		attrHold:                  "false",
+	})
+	s.announce(eventAnswered)
 	s.log.Info("phone answered", "remote_rtp", s.remote.String(), "payload_type", payloadType, "dtmf_payload_type", dtmfPT)
 	return nil
 }
 
 // Hold stops the audio to the phone, which the far end put on hold
-// (re-INVITE with sendonly or inactive), and sends {"event":"call_hold"} on
-// the "sip_bridge_events" topic. Silence from the phone while on hold does
-// not end the call. It does nothing unless the call is active and not
-// already on hold.
+// (re-INVITE with sendonly or inactive), publishes dialq.hold "true" and
+// sends {"event":"call_hold"} on the "sip_bridge_events" topic; an agent
+// that joins while the call is on hold gets it (after call_answered) when
+// it joins. Silence from the phone while on hold does not end the call. It
+// does nothing unless the call is active and not already on hold.
 func (s *Session) Hold() {
 	if s.setHold(true) {
-		s.sendEvent("call_hold")
+		s.room.LocalParticipant.SetAttributes(map[string]string{attrHold: "true"})
+		s.announce(eventHold)
 		s.log.Info("call on hold")
 	}
 }
 
-// Resume restarts the audio to the phone after Hold and sends
-// {"event":"call_resume"} on the "sip_bridge_events" topic. It does nothing
-// unless the call is on hold.
+// Resume restarts the audio to the phone after Hold, publishes dialq.hold
+// "false" and sends {"event":"call_resume"} on the "sip_bridge_events"
+// topic. It does nothing unless the call is on hold.
 func (s *Session) Resume() {
 	if s.setHold(false) {
-		s.sendEvent("call_resume")
+		s.room.LocalParticipant.SetAttributes(map[string]string{attrHold: "false"})
+		s.announce(eventResume)
 		s.log.Info("call resumed")
 	}
 }
@@ -274,6 +283,7 @@ func (s *Session) Close(reason string) {
 		removed := s.removed
 		s.mu.Unlock()
 
+		s.stopEvents()
 		close(s.stop)
 		s.conn.Close()
 		s.loops.Wait()

@@ -269,6 +269,25 @@ func (a *Agent) AwaitEvents(want ...string) {
 	require.Equal(a.t, want, a.events)
 }
 
+// AwaitEventsWhere waits until the call events that came so far, in
+// order, satisfy ok, and returns them.
+func (a *Agent) AwaitEventsWhere(what string, ok func(events []string) bool) []string {
+	a.t.Helper()
+	var events []string
+	a.await("call events: "+what, func() bool {
+		events = a.Events()
+		return ok(events)
+	})
+	return events
+}
+
+// Events returns the call events that came so far, in order.
+func (a *Agent) Events() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.events)
+}
+
 // AwaitDigits waits until as many DTMF digits as want came, and fails the
 // test unless they are want.
 func (a *Agent) AwaitDigits(want string) {

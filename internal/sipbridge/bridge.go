@@ -145,6 +145,7 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	sess, err := relay.New(ctx, relay.Config{
 		LiveKitURL: m.cfg.LiveKitURL, APIKey: m.cfg.APIKey, APISecret: m.cfg.APISecret,
 		Room: c.RoomName, Identity: identity, PhoneNumber: c.ToNumber, TrunkPhoneNumber: trunk.CallerID,
+		TrunkID: c.TrunkID, SIPHost: trunk.SIPHost,
 		CallID: c.ID.String(), Log: m.log, NoRTPTimeout: m.cfg.NoRTPTimeout, MaxDuration: m.cfg.MaxDuration,
 	}, conn)
 	if err != nil {
@@ -171,6 +172,7 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 		return err
 	}
 	b.sip = sc
+	sess.SetDialog(sc.CallID(), "")
 	wctx, cancelWrite := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancelWrite()
 	if err := m.store.RecordInviteSent(wctx, c.ID, m.cfg.Worker, sc.CallID()); err != nil {
@@ -434,6 +436,7 @@ func (b *call) follow() {
 
 	a := b.sip.Answer()
 	remote := &net.UDPAddr{IP: net.ParseIP(a.RemoteIP), Port: a.RemotePort}
+	b.sess.SetDialog(b.sip.CallID(), b.sip.RemoteTag())
 	if err := b.sess.Answered(remote, a.PayloadType, a.DTMFPayloadType); err != nil {
 		b.hangup("media not started")
 		b.record(dialq.Failed(dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call was answered but its media could not start: " + err.Error()}), "media not started")

@@ -264,8 +264,8 @@ func TestNoAnswerCancels(t *testing.T) {
 }
 
 // TestHoldResume: Exotel puts the call on hold and takes it off with
-// re-INVITEs; the agent is told on sip_bridge_events and the timeline shows
-// both.
+// re-INVITEs; the agent is told on sip_bridge_events, each event once, and
+// the timeline shows both.
 func TestHoldResume(t *testing.T) {
 	t.Parallel()
 	s := startSipp(t, "hold_resume.xml", "tcp", nil)
@@ -277,6 +277,8 @@ func TestHoldResume(t *testing.T) {
 	ag.AwaitEvents("call_answered", "call_hold", "call_resume")
 	h.notes.await(t, c.ID, dialq.StatusCompleted)
 	s.RequirePassed(t) // sipp checked dialq's answers: recvonly, then sendrecv
+	ag.AwaitPhoneGone()
+	require.Equal(t, []string{"call_answered", "call_hold", "call_resume"}, ag.Events(), "each event once")
 
 	kinds, ev := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "answered", "call_hold", "call_resume", "completed"), kinds)

@@ -26,10 +26,13 @@ type Config struct {
 	// TrunkPhoneNumber is the number the call comes from (the Exotel
 	// virtual number), published as sip.trunkPhoneNumber when set.
 	TrunkPhoneNumber string
-	// SIPCallID is the SIP dialog's Call-ID, published as sip.callID when set.
-	// livekit-sip puts its own SCL_ id there; dialq has no such id for an
-	// Exotel call, and the Call-ID is what finds the call in Exotel's logs.
-	SIPCallID string
+	// TrunkID is dialq's id of the trunk the call goes out on (ST_...),
+	// published as sip.trunkID when set, as livekit-sip publishes the
+	// LiveKit trunk's.
+	TrunkID string
+	// SIPHost is the carrier's SIP host the INVITE goes to, published as
+	// sip.hostname when set, as livekit-sip publishes its trunk's address.
+	SIPHost string
 	// CallID is dialq's call id, published as the dialq.callID attribute
 	// (as on calls dialed through a LiveKit trunk) and logged as call_id.
 	CallID string

@@ -6,8 +6,11 @@
 // side knows about the phone. A Session makes up for that: it joins the room
 // as the phone participant the way livekit-sip would (kind SIP, the sip.*
 // attributes, sip.callStatus dialing → ringing → active → hangup, one
-// microphone track, DTMF as SipDTMF data packets) and relays audio between
-// that participant and the phone's RTP stream:
+// microphone track, DTMF as SipDTMF data packets), tells the room's other
+// participants of the answer, hold and resume (dialq.hold, and events on
+// the "sip_bridge_events" topic, each participant each event once, one that
+// joins later what it missed: see events.go) and relays audio between that
+// participant and the phone's RTP stream:
 //
 //   - phone → room: G.711 RTP from the phone is decoded and encoded to Opus
 //     at 8 kHz, 20 ms a frame, as each packet arrives, and the frames go to

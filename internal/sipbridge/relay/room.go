@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,6 +22,14 @@ const (
 	// attrCallID carries dialq's call id on the phone participant, as on
 	// calls dialed through a LiveKit trunk.
 	attrCallID = "dialq.callID"
+	// attrHold says whether the far end has the call on hold, "true" or
+	// "false", from the answer on. livekit-sip has no such attribute: its
+	// sip.callStatus stays "active" on hold, and so does the bridge's.
+	attrHold = "dialq.hold"
+	// attrSIPCallIDFull and attrSIPCallTag are livekit-sip's own names
+	// (its package sip), not in github.com/livekit/protocol.
+	attrSIPCallIDFull = livekit.AttrSIPPrefix + "callIDFull"
+	attrSIPCallTag    = livekit.AttrSIPPrefix + "callTag"
 	// trackName is the name of the phone's audio track.
 	trackName = "phone"
 	// eventTopic is the data topic of the call events the agent listens to.
@@ -42,14 +49,15 @@ func (s *Session) join(ctx context.Context) error {
 		livekit.AttrSIPCallStatus:  callStatusDialing,
 		livekit.AttrSIPPhoneNumber: s.cfg.PhoneNumber,
 	}
-	if s.cfg.TrunkPhoneNumber != "" {
-		attrs[livekit.AttrSIPTrunkNumber] = s.cfg.TrunkPhoneNumber
-	}
-	if s.cfg.SIPCallID != "" {
-		attrs[livekit.AttrSIPCallID] = s.cfg.SIPCallID
-	}
-	if s.cfg.CallID != "" {
-		attrs[attrCallID] = s.cfg.CallID
+	for k, v := range map[string]string{
+		livekit.AttrSIPTrunkNumber: s.cfg.TrunkPhoneNumber,
+		livekit.AttrSIPTrunkID:     s.cfg.TrunkID,
+		livekit.AttrSIPHostName:    s.cfg.SIPHost,
+		attrCallID:                 s.cfg.CallID,
+	} {
+		if v != "" {
+			attrs[k] = v
+		}
 	}
 	token, err := sip.BuildSIPToken(sip.SIPTokenParams{
 		APIKey:                s.cfg.APIKey,
@@ -168,21 +176,6 @@ func alreadyGone(err error) bool {
 	return ok && te.Code() == twirp.NotFound
 }
 
-// sendEvent tells the room about the call: {"event": name}, reliably, on
-// eventTopic. A failure is logged: the call goes on without it.
-func (s *Session) sendEvent(name string) {
-	payload, err := json.Marshal(struct {
-		Event string `json:"event"`
-	}{name})
-	if err == nil {
-		err = s.room.LocalParticipant.PublishDataPacket(lksdk.UserData(payload),
-			lksdk.WithDataPublishTopic(eventTopic), lksdk.WithDataPublishReliable(true))
-	}
-	if err != nil {
-		s.log.Warn("could not send call event to the room", "event", name, "error", err)
-	}
-}
-
 // publishDTMF sends a digit the phone keyed to the room as livekit-sip does:
 // a SipDTMF data packet, reliable, to everyone.
 func (s *Session) publishDTMF(k keyPress) {
@@ -195,7 +188,8 @@ func (s *Session) publishDTMF(k keyPress) {
 }
 
 // participantJoined notes that someone other than a phone is in the room:
-// from then on, their all leaving ends the call.
+// from then on, their all leaving ends the call. It tells them what
+// happened to the call so far.
 func (s *Session) participantJoined(rp *lksdk.RemoteParticipant) {
 	if rp.Kind() == lksdk.ParticipantSIP {
 		return
@@ -204,6 +198,7 @@ func (s *Session) participantJoined(rp *lksdk.RemoteParticipant) {
 	s.seenOthers = true
 	s.mu.Unlock()
 	s.log.Debug("participant joined", "participant", rp.Identity(), "kind", livekit.ParticipantInfo_Kind(rp.Kind()).String())
+	s.catchUp()
 }
 
 // participantLeft ends the call if nobody but phones is left in the room:

@@ -58,6 +58,8 @@ type Session struct {
 	phone *phoneTrack
 	mix   *mixer
 	stats counters
+	// events is what the room's participants were told of the call.
+	events callEvents
 
 	answered  chan struct{} // closed by Answered
 	stop      chan struct{} // closed by Close: the loops end
@@ -69,9 +71,10 @@ type Session struct {
 	loops     sync.WaitGroup // receive and pace
 
 	mu         sync.Mutex
-	status     string         // sip.callStatus last published
-	remote     netip.AddrPort // where the phone's RTP comes from and goes to
-	latched    bool           // a packet came from remote: it no longer moves
+	status     string            // sip.callStatus last published
+	dialog     map[string]string // sip.callID, sip.callIDFull, sip.callTag as published
+	remote     netip.AddrPort    // where the phone's RTP comes from and goes to
+	latched    bool              // a packet came from remote: it no longer moves
 	audioPT    uint8
 	dtmfPT     int // -1: no telephone-event
 	onHold     bool
@@ -86,9 +89,10 @@ type Session struct {
 // New joins cfg.Room as the phone participant and publishes its audio track;
 // conn is the RTP port from Listen, offered in the SDP. The participant
 // joins as livekit-sip's would: kind SIP, name cfg.PhoneNumber,
-// sip.callStatus "dialing", sip.phoneNumber, sip.trunkPhoneNumber and
-// sip.callID when known, dialq.callID. The Session takes conn: Close closes
-// it, and so does New if it fails.
+// sip.callStatus "dialing", sip.phoneNumber, and sip.trunkPhoneNumber,
+// sip.trunkID and sip.hostname when known, with dialq.callID. The SIP
+// dialog's identifiers come once the INVITE is out (SetDialog). The
+// Session takes conn: Close closes it, and so does New if it fails.
 //
 // ctx bounds joining the room only; the call then lives until Close, or until
 // it ends by itself (see Done). Returns an error if cfg lacks a required
@@ -114,9 +118,11 @@ func New(ctx context.Context, cfg Config, conn *net.UDPConn) (*Session, error) {
 		end:       make(chan string, 1),
 		hangupAck: make(chan struct{}),
 		status:    callStatusDialing,
+		dialog:    make(map[string]string),
 		dtmfPT:    -1,
 		remotes:   make(map[string]*roomTrack),
 	}
+	s.events.told = make(map[string]callState)
 	if err := s.join(ctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("join room %s as %s: %w", cfg.Room, cfg.Identity, err)
@@ -127,6 +133,33 @@ func New(ctx context.Context, cfg Config, conn *net.UDPConn) (*Session, error) {
 	s.log.Info("phone joined room", "participant", cfg.Identity,
 		"participant_sid", s.room.LocalParticipant.SID(), "rtp_addr", conn.LocalAddr().String())
 	return s, nil
+}
+
+// SetDialog publishes what identifies the call's SIP dialog on the phone
+// participant, as livekit-sip does: callID, its Call-ID header, as
+// sip.callIDFull and as sip.callID (which livekit-sip fills with its own
+// SCL_ id: the bridge's own id of the call is the Call-ID, as the call's
+// row records it), and tag, the far end's tag (the To tag of its answer),
+// as sip.callTag. An empty or unchanged value is not published: the user
+// agent knows the Call-ID once the INVITE is out, the tag once the far end
+// answered.
+func (s *Session) SetDialog(callID, tag string) {
+	attrs := map[string]string{}
+	s.mu.Lock()
+	if s.reason != "" {
+		s.mu.Unlock()
+		return // the phone is leaving the room
+	}
+	for k, v := range map[string]string{livekit.AttrSIPCallID: callID, attrSIPCallIDFull: callID, attrSIPCallTag: tag} {
+		if v != "" && s.dialog[k] != v {
+			s.dialog[k] = v
+			attrs[k] = v
+		}
+	}
+	s.mu.Unlock()
+	if len(attrs) > 0 {
+		s.room.LocalParticipant.SetAttributes(attrs)
+	}
 }
 
 // Ringing publishes sip.callStatus "ringing": the phone rings (180/183).
@@ -149,8 +182,9 @@ func (s *Session) Ringing() {
 // payloadType is the G.711 codec the answer chose (PayloadTypePCMU or
 // PayloadTypePCMA) and dtmfPT the payload type of its telephone-event, or -1
 // if it has none. Answered publishes sip.callStatus "active" with
-// lk.sip.answerTime, then sends {"event":"call_answered"} on the
-// "sip_bridge_events" topic so the agent starts talking.
+// lk.sip.answerTime and dialq.hold "false", then sends
+// {"event":"call_answered"} on the "sip_bridge_events" topic so the agent
+// starts talking; an agent that joins later gets it when it joins.
 //
 // Returns an error if remote is nil, payloadType is not G.711 or dtmfPT is
 // not -1 or 0..127, ErrClosed if the session has ended; a second call does
@@ -189,32 +223,37 @@ func (s *Session) Answered(remote *net.UDPAddr, payloadType uint8, dtmfPT int) e
 	close(s.answered)
 	go s.pace(now)
 
-	attrs := map[string]string{livekit.AttrSIPCallStatus: callStatusActive}
-	attrs[livekit.AttrSIPAnswerTime] = fmt.Sprint(now.UnixMilli())
-	s.room.LocalParticipant.SetAttributes(attrs)
-	s.sendEvent("call_answered")
+	s.room.LocalParticipant.SetAttributes(map[string]string{
+		livekit.AttrSIPCallStatus: callStatusActive,
+		livekit.AttrSIPAnswerTime: fmt.Sprint(now.UnixMilli()),
+		attrHold:                  "false",
+	})
+	s.announce(eventAnswered)
 	s.log.Info("phone answered", "remote_rtp", s.remote.String(), "payload_type", payloadType, "dtmf_payload_type", dtmfPT)
 	return nil
 }
 
 // Hold stops the audio to the phone, which the far end put on hold
-// (re-INVITE with sendonly or inactive), and sends {"event":"call_hold"} on
-// the "sip_bridge_events" topic. Silence from the phone while on hold does
-// not end the call. It does nothing unless the call is active and not
-// already on hold.
+// (re-INVITE with sendonly or inactive), publishes dialq.hold "true" and
+// sends {"event":"call_hold"} on the "sip_bridge_events" topic; an agent
+// that joins while the call is on hold gets it (after call_answered) when
+// it joins. Silence from the phone while on hold does not end the call. It
+// does nothing unless the call is active and not already on hold.
 func (s *Session) Hold() {
 	if s.setHold(true) {
-		s.sendEvent("call_hold")
+		s.room.LocalParticipant.SetAttributes(map[string]string{attrHold: "true"})
+		s.announce(eventHold)
 		s.log.Info("call on hold")
 	}
 }
 
-// Resume restarts the audio to the phone after Hold and sends
-// {"event":"call_resume"} on the "sip_bridge_events" topic. It does nothing
-// unless the call is on hold.
+// Resume restarts the audio to the phone after Hold, publishes dialq.hold
+// "false" and sends {"event":"call_resume"} on the "sip_bridge_events"
+// topic. It does nothing unless the call is on hold.
 func (s *Session) Resume() {
 	if s.setHold(false) {
-		s.sendEvent("call_resume")
+		s.room.LocalParticipant.SetAttributes(map[string]string{attrHold: "false"})
+		s.announce(eventResume)
 		s.log.Info("call resumed")
 	}
 }
@@ -244,6 +283,7 @@ func (s *Session) Close(reason string) {
 		removed := s.removed
 		s.mu.Unlock()
 
+		s.stopEvents()
 		close(s.stop)
 		s.conn.Close()
 		s.loops.Wait()

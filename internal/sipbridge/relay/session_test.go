@@ -26,6 +26,8 @@ const waitFor = 10 * time.Second
 const (
 	phoneNumber = "+919876543210"
 	trunkNumber = "08044319240"
+	trunkID     = "ST_relaytest"
+	sipHost     = "pstn.exotel.test"
 )
 
 // call is one bridged call under test: the session, the agent in its room
@@ -53,7 +55,7 @@ func startCall(t *testing.T, edit func(*relay.Config)) *call {
 	cfg := relay.Config{
 		LiveKitURL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret,
 		Room: c.room, Identity: identity, PhoneNumber: phoneNumber, TrunkPhoneNumber: trunkNumber,
-		SIPCallID: "a84b4c76e66710@dialq", CallID: "call-" + c.room,
+		TrunkID: trunkID, SIPHost: sipHost, CallID: "call-" + c.room,
 		Log: testenv.Logger(t),
 	}
 	if edit != nil {
@@ -79,8 +81,8 @@ func (c *call) awaitEnd(t *testing.T) string {
 	}
 }
 
-// The phone joins as livekit-sip's participant would, and what it says
-// reaches the agent.
+// The phone joins as livekit-sip's participant would, with its attributes,
+// and what it says reaches the agent.
 func TestPhoneToRoom(t *testing.T) {
 	t.Parallel()
 	c := startCall(t, nil)
@@ -88,22 +90,30 @@ func TestPhoneToRoom(t *testing.T) {
 	require.Equal(t, "phone-"+phoneNumber, p.Identity())
 	require.Equal(t, phoneNumber, p.Name())
 	require.Equal(t, lksdk.ParticipantSIP, p.Kind())
-	attrs := p.Attributes()
-	require.Equal(t, phoneNumber, attrs["sip.phoneNumber"])
-	require.Equal(t, trunkNumber, attrs["sip.trunkPhoneNumber"])
-	require.Equal(t, "a84b4c76e66710@dialq", attrs["sip.callID"])
-	require.Equal(t, "call-"+c.room, attrs["dialq.callID"])
+	require.Equal(t, map[string]string{
+		"sip.callStatus":       "dialing",
+		"sip.phoneNumber":      phoneNumber,
+		"sip.trunkPhoneNumber": trunkNumber,
+		"sip.trunkID":          trunkID,
+		"sip.hostname":         sipHost,
+		"dialq.callID":         "call-" + c.room,
+	}, p.Attributes(), "the SIP dialog's ids come with the INVITE")
 	pub := p.GetTrackPublication(livekit.TrackSource_MICROPHONE)
 	require.NotNil(t, pub, "the phone publishes a microphone track")
 	require.Equal(t, "phone", pub.Name())
 
+	const sipCallID = "a84b4c76e66710@dialq"
+	c.s.SetDialog(sipCallID, "")
+	c.agent.AwaitAttributes(map[string]string{"sip.callID": sipCallID, "sip.callIDFull": sipCallID})
 	c.s.Ringing()
 	c.agent.AwaitStatus("ringing")
 
 	ph := newPhone(t)
+	c.s.SetDialog(sipCallID, "as83kd9bs")
 	require.NoError(t, c.s.Answered(ph.addr(), relay.PayloadTypePCMU, 101))
-	p = c.agent.AwaitStatus("active")
+	p = c.agent.AwaitAttributes(map[string]string{"sip.callStatus": "active", "sip.callTag": "as83kd9bs", "dialq.hold": "false"})
 	require.NotEmpty(t, p.Attributes()["lk.sip.answerTime"])
+	require.Equal(t, sipCallID, p.Attributes()["sip.callID"])
 
 	ph.talk(c.bridge, relay.PayloadTypePCMU, 440)
 	heard := c.agent.AwaitFrames("tone from the phone", 0, 25, testroom.Loud) // 500 ms
@@ -223,8 +233,9 @@ func drain(ph *phone) *rtp.Packet {
 	}
 }
 
-// The agent learns of the answer, hold and resume on sip_bridge_events; the
-// phone hears nothing while on hold and the stream resumes where it was.
+// The agent learns of the answer, hold and resume on sip_bridge_events and
+// from dialq.hold; the phone hears nothing while on hold and the stream
+// resumes where it was.
 func TestCallEvents(t *testing.T) {
 	t.Parallel()
 	c := startCall(t, nil)
@@ -235,6 +246,7 @@ func TestCallEvents(t *testing.T) {
 
 	c.s.Hold()
 	c.agent.AwaitEvents("call_answered", "call_hold")
+	c.agent.AwaitAttributes(map[string]string{"sip.callStatus": "active", "dialq.hold": "true"})
 	last := drain(ph)
 	if last == nil {
 		// On a busy host the hold can come before a second frame went out.
@@ -245,11 +257,120 @@ func TestCallEvents(t *testing.T) {
 
 	c.s.Resume()
 	c.agent.AwaitEvents("call_answered", "call_hold", "call_resume")
+	c.agent.AwaitAttributes(map[string]string{"dialq.hold": "false"})
 	pkt := ph.receive(2 * time.Second)
 	require.True(t, pkt.Marker, "the first packet after hold starts a talkspurt")
 	require.Equal(t, last.SequenceNumber+1, pkt.SequenceNumber, "no gap in sequence numbers")
 	frames := uint32(time.Since(held) / (20 * time.Millisecond))
 	require.GreaterOrEqual(t, pkt.Timestamp-last.Timestamp, 160*(frames-5), "timestamps went on with the clock")
+}
+
+// An agent that joins after the answer is told call_answered when it joins,
+// one that joins on hold call_answered and call_hold, and each reads
+// dialq.hold; the ones there all along get each event once.
+func TestEventsForLateJoiners(t *testing.T) {
+	t.Parallel()
+	c := startCall(t, nil)
+	phoneID := "phone-" + phoneNumber
+	joined := testroom.Join(t, c.lk, c.room, phoneID) // before the answer, with c.agent
+	ph := newPhone(t)
+	require.NoError(t, c.s.Answered(ph.addr(), relay.PayloadTypePCMU, -1))
+	c.agent.AwaitEvents("call_answered")
+
+	afterAnswer := testroom.Join(t, c.lk, c.room, phoneID)
+	afterAnswer.AwaitEvents("call_answered")
+	afterAnswer.AwaitAttributes(map[string]string{"sip.callStatus": "active", "dialq.hold": "false"})
+
+	c.s.Hold()
+	c.agent.AwaitEvents("call_answered", "call_hold")
+	onHold := testroom.Join(t, c.lk, c.room, phoneID)
+	onHold.AwaitEvents("call_answered", "call_hold")
+	onHold.AwaitAttributes(map[string]string{"sip.callStatus": "active", "dialq.hold": "true"})
+
+	c.s.Resume()
+	all := []*testroom.Agent{c.agent, joined, afterAnswer, onHold}
+	for _, a := range all {
+		a.AwaitEvents("call_answered", "call_hold", "call_resume")
+	}
+	c.s.Close("phone hung up")
+	for _, a := range all {
+		a.AwaitPhoneGone()
+		require.Equal(t, []string{"call_answered", "call_hold", "call_resume"}, a.Events(), "each event once")
+	}
+}
+
+// Agents that join just as the call is answered, put on hold or resumed
+// get what happened to it once each, whether the event or their catch-up
+// reached them first: a broadcast would reach an agent that livekit-server
+// holds as joining, and its catch-up a second time.
+func TestEventsOnceWhileJoining(t *testing.T) {
+	t.Parallel()
+	c := startCall(t, nil)
+	ph := newPhone(t)
+	hold := func(f func()) func() error { return func() error { f(); return nil } }
+	events := []func() error{
+		func() error { return c.s.Answered(ph.addr(), relay.PayloadTypePCMU, -1) },
+		hold(c.s.Hold), hold(c.s.Resume), hold(c.s.Hold), hold(c.s.Resume), hold(c.s.Hold),
+	}
+	agents := []*testroom.Agent{c.agent}
+	for i, event := range events {
+		// Each event goes out at a point of an agent's join, a little later
+		// each time: before livekit-server has it, while it is joining, or
+		// once the bridge saw it. The delay places the event; nothing is
+		// awaited with it.
+		done := make(chan error, 1)
+		go func() {
+			time.Sleep(time.Duration(i) * 25 * time.Millisecond)
+			done <- event()
+		}()
+		agents = append(agents, testroom.Join(t, c.lk, c.room, "phone-"+phoneNumber))
+		require.NoError(t, <-done)
+	}
+	for _, a := range agents {
+		a.AwaitAttributes(map[string]string{"dialq.hold": "true"})
+		a.AwaitEventsWhere("answered and on hold", func(events []string) bool {
+			answered, held, _ := toldOf(events)
+			return answered && held
+		})
+	}
+	c.s.Close("phone hung up")
+	for i, a := range agents {
+		a.AwaitPhoneGone()
+		requireToldOnce(t, a.Events(), fmt.Sprintf("agent %d", i))
+	}
+	require.Equal(t, []string{"call_answered", "call_hold", "call_resume", "call_hold", "call_resume", "call_hold"},
+		agents[0].Events(), "the agent there all along")
+}
+
+// requireToldOnce fails unless events tell the call answered and on hold,
+// each event telling something new: nothing twice, nothing missed.
+func requireToldOnce(t *testing.T, events []string, who string) {
+	t.Helper()
+	answered, held, redundant := toldOf(events)
+	require.Equal(t, -1, redundant, "%s: an event of %v tells nothing new", who, events)
+	require.True(t, answered && held, "%s: events %v do not end answered and on hold", who, events)
+}
+
+// toldOf replays events from a call known nothing of: whether they tell it
+// answered and on hold, and the index of the first event that told nothing
+// new (-1 if none).
+func toldOf(events []string) (answered, held bool, redundant int) {
+	redundant = -1
+	for i, e := range events {
+		changed := false
+		switch e {
+		case "call_answered":
+			changed, answered = !answered, true
+		case "call_hold":
+			changed, held = answered && !held, true
+		case "call_resume":
+			changed, held = answered && held, false
+		}
+		if !changed && redundant < 0 {
+			redundant = i
+		}
+	}
+	return answered, held, redundant
 }
 
 // Keys pressed on the phone reach the room as SipDTMF data packets, once

@@ -120,6 +120,31 @@ type Call struct {
 // CallID is the SIP Call-ID of the call.
 func (c *Call) CallID() string { return c.callID }
 
+// RemoteTag is the far end's tag of the dialog, from the To header of its
+// 200 OK to the INVITE (livekit-sip's sip.callTag). It is empty until
+// Answered returns nil, and for a call that failed or was canceled.
+func (c *Call) RemoteTag() string {
+	select {
+	case <-c.settled:
+	default:
+		return ""
+	}
+	c.mu.Lock()
+	failed := c.result != nil
+	c.mu.Unlock()
+	if failed {
+		return ""
+	}
+	// The dial goroutine wrote the response before it settled the call,
+	// and nothing writes it since.
+	res := c.sess.InviteResponse
+	if res == nil || !res.IsSuccess() || res.To() == nil {
+		return ""
+	}
+	tag, _ := res.To().Params.Get("tag")
+	return tag
+}
+
 // SentInvite is the INVITE as last sent: after a digest challenge, the
 // authenticated one.
 func (c *Call) SentInvite() SentInvite {

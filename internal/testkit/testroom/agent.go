@@ -208,6 +208,29 @@ func (a *Agent) AwaitStatus(status string) *lksdk.RemoteParticipant {
 	return p
 }
 
+// AwaitAttributes waits until the phone participant shows every attribute
+// of want with its value, and returns it.
+func (a *Agent) AwaitAttributes(want map[string]string) *lksdk.RemoteParticipant {
+	a.t.Helper()
+	quoted, _ := json.Marshal(want)
+	var p *lksdk.RemoteParticipant
+	a.await("phone attributes "+string(quoted), func() bool {
+		p = a.phoneParticipant()
+		if p == nil {
+			return false
+		}
+		a.noteStatus(p)
+		attrs := p.Attributes()
+		for k, v := range want {
+			if attrs[k] != v {
+				return false
+			}
+		}
+		return true
+	})
+	return p
+}
+
 // AwaitCallStatus waits until the phone participant has shown
 // sip.callStatus status, whether it is still in the room or not.
 func (a *Agent) AwaitCallStatus(status string) {
@@ -244,6 +267,25 @@ func (a *Agent) AwaitEvents(want ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	require.Equal(a.t, want, a.events)
+}
+
+// AwaitEventsWhere waits until the call events that came so far, in
+// order, satisfy ok, and returns them.
+func (a *Agent) AwaitEventsWhere(what string, ok func(events []string) bool) []string {
+	a.t.Helper()
+	var events []string
+	a.await("call events: "+what, func() bool {
+		events = a.Events()
+		return ok(events)
+	})
+	return events
+}
+
+// Events returns the call events that came so far, in order.
+func (a *Agent) Events() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.events)
 }
 
 // AwaitDigits waits until as many DTMF digits as want came, and fails the

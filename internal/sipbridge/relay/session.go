@@ -58,6 +58,8 @@ type Session struct {
 	phone *phoneTrack
 	mix   *mixer
 	stats counters
+	// keysOut holds the DTMF digits on their way to the phone (SendDTMF).
+	keysOut dtmfSender
 
 	answered  chan struct{} // closed by Answered
 	stop      chan struct{} // closed by Close: the loops end

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -141,12 +142,20 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 		return &dialq.StepError{Err: err, Retry: true, NotPlaced: true, Failure: dialq.Failure{Reason: dialq.ReasonBridge,
 			Message: "no free RTP port for the call"}}
 	}
+	// The call's own dial options over the deployment's and the trunk's
+	// (c.Options.CallerID is already one of the trunk's numbers, in its form).
+	if c.Options.CallerID != "" {
+		own := *trunk
+		own.CallerID = c.Options.CallerID
+		trunk = &own
+	}
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
 	sess, err := relay.New(ctx, relay.Config{
 		LiveKitURL: m.cfg.LiveKitURL, APIKey: m.cfg.APIKey, APISecret: m.cfg.APISecret,
 		Room: c.RoomName, Identity: identity, PhoneNumber: c.ToNumber, TrunkPhoneNumber: trunk.CallerID,
 		TrunkID: c.TrunkID, SIPHost: trunk.SIPHost,
-		CallID: c.ID.String(), Log: m.log, NoRTPTimeout: m.cfg.NoRTPTimeout, MaxDuration: m.cfg.MaxDuration,
+		CallID: c.ID.String(), Log: m.log, NoRTPTimeout: m.cfg.NoRTPTimeout,
+		MaxDuration: c.Options.MaxCall(m.cfg.MaxDuration), Ringtone: c.Options.Ringtone(),
 	}, conn)
 	if err != nil {
 		conn.Close()
@@ -159,8 +168,9 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	sc, err := m.ua.Start(ctx, sipua.DialRequest{
 		CallID: c.ID.String(), Profile: profile, Trunk: *trunk, ToNumber: c.ToNumber,
 		Offer:       sipua.Offer{MediaIP: trunk.MediaIP, RTPPort: conn.LocalAddr().(*net.UDPAddr).Port},
-		RingTimeout: m.cfg.RingTimeout,
-		Headers:     map[string]string{"X-Dialq-Call-Id": c.ID.String()},
+		RingTimeout: c.Options.Ring(m.cfg.RingTimeout),
+		Headers:     inviteHeaders(c, log),
+		DisplayName: c.Options.Name(),
 	}, b)
 	if err != nil {
 		close(b.placed)
@@ -199,10 +209,31 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	}
 	m.mu.Unlock()
 	handedOver = true
-	log.Info("bridged call: INVITE sent", "sip_call_id", sc.CallID(), "to", c.ToNumber,
+	log.Info("bridged call: INVITE sent", "sip_call_id", sc.CallID(), "to", c.ToNumber, "from", trunk.CallerID,
 		"carrier", profile.Name, "trunk", fmt.Sprintf("%s://%s:%d", trunk.Transport, trunk.SIPHost, trunk.SIPPort))
 	go b.follow()
 	return nil
+}
+
+// callIDHeader carries dialq's call id on every INVITE, for Exotel's logs
+// and support to find the call by.
+const callIDHeader = "X-Dialq-Call-Id"
+
+// inviteHeaders are the extra headers of c's INVITE: its sip_headers and
+// dialq's own call id, which wins over a sip_headers one of that name
+// (header names ignore case): support finds a call by it.
+func inviteHeaders(c *dialq.Call, log *slog.Logger) map[string]string {
+	h := make(map[string]string, len(c.Options.SIPHeaders)+1)
+	for name, value := range c.Options.SIPHeaders {
+		if strings.EqualFold(name, callIDHeader) {
+			log.Warn("sip_headers sets dialq's own call id header; the INVITE carries the call's id instead",
+				"header", name, "value", value)
+			continue
+		}
+		h[name] = value
+	}
+	h[callIDHeader] = c.ID.String()
+	return h
 }
 
 // held returns the ids of the calls this process holds.
@@ -452,6 +483,16 @@ func (b *call) follow() {
 	m.changed(b.c.ID, dialq.StatusAnswered)
 	isUp()
 	b.log.Info("bridged call answered", "codec", a.Codec, "remote_rtp", remote.String(), "participant_sid", p.SID)
+	if digits := b.c.Options.DTMF; digits != "" {
+		dtmfDone := make(chan struct{})
+		go func() {
+			defer close(dtmfDone)
+			b.sendDTMF(digits)
+		}()
+		// Its record must not outlive the call's goroutine: once the
+		// session is over, SendDTMF returns at once.
+		defer func() { <-dtmfDone }()
+	}
 
 	select {
 	case <-b.sip.Done():
@@ -473,6 +514,35 @@ func (b *call) follow() {
 		b.hangup(reason)
 		b.record(endAfter(reason), reason)
 	}
+}
+
+// sendDTMF sends the call's dtmf option to the phone, which answered, and
+// records it on the call's timeline: dtmf_sent once every digit is out, or
+// dtmf_not_sent when the phone's answer offered no telephone-event, the
+// only way the bridge sends digits (RFC 4733 events; no in-band tones). A
+// call that ends first records neither.
+func (b *call) sendDTMF(digits string) {
+	err := b.sess.SendDTMF(context.Background(), digits)
+	switch {
+	case err == nil:
+		b.orderedEvent("dtmf_sent", digits)
+	case errors.Is(err, relay.ErrNoTelephoneEvent):
+		b.log.Warn("the phone's answer has no telephone-event; the call's DTMF is not sent", "dtmf", digits)
+		b.orderedEvent("dtmf_not_sent", digits+": the phone's answer offered no telephone-event (RFC 4733), "+
+			"the only way dialq's bridge sends DTMF")
+	case errors.Is(err, relay.ErrClosed):
+		b.log.Info("the call ended before its DTMF was sent", "dtmf", digits)
+	default:
+		b.log.Warn("send DTMF", "dtmf", digits, "err", err)
+	}
+}
+
+// orderedEvent records an event of the answered call before its end, if
+// the end is not recorded yet (a live call's timeline takes no more).
+func (b *call) orderedEvent(kind, detail string) {
+	b.rec.Lock()
+	defer b.rec.Unlock()
+	b.event(kind, detail)
 }
 
 // phoneHungUp is the end of a call whose phone sent BYE.

@@ -31,6 +31,9 @@ const (
 	callee   = "+919876543210"
 	dialled  = "09876543210" // callee as dialq dials it through Exotel
 	callerID = "08044319240"
+	// otherCallerID is the Exotel trunk's second number, which a call may
+	// ask for as its caller_id.
+	otherCallerID = "08044319241"
 	// The trunk's digest credentials; the scenarios that challenge check them.
 	sipUser     = "exotel-user"
 	sipPassword = "s3cret"
@@ -166,20 +169,32 @@ func (s *deadlineStore) TouchBridged(ctx context.Context, worker string, ids []u
 // dispatch recorded.
 func (h *harness) newCall(s *testenv.SippRun, transport string) *dialq.Call {
 	h.t.Helper()
+	return h.newCallWith(s, transport, dialq.DialOptions{})
+}
+
+// newCallWith is newCall of a call with the dial options opts, as the API
+// accepts them: the caller ID put in the form of the trunk's numbers
+// (callerID and otherCallerID).
+func (h *harness) newCallWith(s *testenv.SippRun, transport string, opts dialq.DialOptions) *dialq.Call {
+	h.t.Helper()
 	ctx := context.Background()
 	rtpMin, rtpMax := testenv.PortBlock(h.t)
 	trunk := &dialq.Trunk{ID: testenv.Name("ST_"), TenantID: h.tenant, Name: "exotel", Provider: dialq.ServiceExotel,
+		Numbers: []string{callerID, otherCallerID},
 		SIP: &dialq.SIPTrunkConfig{
 			SIPHost: s.Host, SIPPort: s.Port, Transport: transport,
 			CallerID: callerID, Username: sipUser, Password: sipPassword,
 			MediaIP: "127.0.0.1", RTPPortMin: rtpMin, RTPPortMax: rtpMax,
 		}}
 	require.NoError(h.t, h.db.SaveTrunk(ctx, trunk))
+	from, err := opts.CallerIDFor(trunk)
+	require.NoError(h.t, err)
+	opts.CallerID = from
 
 	c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: h.tenant, AssistantID: uuid.New(), TrunkID: trunk.ID,
 		ToNumber: callee, Service: dialq.ServiceExotel, AgentName: "test-agent", Status: dialq.StatusQueued,
-		CreatedAt: time.Now()}
-	_, err := h.db.CreateCall(ctx, c)
+		Options: opts, CreatedAt: time.Now()}
+	_, err = h.db.CreateCall(ctx, c)
 	require.NoError(h.t, err)
 	c, err = h.db.StartAttempt(ctx, c.ID)
 	require.NoError(h.t, err)

@@ -48,6 +48,11 @@ type Config struct {
 	// MaxDuration ends a call this long after its answer (reason
 	// ReasonMaxDuration). Zero means no limit.
 	MaxDuration time.Duration
+
+	// Ringtone plays a ringback tone on the phone's track from the first
+	// Ringing until the answer (or the end), for the room to hear the
+	// phone ring, as livekit-sip's play_dialtone does.
+	Ringtone bool
 }
 
 // validate names every required field that is missing.

@@ -43,7 +43,10 @@ func (l *skipLog) note(now time.Time, n int64) (frames int64, warn bool) {
 // timer delays do not add up into drift, and it sends even when nobody in
 // the room speaks: silence keeps the phone's jitter buffer fed and NAT
 // bindings open. On hold nothing is sent, but the timestamps go on with the
-// clock and the first frame after carries the marker bit.
+// clock and the first frame after carries the marker bit. A DTMF digit
+// being sent (SendDTMF) takes the place of the frames it lasts: each of
+// them carries one of its telephone-event packets instead of audio, in the
+// same stream, so the phone still gets exactly one packet every 20 ms.
 func (s *Session) pace(start time.Time) {
 	defer s.loops.Done()
 	ssrc, seq, ts := newSSRC()
@@ -51,6 +54,9 @@ func (s *Session) pace(start time.Time) {
 		Header:  rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc},
 		Payload: make([]byte, frameSamples),
 	}
+	s.mu.Lock()
+	dtmfPT := s.dtmfPT // set by Answered, before pace starts
+	s.mu.Unlock()
 	var (
 		buf    = make([]byte, 12+frameSamples)
 		frame  = make([]int16, frameSamples)
@@ -58,6 +64,7 @@ func (s *Session) pace(start time.Time) {
 		timer  = time.NewTimer(0)
 		failed bool
 		skips  skipLog
+		event  rtp.Packet // the telephone-event packet under way
 	)
 	defer timer.Stop()
 	for {
@@ -76,19 +83,34 @@ func (s *Session) pace(start time.Time) {
 			}
 			next = next.Add(skip * frameDur)
 			pkt.Timestamp += uint32(skip) * frameSamples
+			s.keysOut.skipped(int(skip))
 			pkt.Marker = true
 		}
 
 		s.mix.read(frame)
 		dst, pt, ok := s.target()
-		if ok {
+		var out *rtp.Packet
+		if !ok {
+			s.keysOut.held()
+			pkt.Marker = true
+		} else if key, isKey := s.keysOut.next(); isKey && dtmfPT >= 0 {
+			if key.start {
+				event.Header = rtp.Header{Version: 2, Marker: true, PayloadType: uint8(dtmfPT), SSRC: ssrc,
+					Timestamp: pkt.Timestamp}
+			}
+			event.SequenceNumber, event.Payload = pkt.SequenceNumber, key.payload[:]
+			out = &event
+		} else {
 			pkt.PayloadType = pt
 			if pt == PayloadTypePCMA {
 				g711.EncodeALawTo(pkt.Payload, frame)
 			} else {
 				g711.EncodeULawTo(pkt.Payload, frame)
 			}
-			n, err := pkt.MarshalTo(buf)
+			out = &pkt
+		}
+		if out != nil {
+			n, err := out.MarshalTo(buf)
 			if err == nil {
 				_, err = s.conn.WriteToUDPAddrPort(buf[:n], dst)
 			}
@@ -106,8 +128,7 @@ func (s *Session) pace(start time.Time) {
 			}
 			pkt.SequenceNumber++
 			pkt.Marker = false
-		} else {
-			pkt.Marker = true
+			event.Marker = false
 		}
 		pkt.Timestamp += frameSamples
 		next = next.Add(frameDur)

@@ -47,17 +47,20 @@ type sampleWriter interface {
 // suppression) the track sends nothing either, and its timestamps then jump
 // over the gap as the phone's did, so that the agent's jitter buffer sees
 // the time that passed rather than a late packet. It is used by the receive
-// loop only.
+// loop only, and before the answer by the ringback (writeLocal).
 type phoneTrack struct {
 	out sampleWriter
 	enc *OpusEncoder
 	pcm []int16 // decoded, not yet encoded: less than a frame between packets
 
 	started bool
-	ssrc    uint32
-	next    uint32    // the phone's RTP timestamp right after pcm
-	ts      uint32    // the track's RTP timestamp of pcm[0]
-	sentAt  time.Time // when the last frame went to the track
+	// local says the last frame was dialq's own (the ringback): the
+	// phone's first packet starts a new stream after it.
+	local  bool
+	ssrc   uint32
+	next   uint32    // the phone's RTP timestamp right after pcm
+	ts     uint32    // the track's RTP timestamp of pcm[0]
+	sentAt time.Time // when the last frame went to the track
 }
 
 func newPhoneTrack(out sampleWriter) (*phoneTrack, error) {
@@ -92,17 +95,37 @@ func (p *phoneTrack) write(ssrc, ts uint32, pt uint8, payload []byte, now time.T
 	return firstErr
 }
 
+// writeLocal sends frame, 20 ms of audio dialq makes itself (the ringback
+// before the answer), as the track's next frame, at now. It is used by one
+// goroutine at a time: the ringback's until the answer, the receive loop's
+// from then on. Returns an error if frame is not 20 ms, or encoding or
+// writing it failed.
+func (p *phoneTrack) writeLocal(frame []int16, now time.Time) error {
+	if !p.started {
+		p.started, p.ts = true, rand.Uint32()
+	}
+	p.local, p.pcm = true, p.pcm[:0]
+	pkt, err := p.enc.Encode(frame)
+	if err == nil {
+		err = p.out.WriteSample(media.Sample{Data: pkt, Duration: frameDur, PacketTimestamp: p.ts}, nil)
+	}
+	p.ts += opusFrameTicks
+	p.sentAt = now
+	return err
+}
+
 // align places a packet at timestamp ts of stream ssrc on the track's
 // timeline, dropping what is left of a frame if the packet does not follow
 // it.
 func (p *phoneTrack) align(ssrc, ts uint32, now time.Time) {
 	gap := ts - p.next
+	same := ssrc == p.ssrc && !p.local
 	switch {
 	case !p.started:
 		p.started, p.ts = true, rand.Uint32()
-	case ssrc == p.ssrc && gap == 0:
+	case same && gap == 0:
 		return
-	case ssrc == p.ssrc && gap < maxPhoneGap:
+	case same && gap < maxPhoneGap:
 		// The phone skipped ahead: the packet's audio goes where the
 		// phone put it, measured from the start of pcm.
 		p.ts += (gap + uint32(len(p.pcm))) * opusTicksPerSample
@@ -113,5 +136,5 @@ func (p *phoneTrack) align(ssrc, ts uint32, now time.Time) {
 			p.ts += uint32(idle/frameDur-1) * opusFrameTicks
 		}
 	}
-	p.ssrc, p.pcm = ssrc, p.pcm[:0]
+	p.ssrc, p.local, p.pcm = ssrc, false, p.pcm[:0]
 }

@@ -93,6 +93,7 @@ func (s *Session) join(ctx context.Context) error {
 			OnTrackSubscribed:   s.trackSubscribed,
 			OnTrackUnsubscribed: s.trackUnsubscribed,
 			OnAttributesChanged: s.attributesChanged,
+			OnDataPacket:        s.dataReceived,
 		},
 	})
 	// Subscribe to audio only, and only once it is published: an agent's

@@ -60,6 +60,10 @@ type Session struct {
 	stats counters
 	// events is what the room's participants were told of the call.
 	events callEvents
+	// keysOut holds the DTMF digits on their way to the phone (SendDTMF);
+	// ring the ringback the room hears while the phone rings.
+	keysOut dtmfSender
+	ring    ringback
 
 	answered  chan struct{} // closed by Answered
 	stop      chan struct{} // closed by Close: the loops end
@@ -162,7 +166,8 @@ func (s *Session) SetDialog(callID, tag string) {
 	}
 }
 
-// Ringing publishes sip.callStatus "ringing": the phone rings (180/183).
+// Ringing publishes sip.callStatus "ringing": the phone rings (180/183),
+// and starts the ringback on the phone's track if Config.Ringtone is set.
 // It does nothing once the call is answered or over.
 func (s *Session) Ringing() {
 	s.mu.Lock()
@@ -174,6 +179,9 @@ func (s *Session) Ringing() {
 	if ok {
 		s.room.LocalParticipant.SetAttributes(map[string]string{livekit.AttrSIPCallStatus: callStatusRinging})
 		s.log.Debug("phone ringing")
+		if s.cfg.Ringtone {
+			s.ring.start(s)
+		}
 	}
 }
 
@@ -184,7 +192,9 @@ func (s *Session) Ringing() {
 // if it has none. Answered publishes sip.callStatus "active" with
 // lk.sip.answerTime and dialq.hold "false", then sends
 // {"event":"call_answered"} on the "sip_bridge_events" topic so the agent
-// starts talking; an agent that joins later gets it when it joins.
+// starts talking; an agent that joins later gets it when it joins. The
+// ringback, if it played, stops first: the phone's track carries the phone
+// from then on.
 //
 // Returns an error if remote is nil, payloadType is not G.711 or dtmfPT is
 // not -1 or 0..127, ErrClosed if the session has ended; a second call does
@@ -199,6 +209,7 @@ func (s *Session) Answered(remote *net.UDPAddr, payloadType uint8, dtmfPT int) e
 	if dtmfPT < -1 || dtmfPT > 127 {
 		return fmt.Errorf("answered: telephone-event payload type %d is not -1 or 0-127", dtmfPT)
 	}
+	s.ring.stop()
 	now := time.Now()
 	s.mu.Lock()
 	if s.reason != "" {
@@ -287,6 +298,7 @@ func (s *Session) Close(reason string) {
 		close(s.stop)
 		s.conn.Close()
 		s.loops.Wait()
+		s.ring.stop()
 		s.leave(answered, removed, reason)
 		s.track.Close()
 		s.mu.Lock()

@@ -52,6 +52,10 @@ type DialRequest struct {
 	// Headers are extra INVITE headers, e.g. X-Dialq-Call-Id. They may not
 	// replace the headers the UA writes itself.
 	Headers map[string]string
+	// DisplayName is the caller's name in the From header, quoted; "" shows
+	// the caller ID (Trunk.CallerID) there instead. It may not contain
+	// quotes, backslashes or control characters.
+	DisplayName string
 }
 
 // reserved are the headers the UA writes itself; Headers may not set them.
@@ -88,6 +92,9 @@ func (r *DialRequest) validate() *dialq.StepError {
 	}
 	if err := r.Offer.validate(); err != nil {
 		return invalid(dialq.ReasonInternal, err)
+	}
+	if strings.ContainsFunc(r.DisplayName, func(c rune) bool { return c == '"' || c == '\\' || c < 0x20 || c == 0x7f }) {
+		return invalid(dialq.ReasonInternal, fmt.Errorf("display name %q has a quote, a backslash or a control character", r.DisplayName))
 	}
 	for name, value := range r.Headers {
 		if !validHeaderName(name) || strings.ContainsAny(value, "\r\n") {
@@ -207,7 +214,8 @@ func (ua *UA) Dial(ctx context.Context, r DialRequest, ev Events) (*Call, error)
 }
 
 // newInvite builds the INVITE: Request-URI and To are the dialled number at
-// the trunk's SIP host, From is the caller ID at the From domain.
+// the trunk's SIP host, From is the caller ID at the From domain, shown as
+// the display name when the request has none.
 func (ua *UA) newInvite(r DialRequest, user, callID string, contact sip.ContactHeader, body []byte) *sip.Request {
 	t := r.Trunk
 	target := sip.Uri{Scheme: "sip", User: user, Host: t.SIPHost, Port: t.SIPPort}
@@ -217,8 +225,14 @@ func (ua *UA) newInvite(r DialRequest, user, callID string, contact sip.ContactH
 		req.Laddr = ua.udpSource()
 	}
 
+	name := r.DisplayName
+	if name == "" {
+		name = t.CallerID
+	}
+	// sipgo writes the display name as a quoted string; validate made sure
+	// it needs no escaping.
 	from := &sip.FromHeader{
-		DisplayName: t.CallerID,
+		DisplayName: name,
 		Address:     sip.Uri{Scheme: "sip", User: t.CallerID, Host: t.FromDomain},
 		Params:      sip.NewParams(),
 	}

@@ -416,6 +416,26 @@ func TestLocalHangup(t *testing.T) {
 	require.Contains(t, testenv.FirstLines(s.Received()), "BYE sip:"+s.Host+":"+strconv.Itoa(s.Port)+";transport=TCP SIP/2.0")
 }
 
+// TestDisplayNameInFrom: a request's display name is From's, quoted, in
+// place of the caller ID, which stays its user.
+func TestDisplayNameInFrom(t *testing.T) {
+	t.Parallel()
+	s := startSipp(t, "answer_await_bye.xml", "tcp", nil)
+	ua := newUA(t)
+	r := dialRequest(s, "tcp")
+	r.DisplayName = "Clínica Acme 24×7"
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	call, err := ua.Dial(ctx, r, nil)
+	require.NoError(t, err)
+	require.Regexp(t, `^"Clínica Acme 24×7" <sip:08044319240@dialq\.exotel\.test>;tag=\S+$`, call.SentInvite().From)
+	require.NoError(t, call.Hangup(ctx))
+	awaitDone(t, call)
+	s.RequirePassed(t)
+	require.Contains(t, s.Received()[0], "\nFrom: \"Clínica Acme 24×7\" <sip:08044319240@dialq.exotel.test>;tag=")
+}
+
 // TestUDPAnswerRemoteBye is the happy path over UDP, without a challenge:
 // the INVITE leaves from the UA's UDP listener, which is also its Contact,
 // and the far end's BYE reaches it there.
@@ -538,6 +558,8 @@ func TestStartRefusesBadRequests(t *testing.T) {
 		"no RTP port":     {func(r *sipua.DialRequest) { r.Offer.RTPPort = 0 }, dialq.ReasonInternal, "RTP port"},
 		"header inject":   {func(r *sipua.DialRequest) { r.Headers = map[string]string{"X-A": "1\r\nBYE: x"} }, dialq.ReasonInternal, "X-A"},
 		"reserved header": {func(r *sipua.DialRequest) { r.Headers = map[string]string{"From": "x"} }, dialq.ReasonInternal, "From"},
+		"quoted name":     {func(r *sipua.DialRequest) { r.DisplayName = `Acme "Clinic"` }, dialq.ReasonInternal, "display name"},
+		"name on 2 lines": {func(r *sipua.DialRequest) { r.DisplayName = "Acme\r\nX-A: 1" }, dialq.ReasonInternal, "display name"},
 	}
 	for name, tc := range cases {
 		r := good

@@ -316,6 +316,14 @@ func (a *Agent) AwaitFrames(what string, from, n int, keep func(frame []int16) b
 	return got
 }
 
+// SendDTMF publishes digit (its RFC 4733 event code and its character) to
+// the room as a SipDTMF data packet, as an agent presses a key of the
+// phone (livekit-agents' publish_dtmf).
+func (a *Agent) SendDTMF(code uint32, digit string) {
+	a.t.Helper()
+	require.NoError(a.t, a.room.LocalParticipant.PublishDTMF(code, digit))
+}
+
 // Speak publishes an audio track on which the agent says a Tone of freq Hz
 // until stop is called or the test ends; the track then carries silence.
 func (a *Agent) Speak(freq float64) (stop func()) {

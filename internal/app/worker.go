@@ -137,7 +137,17 @@ type Worker struct {
 	// the webhook dispatcher and sweeper, and the bridge's heartbeat, orphan
 	// closer and relay log.
 	services []background.Service
+	// dispatcher turns Postgres's notifications of new deliveries into
+	// webhook:deliver tasks.
+	dispatcher *webhooks.Dispatcher
 }
+
+// WebhooksListening is closed once Run's webhook dispatcher has asked
+// Postgres to LISTEN. A delivery made before it (a call accepted by an API
+// while no worker listened) waits for the sweeper instead, up to
+// DIALQ_WEBHOOK_SWEEP_AGE and a sweep: a test that times its webhooks
+// waits for this first.
+func (w *Worker) WebhooksListening() <-chan struct{} { return w.dispatcher.Listening() }
 
 // NewWorker builds the worker of cfg; Run starts it.
 func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...WorkerOption) (w *Worker, err error) {
@@ -230,6 +240,7 @@ func (w *Worker) newWebhooks(ctx context.Context, enq *queue.WebhookEnqueuer) er
 				wlog.Warn("sweep webhook deliveries after reconnecting", "err", err)
 			}
 		}})
+	w.dispatcher = dispatcher
 	w.services = append(w.services, dispatcher, sweeper)
 	return nil
 }

@@ -170,6 +170,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		HTTP:      httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
 		Calls:     calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
 		SecretKey: s.secretKey,
+		// The tests' webhook receivers listen on 127.0.0.1.
+		WebhookAllowPrivate: true,
 	}, log)
 	require.NoError(t, err)
 	s.api, s.apiURL = a, a.URL()
@@ -225,6 +227,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		PublicURL:   s.apiURL,
 		SecretKey:   s.secretKey,
 		Reconcile:   o.reconcile,
+		Webhooks:    app.WebhookConfig{AllowPrivate: true},
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour
@@ -237,6 +240,14 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 	require.NoError(t, err)
 	s.bridge = w.Bridge
 	run(t, w.Run, w.Close)
+	// A status change before the dispatcher listens is sent only by the
+	// sweeper, half a minute later: a call's first webhook (call.queued)
+	// is made as soon as it is accepted.
+	select {
+	case <-w.WebhooksListening():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker's webhook dispatcher is not listening after 10 s")
+	}
 }
 
 func (s *stack) body(number, service, trunk string) map[string]any {

@@ -84,7 +84,7 @@ func TestAgentJoinedAndReport(t *testing.T) {
 		details = append(details, e.Detail)
 		require.False(t, e.Ignored, e.Kind)
 	}
-	require.Equal(t, []string{"agent_dispatched", "agent_joined", "failed", "report", "report"}, kinds)
-	require.Equal(t, "agent-AJ_1 joined after 312ms", details[1])
-	require.Equal(t, "answered_by=human disposition=interested", details[4])
+	require.Equal(t, []string{"queued", "agent_dispatched", "agent_joined", "failed", "report", "report"}, kinds)
+	require.Equal(t, "agent-AJ_1 joined after 312ms", details[2])
+	require.Equal(t, "answered_by=human disposition=interested", details[5])
 }

@@ -16,12 +16,22 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
+// insertCallSQL stores a new call and the first event of its timeline,
+// queued, in one statement: that event is what makes the call.queued
+// webhook (migration 00008's trigger), so the two commit or roll back
+// together. A repeat of an idempotent request inserts no row, and so no
+// second event.
 const insertCallSQL = `
-INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
-                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
-                   idempotency_key, request_hash, agent_join_timeout_ms)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16)
-ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
+WITH c AS (
+	INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
+	                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
+	                   idempotency_key, request_hash, agent_join_timeout_ms)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16)
+	ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	RETURNING id, status, created_at, call_service, to_number
+)
+INSERT INTO call_events (call_id, at, kind, detail, status, ignored)
+SELECT id, created_at, status, call_service || ' call to ' || to_number || ' accepted', status, false FROM c`
 
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
@@ -52,10 +62,11 @@ func (r *callRow) call() (*dialq.Call, error) {
 	return &c, nil
 }
 
-// CreateCall stores a new call, status queued, and returns it. When the
-// tenant already has a call with c's IdempotencyKey it stores nothing and
-// returns that call instead. Returns ECONFLICT if that call was made by a
-// different request.
+// CreateCall stores a new call, status queued, with its queued event (and
+// so its call.queued webhooks), and returns it. When the tenant already
+// has a call with c's IdempotencyKey it stores nothing and returns that
+// call instead. Returns ECONFLICT if that call was made by a different
+// request.
 func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error) {
 	md := c.Metadata
 	if md == nil {

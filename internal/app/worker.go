@@ -67,7 +67,7 @@ type WorkerConfig struct {
 type ReconcileConfig struct {
 	Interval    time.Duration // DIALQ_RECONCILE_INTERVAL: how often live LiveKit SIP calls are checked
 	MaxDuration time.Duration // DIALQ_MAX_CALL_DURATION: answered calls this long are hung up
-	AgentGrace  time.Duration // DIALQ_AGENT_GRACE: an answered call with no agent this long is hung up
+	AgentGrace  time.Duration // DIALQ_AGENT_GRACE: an answered call with no agent this long is hung up (the bridge's kept calls too)
 }
 
 // WebhookConfig is the webhook delivery's part of the worker's config.
@@ -280,7 +280,7 @@ func (w *Worker) newBridge(cfg BridgeConfig, n sipbridge.Notifier) error {
 	w.Bridge = sipbridge.New(sipbridge.Config{
 		Worker: name, LiveKitURL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret,
 		BindIP: cfg.RTPBindIP, RingTimeout: w.cfg.RingTimeout, NoRTPTimeout: cfg.NoRTPTimeout,
-		MaxDuration: cfg.MaxCallDuration, Now: w.now,
+		MaxDuration: cfg.MaxCallDuration, AgentGrace: w.cfg.Reconcile.AgentGrace, Now: w.now,
 	}, ua, w.DB, n, blog)
 	w.services = append(w.services,
 		sipbridge.NewHeartbeat(w.Bridge, sipbridge.HeartbeatConfig{Interval: cfg.Heartbeat}),

@@ -16,7 +16,10 @@ import (
 //     the phone (by the API when a hang-up was asked for: its removal is
 //     what made the phone leave);
 //   - the agent left an answered call: dialq removes the phone and the call
-//     completes, ended by the agent: an agent hangs up by leaving;
+//     completes, ended by the agent: an agent hangs up by leaving. Unless
+//     the call's assistant keeps calls when the agent leaves: then the
+//     leaving is recorded (agent_left, and when, for the no-agent watchdog
+//     of package reconcile) and the call goes on;
 //   - the room finished under an answered call: it completes, ended by
 //     dialq.
 //
@@ -68,7 +71,11 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		end = &e
 	case ev.Agent:
 		if call.Status != dialq.StatusAnswered {
-			return s.store.RecordEvent(ctx, call.ID, "agent_left", eventDetail(ev))
+			return s.store.RecordAgentLeft(ctx, call.ID, eventDetail(ev), s.Now())
+		}
+		if call.KeepCallOnAgentLeave {
+			log.Info("the agent left; the call goes on (its assistant keeps calls when the agent leaves)", "participant", ev.Identity)
+			return s.store.RecordAgentLeft(ctx, call.ID, eventDetail(ev)+"; the call goes on", s.Now())
 		}
 		if s.phones == nil {
 			return fmt.Errorf("the agent left call %s: cannot hang up its phone without LiveKit credentials", call.ID)

@@ -104,6 +104,9 @@ type Call struct {
 	// the room before it dials; zero dials without waiting (the assistant's
 	// DialWithoutAgent, and calls accepted before the wait existed).
 	AgentJoinTimeout time.Duration `db:"-"`
+	// KeepCallOnAgentLeave is the assistant's: when set, the agent leaving
+	// the room does not end the call (see Assistant.KeepCallOnAgentLeave).
+	KeepCallOnAgentLeave bool `db:"-"`
 
 	Status        CallStatus    `db:"status"`
 	FailureReason FailureReason `db:"failure_reason"`
@@ -131,6 +134,10 @@ type Call struct {
 	DialedAt   *time.Time `db:"dialed_at"`
 	AnsweredAt *time.Time `db:"answered_at"`
 	EndedAt    *time.Time `db:"ended_at"`
+	// AgentLeftAt is when an agent last left the call's room; nil if none
+	// has. The no-agent watchdog counts its grace from it or from the
+	// answer, whichever is later.
+	AgentLeftAt *time.Time `db:"agent_left_at"`
 
 	// Report is the agent's latest report of the call; nil until it sends one.
 	Report *Report `db:"-"`

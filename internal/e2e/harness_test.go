@@ -81,6 +81,9 @@ type stackOptions struct {
 	agent, waitForAgent bool
 	// agentJoinTimeout is the assistant's; zero is the default.
 	agentJoinTimeout time.Duration
+	// keepCallOnAgentLeave is the assistant's: its calls go on when the
+	// agent leaves.
+	keepCallOnAgentLeave bool
 	// apiAddr is where the API listens; default a free port. The stack's
 	// livekit-server posts its webhooks to DIALQ_TEST_WEBHOOK_ADDR.
 	apiAddr string
@@ -129,7 +132,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	require.NoError(t, db.SaveAssistant(ctx, &dialq.Assistant{ID: s.assistant, TenantID: s.tenant, Name: "e2e",
 		Prompt:           "Hello {{name}}, you're calling from {{company}}.",
 		StartInstruction: "Hi {{name}}, this is {{agent_name}} speaking.",
-		AgentName:        s.agentName, AgentJoinTimeout: o.agentJoinTimeout, DialWithoutAgent: !o.agent && !o.waitForAgent}))
+		AgentName:        s.agentName, AgentJoinTimeout: o.agentJoinTimeout, DialWithoutAgent: !o.agent && !o.waitForAgent,
+		KeepCallOnAgentLeave: o.keepCallOnAgentLeave}))
 	if o.agent {
 		agent, err := testagent.Start(ctx, testagent.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, AgentName: s.agentName, Logger: log})
 		require.NoError(t, err)

@@ -58,7 +58,10 @@ type Config struct {
 	// 0: no limit).
 	MaxDuration time.Duration
 	// AgentGrace hangs up an answered call with no agent in its room this
-	// long after the answer (DIALQ_AGENT_GRACE; 0: never).
+	// long after the answer, or after an agent last left it if that is
+	// later (DIALQ_AGENT_GRACE; 0: never): failed, agent_never_joined, or
+	// agent_left when an agent had been there (a call whose assistant keeps
+	// calls when the agent leaves).
 	AgentGrace time.Duration
 	// RingBudget fails as no_answer a call still not answered this long
 	// after its dial (the ring time plus the dial's margins).
@@ -69,7 +72,7 @@ type Config struct {
 
 // Counts are how many calls each check closed since the start.
 type Counts struct {
-	PhoneGone, MaxDuration, AgentNeverJoined, RingExpired int64
+	PhoneGone, MaxDuration, AgentNeverJoined, AgentLeft, RingExpired int64
 }
 
 // Reconciler is the background service: NewReconciler, Start, Shutdown.
@@ -77,7 +80,7 @@ type Reconciler struct {
 	cfg  Config
 	loop *background.Loop
 
-	phoneGone, maxDuration, agentNeverJoined, ringExpired atomic.Int64
+	phoneGone, maxDuration, agentNeverJoined, agentLeft, ringExpired atomic.Int64
 }
 
 // NewReconciler returns a reconciler; Start starts it.
@@ -105,7 +108,7 @@ func (r *Reconciler) Shutdown() { r.loop.Shutdown() }
 // Counts returns what it closed so far, by check.
 func (r *Reconciler) Counts() Counts {
 	return Counts{PhoneGone: r.phoneGone.Load(), MaxDuration: r.maxDuration.Load(),
-		AgentNeverJoined: r.agentNeverJoined.Load(), RingExpired: r.ringExpired.Load()}
+		AgentNeverJoined: r.agentNeverJoined.Load(), AgentLeft: r.agentLeft.Load(), RingExpired: r.ringExpired.Load()}
 }
 
 // Pass checks one batch of the live LiveKit SIP calls least recently
@@ -179,7 +182,7 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 		}
 		return r.end(ctx, c, &r.maxDuration, "max duration", dialq.Completed(dialq.EndedByDialq, "max duration"))
 	}
-	if r.cfg.AgentGrace > 0 && now.Sub(*c.AnsweredAt) >= r.cfg.AgentGrace {
+	if r.cfg.AgentGrace > 0 && now.Sub(agentGraceFrom(c)) >= r.cfg.AgentGrace {
 		_, agent, err := r.cfg.LiveKit.FindAgent(ctx, c.RoomName, c.AgentName)
 		if err != nil || agent {
 			return false, err
@@ -187,10 +190,24 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 		if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, identity); err != nil {
 			return false, err
 		}
+		if c.AgentLeftAt != nil {
+			return r.end(ctx, c, &r.agentLeft, "agent left", dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentLeft,
+				Message: fmt.Sprintf("the agent left the room and no agent came back within %s; dialq hung up", r.cfg.AgentGrace)}))
+		}
 		return r.end(ctx, c, &r.agentNeverJoined, "agent never joined", dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentNeverJoined,
 			Message: fmt.Sprintf("no agent in the room %s after the answer; dialq hung up", r.cfg.AgentGrace)}))
 	}
 	return false, nil
+}
+
+// agentGraceFrom is when the no-agent grace of answered call c started:
+// its answer, or an agent's leaving after it. An agent that left and came
+// back is found in the room when the grace is over, and the call goes on.
+func agentGraceFrom(c *dialq.Call) time.Time {
+	if c.AgentLeftAt != nil && c.AgentLeftAt.After(*c.AnsweredAt) {
+		return *c.AgentLeftAt
+	}
+	return *c.AnsweredAt
 }
 
 func (r *Reconciler) end(ctx context.Context, c *dialq.Call, counter *atomic.Int64, check string, e dialq.End) (bool, error) {

@@ -45,6 +45,13 @@ type Config struct {
 	// MaxDuration ends a call this long after its answer (reason
 	// ReasonMaxDuration). Zero means no limit.
 	MaxDuration time.Duration
+
+	// OnAlone, when set, is called instead of ending the call (reason
+	// ReasonAgentLeft) when everyone but phones has left the room: the
+	// caller keeps calls whose agent leaves, and decides what then. It runs
+	// on the SDK's callback goroutine and must not block; it may be called
+	// again for the same leaving (after a reconnection to livekit-server).
+	OnAlone func()
 }
 
 // validate names every required field that is missing.

@@ -14,7 +14,9 @@ import (
 //
 //   - the phone participant left an answered call: it completes, ended by
 //     the phone (by the API when a hang-up was asked for: its removal is
-//     what made the phone leave);
+//     what made the phone leave). A phone removed otherwise was removed by
+//     dialq, which records that end itself: the event is only kept in the
+//     timeline;
 //   - the agent left an answered call: dialq removes the phone and the call
 //     completes, ended by the agent: an agent hangs up by leaving. Unless
 //     the call's assistant keeps calls when the agent leaves: then the
@@ -61,6 +63,13 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		if call.Status != dialq.StatusAnswered {
 			return s.store.RecordEvent(ctx, call.ID, "phone_left", eventDetail(ev))
 		}
+		if ev.DisconnectReason == removedByServer && call.HangupReason == "" {
+			// dialq removed the phone (the agent left, a watchdog) and
+			// records why right after; this event must not race it to the
+			// row as the phone's hang-up. Were the remover to die first,
+			// the reconciler finds the phone gone.
+			return s.store.RecordEvent(ctx, call.ID, "phone_left", eventDetail(ev))
+		}
 		e := dialq.Completed(dialq.EndedByPhone, "phone hung up")
 		if ev.SIPCallStatus != "hangup" && ev.DisconnectReason != "CLIENT_INITIATED" {
 			e.Reason = "phone left the room (" + ev.DisconnectReason + ")"
@@ -102,6 +111,10 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 	}
 	return nil
 }
+
+// removedByServer is LiveKit's DisconnectReason of a participant removed
+// through its API (RemoveParticipant), as dialq hangs up a phone.
+const removedByServer = "PARTICIPANT_REMOVED"
 
 // lateKind names the timeline event of a room event that came after the
 // call's end.

@@ -87,3 +87,59 @@ func TestAgentLeavingEndsTheCallUnlessKept(t *testing.T) {
 		waitFor(t, 10*time.Second, "the phone out of the room", func() bool { return !s.inRoom(c.RoomName, c.ParticipantIdentity) })
 	})
 }
+
+// TestReconcilerFindsTheAgentGone: no webhook reaches this API, as when it
+// was down. An agent that joined and left is found gone by the reconciler
+// once the grace after the answer is over: by default the call ends as the
+// agent's webhook would have ended it (completed, ended by the agent); a
+// kept call gets an agent_left from the reconciler and is hung up the grace
+// after that (failed, agent_left).
+func TestReconcilerFindsTheAgentGone(t *testing.T) {
+	t.Parallel()
+	const grace = time.Second
+	s := newStack(t, stackOptions{script: talkScript, agent: true, keepCallOnAgentLeave: true,
+		reconcile: app.ReconcileConfig{Interval: 300 * time.Millisecond, AgentGrace: grace}})
+	ctx := context.Background()
+	ends := uuid.New()
+	require.NoError(t, s.db.SaveAssistant(ctx, &dialq.Assistant{ID: ends, TenantID: s.tenant, Name: "ends",
+		Prompt: "Hello {{name}}", AgentName: s.agentName}))
+	place := func(assistant uuid.UUID, number string) *dialq.Call {
+		t.Helper()
+		body := s.body(number, "twilio", s.twilio)
+		body["assistant_id"] = assistant.String()
+		r := s.do(http.MethodPost, "/call/outbound", body)
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		c := s.call(r.Body["data"].(map[string]any)["call_id"].(string))
+		require.NoError(t, s.agent.Leave(c.RoomName))
+		return c
+	}
+	byDefault := place(ends, "+15550300082")
+	kept := place(s.assistant, "+15550300092")
+	for _, c := range []*dialq.Call{byDefault, kept} {
+		waitFor(t, 15*time.Second, "the call's end", func() bool { return s.call(c.ID.String()).Status.Terminal() })
+		waitFor(t, 10*time.Second, "the phone out of the room", func() bool { return !s.inRoom(c.RoomName, c.ParticipantIdentity) })
+	}
+
+	c := s.call(byDefault.ID.String())
+	require.Equal(t, dialq.StatusCompleted, c.Status)
+	require.Equal(t, dialq.EndedByAgent, c.EndedBy)
+	require.Equal(t, "agent left (found by the reconciler)", c.EndReason)
+
+	c = s.call(kept.ID.String())
+	require.Equal(t, dialq.StatusFailed, c.Status)
+	require.Equal(t, dialq.ReasonAgentLeft, c.FailureReason)
+	require.Equal(t, dialq.EndedByDialq, c.EndedBy)
+	require.NotNil(t, c.AgentLeftAt)
+	require.GreaterOrEqual(t, c.AgentLeftAt.Sub(*c.AnsweredAt), grace, "found once the grace after the answer was over")
+	require.GreaterOrEqual(t, c.EndedAt.Sub(*c.AgentLeftAt), grace, "and hung up the grace after that")
+	ev, err := s.db.Events(ctx, c.ID)
+	require.NoError(t, err)
+	var kinds []string
+	for _, e := range ev {
+		kinds = append(kinds, e.Kind)
+		if e.Kind == "agent_left" {
+			require.Contains(t, e.Detail, "found by the reconciler")
+		}
+	}
+	require.Equal(t, []string{"answered", "agent_left", "failed"}, kinds[len(kinds)-3:])
+}

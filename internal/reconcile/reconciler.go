@@ -28,6 +28,9 @@ type Store interface {
 	// workers check different calls.
 	ClaimLiveLiveKitCalls(ctx context.Context, before time.Time, limit int) ([]*dialq.Call, error)
 	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
+	// RecordAgentLeft records that the agent left the call's room at at,
+	// which its webhook had not yet.
+	RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error
 }
 
 // LiveKit is what the reconciler asks LiveKit.
@@ -187,17 +190,42 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 		if err != nil || agent {
 			return false, err
 		}
-		if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, identity); err != nil {
-			return false, err
-		}
-		if c.AgentLeftAt != nil {
-			return r.end(ctx, c, &r.agentLeft, "agent left", dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentLeft,
-				Message: fmt.Sprintf("the agent left the room and no agent came back within %s; dialq hung up", r.cfg.AgentGrace)}))
-		}
-		return r.end(ctx, c, &r.agentNeverJoined, "agent never joined", dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentNeverJoined,
-			Message: fmt.Sprintf("no agent in the room %s after the answer; dialq hung up", r.cfg.AgentGrace)}))
+		return r.noAgent(ctx, c, now)
 	}
 	return false, nil
+}
+
+// noAgent closes answered call c, which has had no agent in its room for
+// its agent grace, or starts the grace of a call kept when its agent
+// leaves whose leaving no webhook has told yet.
+func (r *Reconciler) noAgent(ctx context.Context, c *dialq.Call, now time.Time) (bool, error) {
+	// An agent that joined before the dial (dispatch running) and left
+	// with no agent_left recorded left after the answer, and its webhook
+	// is late or lost.
+	unrecorded := c.DispatchState == dialq.DispatchRunning && c.AgentLeftAt == nil
+	counter, check := &r.agentNeverJoined, "agent never joined"
+	e := dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentNeverJoined,
+		Message: fmt.Sprintf("no agent in the room %s after the answer; dialq hung up", r.cfg.AgentGrace)})
+	switch {
+	case unrecorded && c.KeepCallOnAgentLeave:
+		// Kept: its grace starts now, as it would have from the webhook.
+		if err := r.cfg.Store.RecordAgentLeft(ctx, c.ID, "no agent in the room (found by the reconciler); the call goes on", now); err != nil {
+			return false, err
+		}
+		r.cfg.Log.Info("reconciler: the agent left a kept call; its grace starts", "call_id", c.ID, "agent_grace", r.cfg.AgentGrace)
+		return false, nil
+	case unrecorded:
+		// An agent hangs up by leaving: the end its webhook would have made.
+		counter, check, e = &r.agentLeft, "agent left", dialq.Completed(dialq.EndedByAgent, "agent left (found by the reconciler)")
+	case c.AgentLeftAt != nil:
+		counter, check = &r.agentLeft, "agent left"
+		e = dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentLeft,
+			Message: fmt.Sprintf("the agent left the room and no agent came back within %s; dialq hung up", r.cfg.AgentGrace)})
+	}
+	if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, c.PhoneIdentity()); err != nil {
+		return false, err
+	}
+	return r.end(ctx, c, counter, check, e)
 }
 
 // agentGraceFrom is when the no-agent grace of answered call c started:

@@ -77,6 +77,8 @@ func saveAssistant(ctx context.Context, args []string) error {
 	joinTimeout := fs.Duration("agent-join-timeout", dialq.DefaultAgentJoinTimeout,
 		"how long a call waits for the agent to join its room before the phone is dialed; an agent that has not joined by then fails the call as agent_unavailable")
 	noWait := fs.Bool("dial-without-agent", false, "dial as soon as the agent is dispatched, without waiting for it to join (agents that join late on purpose)")
+	keep := fs.Bool("keep-call-on-agent-leave", false,
+		"keep an answered call going when the agent leaves the room (by default an agent hangs up by leaving); one left with no agent for DIALQ_AGENT_GRACE is hung up as failed, agent_left")
 	fs.Parse(args)
 	if *joinTimeout <= 0 {
 		return fmt.Errorf("-agent-join-timeout must be positive")
@@ -100,7 +102,8 @@ func saveAssistant(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	if err := db.SaveAssistant(ctx, &dialq.Assistant{ID: aid, TenantID: tid, Name: *name, Prompt: *prompt,
-		StartInstruction: *start, AgentName: *agent, AgentJoinTimeout: *joinTimeout, DialWithoutAgent: *noWait}); err != nil {
+		StartInstruction: *start, AgentName: *agent, AgentJoinTimeout: *joinTimeout, DialWithoutAgent: *noWait,
+		KeepCallOnAgentLeave: *keep}); err != nil {
 		return err
 	}
 	fmt.Println(aid)

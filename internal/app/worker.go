@@ -67,7 +67,7 @@ type WorkerConfig struct {
 type ReconcileConfig struct {
 	Interval    time.Duration // DIALQ_RECONCILE_INTERVAL: how often live LiveKit SIP calls are checked
 	MaxDuration time.Duration // DIALQ_MAX_CALL_DURATION: answered calls this long are hung up
-	AgentGrace  time.Duration // DIALQ_AGENT_GRACE: an answered call with no agent this long is hung up
+	AgentGrace  time.Duration // DIALQ_AGENT_GRACE: an answered call with no agent this long is hung up (the bridge's kept calls too)
 }
 
 // WebhookConfig is the webhook delivery's part of the worker's config.
@@ -137,7 +137,17 @@ type Worker struct {
 	// the webhook dispatcher and sweeper, and the bridge's heartbeat, orphan
 	// closer and relay log.
 	services []background.Service
+	// dispatcher turns Postgres's notifications of new deliveries into
+	// webhook:deliver tasks.
+	dispatcher *webhooks.Dispatcher
 }
+
+// WebhooksListening is closed once Run's webhook dispatcher has asked
+// Postgres to LISTEN. A delivery made before it (a call accepted by an API
+// while no worker listened) waits for the sweeper instead, up to
+// DIALQ_WEBHOOK_SWEEP_AGE and a sweep: a test that times its webhooks
+// waits for this first.
+func (w *Worker) WebhooksListening() <-chan struct{} { return w.dispatcher.Listening() }
 
 // NewWorker builds the worker of cfg; Run starts it.
 func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...WorkerOption) (w *Worker, err error) {
@@ -230,6 +240,7 @@ func (w *Worker) newWebhooks(ctx context.Context, enq *queue.WebhookEnqueuer) er
 				wlog.Warn("sweep webhook deliveries after reconnecting", "err", err)
 			}
 		}})
+	w.dispatcher = dispatcher
 	w.services = append(w.services, dispatcher, sweeper)
 	return nil
 }
@@ -269,7 +280,7 @@ func (w *Worker) newBridge(cfg BridgeConfig, n sipbridge.Notifier) error {
 	w.Bridge = sipbridge.New(sipbridge.Config{
 		Worker: name, LiveKitURL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret,
 		BindIP: cfg.RTPBindIP, RingTimeout: w.cfg.RingTimeout, NoRTPTimeout: cfg.NoRTPTimeout,
-		MaxDuration: cfg.MaxCallDuration, Now: w.now,
+		MaxDuration: cfg.MaxCallDuration, AgentGrace: w.cfg.Reconcile.AgentGrace, Now: w.now,
 	}, ua, w.DB, n, blog)
 	w.services = append(w.services,
 		sipbridge.NewHeartbeat(w.Bridge, sipbridge.HeartbeatConfig{Interval: cfg.Heartbeat}),

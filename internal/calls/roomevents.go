@@ -14,9 +14,14 @@ import (
 //
 //   - the phone participant left an answered call: it completes, ended by
 //     the phone (by the API when a hang-up was asked for: its removal is
-//     what made the phone leave);
+//     what made the phone leave). A phone removed otherwise was removed by
+//     dialq, which records that end itself: the event is only kept in the
+//     timeline;
 //   - the agent left an answered call: dialq removes the phone and the call
-//     completes, ended by the agent: an agent hangs up by leaving;
+//     completes, ended by the agent: an agent hangs up by leaving. Unless
+//     the call's assistant keeps calls when the agent leaves: then the
+//     leaving is recorded (agent_left, and when, for the no-agent watchdog
+//     of package reconcile) and the call goes on;
 //   - the room finished under an answered call: it completes, ended by
 //     dialq.
 //
@@ -58,6 +63,13 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		if call.Status != dialq.StatusAnswered {
 			return s.store.RecordEvent(ctx, call.ID, "phone_left", eventDetail(ev))
 		}
+		if ev.DisconnectReason == removedByServer && call.HangupReason == "" {
+			// dialq removed the phone (the agent left, a watchdog) and
+			// records why right after; this event must not race it to the
+			// row as the phone's hang-up. Were the remover to die first,
+			// the reconciler finds the phone gone.
+			return s.store.RecordEvent(ctx, call.ID, "phone_left", eventDetail(ev))
+		}
 		e := dialq.Completed(dialq.EndedByPhone, "phone hung up")
 		if ev.SIPCallStatus != "hangup" && ev.DisconnectReason != "CLIENT_INITIATED" {
 			e.Reason = "phone left the room (" + ev.DisconnectReason + ")"
@@ -72,7 +84,11 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		end = &e
 	case ev.Agent:
 		if call.Status != dialq.StatusAnswered {
-			return s.store.RecordEvent(ctx, call.ID, "agent_left", eventDetail(ev))
+			return s.store.RecordAgentLeft(ctx, call.ID, eventDetail(ev), s.Now())
+		}
+		if call.KeepCallOnAgentLeave {
+			log.Info("the agent left; the call goes on (its assistant keeps calls when the agent leaves)", "participant", ev.Identity)
+			return s.store.RecordAgentLeft(ctx, call.ID, eventDetail(ev)+"; the call goes on", s.Now())
 		}
 		if s.phones == nil {
 			return fmt.Errorf("the agent left call %s: cannot hang up its phone without LiveKit credentials", call.ID)
@@ -99,6 +115,10 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 	}
 	return nil
 }
+
+// removedByServer is LiveKit's DisconnectReason of a participant removed
+// through its API (RemoveParticipant), as dialq hangs up a phone.
+const removedByServer = "PARTICIPANT_REMOVED"
 
 // lateKind names the timeline event of a room event that came after the
 // call's end.

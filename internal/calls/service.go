@@ -29,6 +29,7 @@ type Store interface {
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
 	RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
+	RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error
 	RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error)
 }
 

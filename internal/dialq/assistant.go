@@ -24,9 +24,15 @@ type Assistant struct {
 	AgentJoinTimeout time.Duration `db:"-"`
 	// DialWithoutAgent dials as soon as the agent is dispatched, without
 	// waiting for it to join: for agents that join late on purpose.
-	DialWithoutAgent bool      `db:"dial_without_agent"`
-	CreatedAt        time.Time `db:"created_at"`
-	UpdatedAt        time.Time `db:"updated_at"`
+	DialWithoutAgent bool `db:"dial_without_agent"`
+	// KeepCallOnAgentLeave keeps an answered call going when the agent
+	// leaves its room (an agent that hands over, or restarts and comes
+	// back): the leaving is a timeline event, and a call left with no agent
+	// for the worker's agent grace is hung up (failed, agent_left). By
+	// default an agent hangs up by leaving.
+	KeepCallOnAgentLeave bool      `db:"keep_call_on_agent_leave"`
+	CreatedAt            time.Time `db:"created_at"`
+	UpdatedAt            time.Time `db:"updated_at"`
 }
 
 // JoinTimeout is how long a call of a waits for its agent to join before

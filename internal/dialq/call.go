@@ -108,6 +108,9 @@ type Call struct {
 	// in the trunk's form); those left out take the deployment's defaults
 	// when the call is dialed.
 	Options DialOptions `db:"-"`
+	// KeepCallOnAgentLeave is the assistant's: when set, the agent leaving
+	// the room does not end the call (see Assistant.KeepCallOnAgentLeave).
+	KeepCallOnAgentLeave bool `db:"-"`
 
 	Status        CallStatus    `db:"status"`
 	FailureReason FailureReason `db:"failure_reason"`
@@ -135,6 +138,10 @@ type Call struct {
 	DialedAt   *time.Time `db:"dialed_at"`
 	AnsweredAt *time.Time `db:"answered_at"`
 	EndedAt    *time.Time `db:"ended_at"`
+	// AgentLeftAt is when an agent last left the call's room; nil if none
+	// has. The no-agent watchdog counts its grace from it or from the
+	// answer, whichever is later.
+	AgentLeftAt *time.Time `db:"agent_left_at"`
 
 	// Report is the agent's latest report of the call; nil until it sends one.
 	Report *Report `db:"-"`

@@ -50,5 +50,7 @@ func NewCall(tenantID uuid.UUID, req *OutboundRequest, a *Assistant, t *Trunk, n
 		Status:           StatusQueued,
 		CreatedAt:        now,
 		UpdatedAt:        now,
+
+		KeepCallOnAgentLeave: a.KeepCallOnAgentLeave,
 	}, nil
 }

@@ -46,6 +46,12 @@ func TestNewCall(t *testing.T) {
 	require.Equal(t, "http://127.0.0.1:58080/call/"+c.ID.String()+"/report", md.ReportURL)
 	require.Equal(t, "dqr_x", md.ReportToken)
 	require.Equal(t, dialq.DefaultAgentJoinTimeout, c.AgentJoinTimeout, "assistants wait for their agent by default")
+	require.False(t, c.KeepCallOnAgentLeave, "an agent hangs up by leaving by default")
+	keep := *a
+	keep.KeepCallOnAgentLeave = true
+	kc, err := dialq.NewCall(tenant, &req, &keep, tw, now)
+	require.NoError(t, err)
+	require.True(t, kc.KeepCallOnAgentLeave, "fixed on the call from its assistant")
 	require.Equal(t, "Call Ann", md.Prompt)
 	require.Equal(t, "+15550200000", md.ToNumber)
 	require.Equal(t, "Ann", md.Metadata["name"])

@@ -46,3 +46,10 @@ type RoomEvent struct {
 // ReasonAgentNeverJoined: the call was answered but no agent joined its
 // room in time; dialq hung up.
 const ReasonAgentNeverJoined FailureReason = "agent_never_joined"
+
+// ReasonAgentLeft: the agent of an answered call whose assistant keeps
+// calls when the agent leaves (KeepCallOnAgentLeave) left the room, and no
+// agent was back in it within the agent grace; dialq hung up. (An agent of
+// any other assistant hangs up by leaving: the call completes, ended by the
+// agent.)
+const ReasonAgentLeft FailureReason = "agent_left"

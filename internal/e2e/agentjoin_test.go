@@ -45,5 +45,5 @@ func TestNoAgentNobodyRung(t *testing.T) {
 	for _, e := range g.Body["data"].(map[string]any)["events"].([]any) {
 		kinds = append(kinds, e.(map[string]any)["kind"].(string))
 	}
-	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "failed"}, kinds)
+	require.Equal(t, []string{"queued", "attempt", "room_created", "agent_dispatched", "failed"}, kinds)
 }

@@ -67,7 +67,7 @@ func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
 	for _, e := range events {
 		count[e.Kind]++
 	}
-	require.Equal(t, map[string]int{"attempt": 2, "room_created": 1, "agent_dispatched": 1, "dialing": 1, "failed": 1}, count)
+	require.Equal(t, map[string]int{"queued": 1, "attempt": 2, "room_created": 1, "agent_dispatched": 1, "dialing": 1, "failed": 1}, count)
 }
 
 // TestRetryAfterCrashBetweenStepsSkipsDoneSteps makes the first attempt die

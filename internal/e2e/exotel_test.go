@@ -73,7 +73,7 @@ func TestExotelCallThroughTheBridge(t *testing.T) {
 	for _, e := range hd["events"].([]any) {
 		kinds = append(kinds, e.(map[string]any)["kind"].(string))
 	}
-	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "agent_joined", "dialing", "invite_sent", "ringing", "answered", "hangup_requested", "completed"}, kinds)
+	require.Equal(t, []string{"queued", "attempt", "room_created", "agent_dispatched", "agent_joined", "dialing", "invite_sent", "ringing", "answered", "hangup_requested", "completed"}, kinds)
 	waitFor(t, 5*time.Second, "BYE at the phone", func() bool {
 		for _, line := range testenv.FirstLines(phone.Received()) {
 			if strings.HasPrefix(line, "BYE ") {

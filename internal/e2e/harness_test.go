@@ -81,15 +81,15 @@ type stackOptions struct {
 	agent, waitForAgent bool
 	// agentJoinTimeout is the assistant's; zero is the default.
 	agentJoinTimeout time.Duration
+	// keepCallOnAgentLeave is the assistant's: its calls go on when the
+	// agent leaves.
+	keepCallOnAgentLeave bool
 	// apiAddr is where the API listens; default a free port. The stack's
 	// livekit-server posts its webhooks to DIALQ_TEST_WEBHOOK_ADDR.
 	apiAddr string
 	// reconcile tunes the worker's reconciler; its interval defaults to 1 h
 	// here, so a test sees webhooks end calls unless it asks for it.
 	reconcile app.ReconcileConfig
-	// webhooks lets the tenants' webhooks reach loopback receivers (the
-	// API's check of the URL and the worker's deliveries), as make run does.
-	webhooks bool
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -132,7 +132,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	require.NoError(t, db.SaveAssistant(ctx, &dialq.Assistant{ID: s.assistant, TenantID: s.tenant, Name: "e2e",
 		Prompt:           "Hello {{name}}, you're calling from {{company}}.",
 		StartInstruction: "Hi {{name}}, this is {{agent_name}} speaking.",
-		AgentName:        s.agentName, AgentJoinTimeout: o.agentJoinTimeout, DialWithoutAgent: !o.agent && !o.waitForAgent}))
+		AgentName:        s.agentName, AgentJoinTimeout: o.agentJoinTimeout, DialWithoutAgent: !o.agent && !o.waitForAgent,
+		KeepCallOnAgentLeave: o.keepCallOnAgentLeave}))
 	if o.agent {
 		agent, err := testagent.Start(ctx, testagent.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, AgentName: s.agentName, Logger: log})
 		require.NoError(t, err)
@@ -170,10 +171,11 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	a, err := app.NewAPI(ctx, app.APIConfig{
 		Addr: apiAddr, DatabaseURL: dsn,
 		LiveKit: livekit.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, RequestTimeout: 3 * time.Second}, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
-		HTTP:                httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
-		Calls:               calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
-		SecretKey:           s.secretKey,
-		WebhookAllowPrivate: o.webhooks,
+		HTTP:      httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		Calls:     calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+		SecretKey: s.secretKey,
+		// The tests' webhook receivers listen on 127.0.0.1.
+		WebhookAllowPrivate: true,
 	}, log)
 	require.NoError(t, err)
 	s.api, s.apiURL = a, a.URL()
@@ -229,12 +231,10 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		PublicURL:   s.apiURL,
 		SecretKey:   s.secretKey,
 		Reconcile:   o.reconcile,
+		Webhooks:    app.WebhookConfig{AllowPrivate: true},
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour
-	}
-	if o.webhooks {
-		cfg.Webhooks = app.WebhookConfig{AllowPrivate: true, SweepAge: time.Second}
 	}
 	if o.exotelPhone != nil {
 		cfg.Bridge = &app.BridgeConfig{SecretKey: s.secretKey, RTPBindIP: "127.0.0.1", NoRTPTimeout: 10 * time.Second,
@@ -244,6 +244,14 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 	require.NoError(t, err)
 	s.bridge = w.Bridge
 	run(t, w.Run, w.Close)
+	// A status change before the dispatcher listens is sent only by the
+	// sweeper, half a minute later: a call's first webhook (call.queued)
+	// is made as soon as it is accepted.
+	select {
+	case <-w.WebhooksListening():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker's webhook dispatcher is not listening after 10 s")
+	}
 }
 
 func (s *stack) body(number, service, trunk string) map[string]any {

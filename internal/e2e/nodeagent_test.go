@@ -119,7 +119,7 @@ func (a *nodeAgent) takesTheCall(t *testing.T, s *stack, data map[string]any, nu
 			t.Logf("%s: %s", service, e.Detail)
 		}
 	}
-	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "agent_joined", "dialing"}, kinds[:5])
+	require.Equal(t, []string{"queued", "attempt", "room_created", "agent_dispatched", "agent_joined", "dialing"}, kinds[:6])
 
 	// It reports with its call's token before it leaves.
 	sent := a.wait(t, talk+15*time.Second, "the agent's report", call("report_sent"))

@@ -67,7 +67,7 @@ func TestDialNotPlacedRetryIgnoresLeftoverPhone(t *testing.T) {
 		kinds = append(kinds, e.Kind)
 	}
 	require.Equal(t, http.StatusOK, r.Status, "%s\n%v", r.Raw, kinds)
-	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "dialing", "dial_not_placed",
+	require.Equal(t, []string{"queued", "attempt", "room_created", "agent_dispatched", "dialing", "dial_not_placed",
 		"attempt_failed", "attempt", "dialing", "answered"}, kinds)
 	require.Equal(t, 1, s.dialsTo("+15550200123"), "the phone rang once")
 }

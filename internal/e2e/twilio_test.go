@@ -101,8 +101,8 @@ func TestTwilioCallAnsweredReturnsTheContractBody(t *testing.T) {
 	for _, e := range gd["events"].([]any) {
 		kinds = append(kinds, e.(map[string]any)["kind"].(string))
 	}
-	require.Equal(t, []string{"attempt", "room_created", "agent_dispatched", "agent_joined", "dialing", "answered"}, kinds)
-	joined := gd["events"].([]any)[3].(map[string]any)
+	require.Equal(t, []string{"queued", "attempt", "room_created", "agent_dispatched", "agent_joined", "dialing", "answered"}, kinds)
+	joined := gd["events"].([]any)[4].(map[string]any)
 	require.Regexp(t, `^agent-AJ_\S+ joined after \d`, joined["detail"])
 	t.Logf("agent join: %s", joined["detail"])
 	require.Equal(t, 1, s.dialsTo("+15550200000"))

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,39 +15,33 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/app"
-	"github.com/dialq/dialq/internal/dialq"
-	"github.com/dialq/dialq/internal/testkit/sipdouble"
 )
 
-// TestEveryTerminalStatusInASignedWebhook: each terminal status, reached
-// through what the SIP double answers as LiveKit's SIP service does, the
-// reconciler finding the phone gone, and an API hang-up, is in the call's
-// timeline and reaches a tenant's endpoint as call.<status>, signed as
-// the Standard Webhooks library's own verifier checks.
-func TestEveryTerminalStatusInASignedWebhook(t *testing.T) {
+// TestCallQueuedWebhookComesFirst: a call placed through the API, sent
+// twice with one Idempotency-Key, is one call whose timeline starts with one
+// queued event. Its endpoint gets a signed call.queued first, then one
+// webhook per status event of the timeline, in the timeline's order; the
+// event stream starts with queued too.
+func TestCallQueuedWebhookComesFirst(t *testing.T) {
 	t.Parallel()
-	outcomes := map[string]sipdouble.Outcome{
-		"+15550500001": {Code: 200, RingFor: 100 * time.Millisecond, HangUpAfter: time.Second},
-		"+15550500486": {Code: 486},
-		"+15550500480": {Code: 480},
-		"+15550500603": {Code: 603},
-		"+15550500404": {Code: 404},
-		"+15550500503": {Code: 503},
-		"+15550500009": {Code: 200, RingFor: time.Minute}, // rings until hung up through the API
-	}
-	s := newStack(t, stackOptions{script: sipdouble.ByNumber(outcomes, nil), webhooks: true,
-		reconcile: app.ReconcileConfig{Interval: 300 * time.Millisecond}})
+	// The reconciler learns the end: livekit-server's webhooks go to
+	// another address.
+	s := newStack(t, stackOptions{script: talkScript, reconcile: app.ReconcileConfig{Interval: 300 * time.Millisecond}})
 
 	var mu sync.Mutex
 	type hit struct {
 		header http.Header
 		body   []byte
+		Type   string         `json:"type"`
+		Data   map[string]any `json:"data"`
 	}
 	var hits []hit
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		h := hit{header: r.Header.Clone(), body: b}
+		_ = json.Unmarshal(b, &h)
 		mu.Lock()
-		hits = append(hits, hit{r.Header.Clone(), b})
+		hits = append(hits, h)
 		mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -55,95 +51,74 @@ func TestEveryTerminalStatusInASignedWebhook(t *testing.T) {
 	wh, err := standardwebhooks.NewWebhook(ep.Body["data"].(map[string]any)["secret"].(string))
 	require.NoError(t, err)
 
-	want := map[string]dialq.CallStatus{
-		"+15550500001": dialq.StatusCompleted,
-		"+15550500486": dialq.StatusBusy,
-		"+15550500480": dialq.StatusNoAnswer,
-		"+15550500603": dialq.StatusRejected,
-		"+15550500404": dialq.StatusUnreachable,
-		"+15550500503": dialq.StatusFailed,
-		"+15550500009": dialq.StatusCanceled,
-	}
-	ids := map[string]string{} // call id → number
-	var wg sync.WaitGroup
-	var idsMu sync.Mutex
-	for number := range want {
-		wg.Go(func() {
-			wait := "20"
-			if number == "+15550500009" {
-				wait = "0"
-			}
-			r := s.do(http.MethodPost, "/call/outbound?wait="+wait, s.body(number, "twilio", s.twilio))
-			idsMu.Lock()
-			ids[r.Body["data"].(map[string]any)["call_id"].(string)] = number
-			idsMu.Unlock()
-		})
-	}
-	wg.Wait()
-	for id, number := range ids {
-		if number == "+15550500009" {
-			waitFor(t, 10*time.Second, "the phone ringing in the room", func() bool {
-				c := s.call(id)
-				return c.Status == dialq.StatusDialing && s.inRoom(c.RoomName, c.PhoneIdentity())
-			})
-			h := s.do(http.MethodPost, "/call/"+id+"/hangup", nil)
-			require.Equal(t, http.StatusOK, h.Status, h.Raw)
-			require.Equal(t, "canceled", h.Body["data"].(map[string]any)["status"], "hung up while it rang")
+	key := map[string]string{"Idempotency-Key": "queued-first"}
+	first := s.doHeaders(http.MethodPost, "/call/outbound", s.body("+15550300051", "twilio", s.twilio), key)
+	require.Equal(t, http.StatusOK, first.Status, first.Raw)
+	id := first.Body["data"].(map[string]any)["call_id"].(string)
+	repeat := s.doHeaders(http.MethodPost, "/call/outbound", s.body("+15550300051", "twilio", s.twilio), key)
+	require.Equal(t, "true", repeat.Header.Get("Idempotent-Replayed"), repeat.Raw)
+	require.Equal(t, id, repeat.Body["data"].(map[string]any)["call_id"])
+
+	waitFor(t, 15*time.Second, "the call's end", func() bool { return s.call(id).Status.Terminal() })
+	ev := s.do(http.MethodGet, "/call/"+id+"/events", nil)
+	require.Equal(t, http.StatusOK, ev.Status, ev.Raw)
+	var want []string
+	for _, e := range ev.Body["data"].([]any) {
+		if st, _ := e.(map[string]any)["status"].(string); st != "" {
+			want = append(want, "call."+st)
 		}
 	}
+	first0 := ev.Body["data"].([]any)[0].(map[string]any)
+	require.Equal(t, "queued", first0["kind"])
+	require.Equal(t, "queued", first0["status"])
+	require.Equal(t, "call.queued", want[0])
+	require.Equal(t, "call.completed", want[len(want)-1])
+	require.Equal(t, 1, strings.Count(strings.Join(want, " "), "call.queued"), "one queued event for the two requests")
 
-	for id, number := range ids {
-		status := want[number]
-		var c *dialq.Call
-		waitFor(t, 20*time.Second, number+" "+string(status), func() bool {
-			c = s.call(id)
-			return c.Status.Terminal()
-		})
-		require.Equal(t, status, c.Status, number)
-		require.NotNil(t, c.EndedAt)
-		require.NotEmpty(t, c.EndReason)
-		require.NotEmpty(t, c.EndedBy)
-		requireLastStatusEvent(t, s, c, status)
-
-		// Its webhook arrives, signed, with the call's record.
-		var got map[string]any
-		waitFor(t, 20*time.Second, "call."+string(status)+" webhook of "+number, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, h := range hits {
-				var ev struct {
-					Type string         `json:"type"`
-					Data map[string]any `json:"data"`
-				}
-				require.NoError(t, json.Unmarshal(h.body, &ev))
-				if ev.Type == "call."+string(status) && ev.Data["call_id"] == id {
-					require.NoError(t, wh.Verify(h.body, h.header), "signature of %s", ev.Type)
-					got = ev.Data
-					return true
-				}
-			}
-			return false
-		})
-		require.Equal(t, string(status), got["status"])
-		require.Equal(t, number, got["to_number"])
-		require.Equal(t, string(c.EndedBy), got["ended_by"])
-		if c.SIPStatusCode != 0 {
-			require.EqualValues(t, c.SIPStatusCode, got["sip_status_code"], number)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		mu.Lock()
+		n := len(hits)
+		mu.Unlock()
+		if n >= len(want) {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d webhooks after 15 s; deliveries: %s", n, len(want), s.do(http.MethodGet, "/call/"+id+"/webhooks", nil).Raw)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-}
+	mu.Lock()
+	got := append([]hit(nil), hits...)
+	mu.Unlock()
+	var types []string
+	ids := map[string]bool{}
+	for _, h := range got {
+		types = append(types, h.Type)
+		require.NoError(t, wh.Verify(h.body, h.header), h.Type)
+		require.Equal(t, id, h.Data["call_id"])
+		require.Equal(t, strings.TrimPrefix(h.Type, "call."), h.Data["status"], "the call as it was at the event")
+		ids[h.header.Get("webhook-id")] = true
+	}
+	t.Logf("webhooks received: %v", types)
+	require.Equal(t, want, types, "call.queued first, then each status event in the timeline's order")
+	require.Len(t, ids, len(got), "one webhook-id per event")
 
-// requireLastStatusEvent checks that the last event of c's timeline that
-// moved it set status.
-func requireLastStatusEvent(t *testing.T, s *stack, c *dialq.Call, status dialq.CallStatus) {
-	t.Helper()
-	events, err := s.db.Events(t.Context(), c.ID)
+	// The stream of a call that is over sends its timeline and closes.
+	req, err := http.NewRequest(http.MethodGet, s.apiURL+"/call/"+id+"/events?stream=true", nil)
 	require.NoError(t, err)
-	var last dialq.CallStatus
-	for _, e := range events {
-		if e.Status != "" && !e.Ignored {
-			last = e.Status
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var kinds []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if k, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			kinds = append(kinds, k)
 		}
 	}
-	require.Equal(t, status, last, "the timeline of %s ends in its status", c.ToNumber)
+	require.NotEmpty(t, kinds)
+	require.Equal(t, "queued", kinds[0])
+	require.Len(t, kinds, len(ev.Body["data"].([]any)))
 }

@@ -336,8 +336,8 @@ func TestCallEventsMatchGetCall(t *testing.T) {
 		call  *dialq.Call
 		kinds []string
 	}{
-		{fresh, nil},
-		{c, []string{"attempt", "room_created", "agent_dispatched", "dialing", "answered"}},
+		{fresh, []string{"queued"}},
+		{c, []string{"queued", "attempt", "room_created", "agent_dispatched", "dialing", "answered"}},
 	} {
 		ev := h.do(http.MethodGet, "/call/"+tt.call.ID.String()+"/events", h.key, "", nil)
 		require.Equal(t, http.StatusOK, ev.Status, ev.Raw)
@@ -351,6 +351,7 @@ func TestCallEventsMatchGetCall(t *testing.T) {
 			kinds = append(kinds, e.(map[string]any)["kind"].(string))
 		}
 		require.Equal(t, tt.kinds, kinds)
+		require.Equal(t, "queued", events[0].(map[string]any)["status"], "the creation moved the call to queued")
 	}
 
 	r := h.do(http.MethodGet, "/call/"+uuid.NewString()+"/events", h.key, "", nil)

@@ -128,6 +128,14 @@ func (h *harness) listedEvents(id string) []string {
 	return out
 }
 
+// statusOf is the status an event message says the call moved to.
+func statusOf(t *testing.T, m sseMessage) string {
+	t.Helper()
+	var ev dialq.CallEvent
+	require.NoError(t, json.Unmarshal([]byte(m.Data), &ev))
+	return string(ev.Status)
+}
+
 // requireMessagesAre checks that the stream sent exactly the listed events,
 // in order, each with its id and kind.
 func requireMessagesAre(t *testing.T, listed []string, got []sseMessage) {
@@ -158,8 +166,10 @@ func TestEventStreamFollowsCallToItsEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, s.resp.StatusCode)
 	require.Equal(t, "text/event-stream", s.resp.Header.Get("Content-Type"))
 	require.Equal(t, "no-cache", s.resp.Header.Get("Cache-Control"))
-	got := []sseMessage{s.next(t)}
-	require.Equal(t, "attempt", got[0].Event)
+	got := []sseMessage{s.next(t), s.next(t)}
+	require.Equal(t, "queued", got[0].Event, "the call's creation is its first event")
+	require.Equal(t, "queued", statusOf(t, got[0]))
+	require.Equal(t, "attempt", got[1].Event)
 
 	steps := []struct {
 		kind   string
@@ -203,15 +213,15 @@ func TestEventStreamResumesAfterLastEventID(t *testing.T) {
 	_, err = h.db.RecordEnded(ctx, c.ID, dialq.Completed(dialq.EndedByAgent, "agent left"), time.Now())
 	require.NoError(t, err)
 	listed := h.listedEvents(c.ID.String())
-	require.Len(t, listed, 3)
+	require.Len(t, listed, 4, "queued, dialing, answered, completed")
 
 	all := h.openStream(ctx, h.key, c.ID.String(), "").rest(t, 2*time.Second)
 	requireMessagesAre(t, listed, all)
 
-	rest := h.openStream(ctx, h.key, c.ID.String(), all[0].ID).rest(t, 2*time.Second)
-	requireMessagesAre(t, listed[1:], rest)
+	rest := h.openStream(ctx, h.key, c.ID.String(), all[1].ID).rest(t, 2*time.Second)
+	requireMessagesAre(t, listed[2:], rest)
 
-	none := h.openStream(ctx, h.key, c.ID.String(), all[2].ID)
+	none := h.openStream(ctx, h.key, c.ID.String(), all[3].ID)
 	require.Equal(t, http.StatusOK, none.resp.StatusCode)
 	require.Empty(t, none.rest(t, 2*time.Second), "after the last event of a call that is over, nothing")
 }
@@ -232,7 +242,9 @@ func TestEventStreamHeartbeatAndLifetime(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no heartbeat")
 	}
-	require.Empty(t, s.rest(t, 5*time.Second))
+	rest := s.rest(t, 5*time.Second)
+	require.Len(t, rest, 1, "a queued call's one event, then only heartbeats until the stream's end")
+	require.Equal(t, "queued", rest[0].Event)
 }
 
 // TestEventStreamRefusals: another tenant's call is a 404 as for GET
@@ -259,7 +271,7 @@ func TestEventStreamRefusals(t *testing.T) {
 	}
 	r := h.do(http.MethodGet, path+"?stream=false", h.key, "", nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
-	require.Len(t, r.Body["data"], 1, "stream=false is the list")
+	require.Len(t, r.Body["data"], 2, "stream=false is the list: queued, dialing")
 }
 
 // TestEventStreamEndsAtShutdown: EndStreams (what the API's server runs on
@@ -272,6 +284,7 @@ func TestEventStreamEndsAtShutdown(t *testing.T) {
 	c := h.storeCall(h.tenant, h.assistant, h.twilio, "+15550200000", time.Now().UTC())
 	require.NoError(t, h.db.MarkDialing(context.Background(), c.ID, "phone-+15550200000", time.Now()))
 	s := h.openStream(context.Background(), h.key, c.ID.String(), "")
+	require.Equal(t, "queued", s.next(t).Event)
 	require.Equal(t, "dialing", s.next(t).Event)
 	h.api.EndStreams()
 	require.Empty(t, s.rest(t, 5*time.Second))

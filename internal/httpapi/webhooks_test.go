@@ -128,8 +128,9 @@ func TestWebhookBadInputNamesTheField(t *testing.T) {
 	requireFieldError(t, h.doJSON(http.MethodPost, path, h.key, map[string]any{"calls": 1}), "calls", "not a known field")
 }
 
-// TestWebhookDeliveriesShowOnTheCall: a status change makes one delivery
-// per endpoint that takes it, listed on the call with its webhook-id; a
+// TestWebhookDeliveriesShowOnTheCall: a status change (the creation,
+// queued, is the first) makes one delivery per endpoint that takes it,
+// listed on the call in the order of its events with its webhook-id; a
 // redelivery of it is accepted.
 func TestWebhookDeliveriesShowOnTheCall(t *testing.T) {
 	t.Parallel()
@@ -142,8 +143,9 @@ func TestWebhookDeliveriesShowOnTheCall(t *testing.T) {
 	r := h.doJSON(http.MethodGet, "/call/"+call.ID.String()+"/webhooks", h.key, nil)
 	require.Equal(t, http.StatusOK, r.Status, r.Raw)
 	list := r.Body["data"].([]any)
-	require.Len(t, list, 1, "only the endpoint that takes call.dialing")
-	d := list[0].(map[string]any)
+	require.Len(t, list, 2, "only the endpoint that takes every event")
+	require.Equal(t, "call.queued", list[0].(map[string]any)["event_type"])
+	d := list[1].(map[string]any)
 	require.Equal(t, all, d["endpoint_id"])
 	require.Equal(t, "call.dialing", d["event_type"])
 	require.Equal(t, "pending", d["status"])
@@ -159,7 +161,7 @@ func TestWebhookDeliveriesShowOnTheCall(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
 	require.Equal(t, []any{}, r.Body["data"].(map[string]any)["redelivered"], "nothing was given up")
 	r = h.doJSON(http.MethodGet, "/call/"+call.ID.String()+"/webhooks", h.key, nil)
-	require.Equal(t, d["webhook_id"], r.Body["data"].([]any)[0].(map[string]any)["webhook_id"], "the same webhook-id")
+	require.Equal(t, d["webhook_id"], r.Body["data"].([]any)[1].(map[string]any)["webhook_id"], "the same webhook-id")
 }
 
 // TestWebhooksAreTenantScoped: another tenant's endpoints, calls and
@@ -199,7 +201,9 @@ func TestWebhooksAreTenantScoped(t *testing.T) {
 	// The other tenant's endpoint is still there, and took no event of mine.
 	r = h.doJSON(http.MethodGet, "/call/"+myCall.ID.String()+"/webhooks", h.key, nil)
 	list := r.Body["data"].([]any)
-	require.Len(t, list, 1)
-	require.Equal(t, mine, list[0].(map[string]any)["endpoint_id"])
+	require.Len(t, list, 2, "call.queued and call.dialing")
+	for _, d := range list {
+		require.Equal(t, mine, d.(map[string]any)["endpoint_id"])
+	}
 	require.Equal(t, http.StatusOK, h.doJSON(http.MethodDelete, "/webhooks/"+theirs, otherKey, nil).Status)
 }

@@ -84,7 +84,69 @@ func TestAgentJoinedAndReport(t *testing.T) {
 		details = append(details, e.Detail)
 		require.False(t, e.Ignored, e.Kind)
 	}
-	require.Equal(t, []string{"agent_dispatched", "agent_joined", "failed", "report", "report"}, kinds)
-	require.Equal(t, "agent-AJ_1 joined after 312ms", details[1])
-	require.Equal(t, "answered_by=human disposition=interested", details[4])
+	require.Equal(t, []string{"queued", "agent_dispatched", "agent_joined", "failed", "report", "report"}, kinds)
+	require.Equal(t, "agent-AJ_1 joined after 312ms", details[2])
+	require.Equal(t, "answered_by=human disposition=interested", details[5])
+}
+
+// TestAssistantKeepsCallsWhenTheAgentLeaves: an agent hangs up by leaving
+// unless its assistant says otherwise; the call keeps what the assistant
+// said when it was accepted, and each agent_left records when, the latest
+// winning, without changing the call's status.
+func TestAssistantKeepsCallsWhenTheAgentLeaves(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, tenant := newBridgeStore(t)
+	for _, keep := range []bool{false, true} {
+		a := dialq.Assistant{ID: uuid.New(), TenantID: tenant, AgentName: "agent", KeepCallOnAgentLeave: keep}
+		require.NoError(t, db.SaveAssistant(ctx, &a))
+		got, err := db.FindAssistant(ctx, tenant, a.ID)
+		require.NoError(t, err)
+		require.Equal(t, keep, got.KeepCallOnAgentLeave)
+
+		c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: a.ID, TrunkID: "ST_x",
+			ToNumber: "+15550100000", Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: time.Now(),
+			KeepCallOnAgentLeave: got.KeepCallOnAgentLeave}
+		_, err = db.CreateCall(ctx, c)
+		require.NoError(t, err)
+		a.KeepCallOnAgentLeave = !keep // a later edit changes no call already accepted
+		require.NoError(t, db.SaveAssistant(ctx, &a))
+		stored, err := db.GetCall(ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, keep, stored.KeepCallOnAgentLeave)
+		require.Nil(t, stored.AgentLeftAt)
+	}
+
+	c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: tenant, AssistantID: uuid.New(), TrunkID: "ST_x",
+		ToNumber: "+15550100000", Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: time.Now()}
+	_, err := db.CreateCall(ctx, c)
+	require.NoError(t, err)
+	require.NoError(t, db.MarkDialing(ctx, c.ID, "phone-+15550100000", time.Now()))
+	_, err = db.RecordAnswered(ctx, c.ID, dialq.Participant{SID: "PA_1", Identity: "phone-+15550100000"}, time.Now())
+	require.NoError(t, err)
+	first := time.Now().UTC().Truncate(time.Microsecond)
+	require.NoError(t, db.RecordAgentLeft(ctx, c.ID, "agent-1 left", first))
+	second := first.Add(time.Second)
+	require.NoError(t, db.RecordAgentLeft(ctx, c.ID, "agent-2 left", second))
+	got, err := db.GetCall(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, dialq.StatusAnswered, got.Status, "leaving changes no status")
+	require.Equal(t, second, got.AgentLeftAt.UTC())
+	ev, err := db.Events(ctx, c.ID)
+	require.NoError(t, err)
+	last := ev[len(ev)-1]
+	require.Equal(t, "agent_left", last.Kind)
+	require.Equal(t, "agent-2 left", last.Detail)
+	require.Empty(t, last.Status)
+
+	// Once the call is over, a late one is kept as ignored and changes nothing.
+	_, err = db.RecordEnded(ctx, c.ID, dialq.Completed(dialq.EndedByPhone, "phone hung up"), time.Now())
+	require.NoError(t, err)
+	require.NoError(t, db.RecordAgentLeft(ctx, c.ID, "agent-3 left", second.Add(time.Second)))
+	got, err = db.GetCall(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, second, got.AgentLeftAt.UTC())
+	ev, err = db.Events(ctx, c.ID)
+	require.NoError(t, err)
+	require.True(t, ev[len(ev)-1].Ignored)
 }

@@ -80,11 +80,11 @@ func TestBridgedCallLifecycle(t *testing.T) {
 	for _, e := range ev {
 		kinds = append(kinds, e.Kind)
 	}
-	require.Equal(t, []string{"dialing", "invite_sent", "ringing", "answered", "hold", "completed", "failed"}, kinds)
-	require.Equal(t, dialq.StatusCompleted, ev[5].Status, "the end moved the call")
-	require.True(t, ev[6].Ignored, "the late failure is in the timeline, ignored")
-	require.Empty(t, ev[6].Status)
-	require.Contains(t, ev[6].Detail, "ignored: the call is completed")
+	require.Equal(t, []string{"queued", "dialing", "invite_sent", "ringing", "answered", "hold", "completed", "failed"}, kinds)
+	require.Equal(t, dialq.StatusCompleted, ev[6].Status, "the end moved the call")
+	require.True(t, ev[7].Ignored, "the late failure is in the timeline, ignored")
+	require.Empty(t, ev[7].Status)
+	require.Contains(t, ev[7].Detail, "ignored: the call is completed")
 }
 
 // TestOrphanedBridgedCallsAreClosed: calls whose worker stopped vouching for

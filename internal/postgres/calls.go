@@ -16,31 +16,43 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
+// insertCallSQL stores a new call and the first event of its timeline,
+// queued, in one statement: that event is what makes the call.queued
+// webhook (migration 00008's trigger), so the two commit or roll back
+// together. A repeat of an idempotent request inserts no row, and so no
+// second event.
 const insertCallSQL = `
-INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
-                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
-                   idempotency_key, request_hash, agent_join_timeout_ms, dial_options)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16, $17)
-ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`
+WITH c AS (
+	INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
+	                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
+	                   idempotency_key, request_hash, agent_join_timeout_ms, end_call_on_agent_leave, dial_options)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16, $17, $18)
+	ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+	RETURNING id, status, created_at, call_service, to_number
+)
+INSERT INTO call_events (call_id, at, kind, detail, status, ignored)
+SELECT id, created_at, status, call_service || ' call to ' || to_number || ' accepted', status, false FROM c`
 
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
 	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, hangup_reason, created_at, updated_at, dialed_at,
-	answered_at, ended_at, agent_join_timeout_ms, report, dial_options`
+	answered_at, ended_at, agent_join_timeout_ms, report, end_call_on_agent_leave, agent_left_at, dial_options`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
 type callRow struct {
 	dialq.Call
-	MetadataJSON       []byte `db:"metadata"`
-	AgentJoinTimeoutMS int64  `db:"agent_join_timeout_ms"`
-	ReportJSON         []byte `db:"report"`
-	DialOptionsJSON    []byte `db:"dial_options"`
+	MetadataJSON        []byte `db:"metadata"`
+	AgentJoinTimeoutMS  int64  `db:"agent_join_timeout_ms"`
+	ReportJSON          []byte `db:"report"`
+	EndCallOnAgentLeave bool   `db:"end_call_on_agent_leave"`
+	DialOptionsJSON     []byte `db:"dial_options"`
 }
 
 func (r *callRow) call() (*dialq.Call, error) {
 	c := r.Call
 	c.AgentJoinTimeout = time.Duration(r.AgentJoinTimeoutMS) * time.Millisecond
+	c.KeepCallOnAgentLeave = !r.EndCallOnAgentLeave
 	if r.ReportJSON != nil {
 		c.Report = &dialq.Report{}
 		if err := json.Unmarshal(r.ReportJSON, c.Report); err != nil {
@@ -56,10 +68,11 @@ func (r *callRow) call() (*dialq.Call, error) {
 	return &c, nil
 }
 
-// CreateCall stores a new call, status queued, and returns it. When the
-// tenant already has a call with c's IdempotencyKey it stores nothing and
-// returns that call instead. Returns ECONFLICT if that call was made by a
-// different request.
+// CreateCall stores a new call, status queued, with its queued event (and
+// so its call.queued webhooks), and returns it. When the tenant already
+// has a call with c's IdempotencyKey it stores nothing and returns that
+// call instead. Returns ECONFLICT if that call was made by a different
+// request.
 func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error) {
 	md := c.Metadata
 	if md == nil {
@@ -75,7 +88,7 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	}
 	res, err := s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
 		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt,
-		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds(), optsJSON)
+		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds(), !c.KeepCallOnAgentLeave, optsJSON)
 	if err != nil {
 		return nil, fmt.Errorf("insert call: %w", err)
 	}
@@ -316,6 +329,15 @@ func (s *DB) HangupReason(ctx context.Context, id uuid.UUID) (string, error) {
 // call's timeline without changing the call.
 func (s *DB) RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error {
 	_, err := s.step(ctx, kind, detail, `status = status`, id)
+	return err
+}
+
+// RecordAgentLeft records that an agent left the live call's room at at:
+// the event agent_left (detail says who and how), and the time the no-agent
+// watchdog counts its grace from. It changes no status: whether the call
+// ends is the caller's to decide (see dialq.Call.KeepCallOnAgentLeave).
+func (s *DB) RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error {
+	_, err := s.step(ctx, "agent_left", detail, `agent_left_at = $5`, id, at)
 	return err
 }
 

@@ -42,7 +42,8 @@ func TestStoreTakesTimesFromItsClock(t *testing.T) {
 	require.NoError(t, err)
 
 	// Each step a second after the last; each is stamped with its second.
-	var want []time.Time
+	// The first event, queued, is the call's creation.
+	want := []time.Time{created}
 	step := func(do func(now time.Time)) time.Time {
 		now := clock.Advance(time.Second)
 		do(now)
@@ -92,6 +93,6 @@ func TestStoreTakesTimesFromItsClock(t *testing.T) {
 		kinds = append(kinds, e.Kind)
 		ats = append(ats, e.At.UTC())
 	}
-	require.Equal(t, []string{"attempt", "dialing", "invite_sent", "ringing", "hangup_requested", "failed"}, kinds)
+	require.Equal(t, []string{"queued", "attempt", "dialing", "invite_sent", "ringing", "hangup_requested", "failed"}, kinds)
 	require.Equal(t, want, ats)
 }

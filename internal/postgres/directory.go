@@ -61,14 +61,15 @@ func (s *DB) FindAPIKey(ctx context.Context, id string) (dialq.APIKey, error) {
 func (s *DB) SaveAssistant(ctx context.Context, a *dialq.Assistant) error {
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO assistants (id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at,
-			wait_for_agent, agent_join_timeout_ms)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
+			wait_for_agent, agent_join_timeout_ms, end_call_on_agent_leave)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, prompt = EXCLUDED.prompt,
 			start_instruction = EXCLUDED.start_instruction, agent_name = EXCLUDED.agent_name, updated_at = EXCLUDED.updated_at,
-			wait_for_agent = EXCLUDED.wait_for_agent, agent_join_timeout_ms = EXCLUDED.agent_join_timeout_ms
+			wait_for_agent = EXCLUDED.wait_for_agent, agent_join_timeout_ms = EXCLUDED.agent_join_timeout_ms,
+			end_call_on_agent_leave = EXCLUDED.end_call_on_agent_leave
 		WHERE assistants.tenant_id = EXCLUDED.tenant_id`,
 		a.ID, a.TenantID, a.Name, a.Prompt, a.StartInstruction, a.AgentName, s.now(),
-		!a.DialWithoutAgent, joinTimeoutMS(a))
+		!a.DialWithoutAgent, joinTimeoutMS(a), !a.KeepCallOnAgentLeave)
 	return saved(res, err, "assistant", a.ID.String())
 }
 
@@ -81,7 +82,8 @@ func (s *DB) FindAssistant(ctx context.Context, tenantID, id uuid.UUID) (*dialq.
 	}
 	err := s.get(ctx, &a, `
 		SELECT id, tenant_id, name, prompt, start_instruction, agent_name, created_at, updated_at,
-			NOT wait_for_agent AS dial_without_agent, agent_join_timeout_ms
+			NOT wait_for_agent AS dial_without_agent, agent_join_timeout_ms,
+			NOT end_call_on_agent_leave AS keep_call_on_agent_leave
 		FROM assistants WHERE id = $1 AND tenant_id = $2`, id, tenantID)
 	if err != nil {
 		return nil, notFound(err, "Assistant %s not found.", id)

@@ -56,6 +56,7 @@ func TestTerminalCallsNeverMove(t *testing.T) {
 		rows = append(rows, row{e.Kind, e.Status, e.Ignored})
 	}
 	require.Equal(t, []row{
+		{"queued", dialq.StatusQueued, false},
 		{"dialing", dialq.StatusDialing, false},
 		{"busy", dialq.StatusBusy, false},
 		{"answered", "", true},

@@ -28,6 +28,9 @@ type Store interface {
 	// workers check different calls.
 	ClaimLiveLiveKitCalls(ctx context.Context, before time.Time, limit int) ([]*dialq.Call, error)
 	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
+	// RecordAgentLeft records that the agent left the call's room at at,
+	// which its webhook had not yet.
+	RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error
 }
 
 // LiveKit is what the reconciler asks LiveKit.
@@ -58,7 +61,10 @@ type Config struct {
 	// 0: no limit), unless the call has its own max_duration.
 	MaxDuration time.Duration
 	// AgentGrace hangs up an answered call with no agent in its room this
-	// long after the answer (DIALQ_AGENT_GRACE; 0: never).
+	// long after the answer, or after an agent last left it if that is
+	// later (DIALQ_AGENT_GRACE; 0: never): failed, agent_never_joined, or
+	// agent_left when an agent had been there (a call whose assistant keeps
+	// calls when the agent leaves).
 	AgentGrace time.Duration
 	// RingTimeout is the ring time of a call without its own ring_timeout
 	// (DIALQ_RING_TIMEOUT), and RingMargin what the dial may take beyond
@@ -71,7 +77,7 @@ type Config struct {
 
 // Counts are how many calls each check closed since the start.
 type Counts struct {
-	PhoneGone, MaxDuration, AgentNeverJoined, RingExpired int64
+	PhoneGone, MaxDuration, AgentNeverJoined, AgentLeft, RingExpired int64
 }
 
 // Reconciler is the background service: NewReconciler, Start, Shutdown.
@@ -79,7 +85,7 @@ type Reconciler struct {
 	cfg  Config
 	loop *background.Loop
 
-	phoneGone, maxDuration, agentNeverJoined, ringExpired atomic.Int64
+	phoneGone, maxDuration, agentNeverJoined, agentLeft, ringExpired atomic.Int64
 }
 
 // NewReconciler returns a reconciler; Start starts it.
@@ -107,7 +113,7 @@ func (r *Reconciler) Shutdown() { r.loop.Shutdown() }
 // Counts returns what it closed so far, by check.
 func (r *Reconciler) Counts() Counts {
 	return Counts{PhoneGone: r.phoneGone.Load(), MaxDuration: r.maxDuration.Load(),
-		AgentNeverJoined: r.agentNeverJoined.Load(), RingExpired: r.ringExpired.Load()}
+		AgentNeverJoined: r.agentNeverJoined.Load(), AgentLeft: r.agentLeft.Load(), RingExpired: r.ringExpired.Load()}
 }
 
 // Pass checks one batch of the live LiveKit SIP calls least recently
@@ -185,18 +191,57 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 		}
 		return r.end(ctx, c, &r.maxDuration, "max duration", dialq.Completed(dialq.EndedByDialq, "max duration"))
 	}
-	if r.cfg.AgentGrace > 0 && now.Sub(*c.AnsweredAt) >= r.cfg.AgentGrace {
+	if r.cfg.AgentGrace > 0 && now.Sub(agentGraceFrom(c)) >= r.cfg.AgentGrace {
 		_, agent, err := r.cfg.LiveKit.FindAgent(ctx, c.RoomName, c.AgentName)
 		if err != nil || agent {
 			return false, err
 		}
-		if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, identity); err != nil {
-			return false, err
-		}
-		return r.end(ctx, c, &r.agentNeverJoined, "agent never joined", dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentNeverJoined,
-			Message: fmt.Sprintf("no agent in the room %s after the answer; dialq hung up", r.cfg.AgentGrace)}))
+		return r.noAgent(ctx, c, now)
 	}
 	return false, nil
+}
+
+// noAgent closes answered call c, which has had no agent in its room for
+// its agent grace, or starts the grace of a call kept when its agent
+// leaves whose leaving no webhook has told yet.
+func (r *Reconciler) noAgent(ctx context.Context, c *dialq.Call, now time.Time) (bool, error) {
+	// An agent that joined before the dial (dispatch running) and left
+	// with no agent_left recorded left after the answer, and its webhook
+	// is late or lost.
+	unrecorded := c.DispatchState == dialq.DispatchRunning && c.AgentLeftAt == nil
+	counter, check := &r.agentNeverJoined, "agent never joined"
+	e := dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentNeverJoined,
+		Message: fmt.Sprintf("no agent in the room %s after the answer; dialq hung up", r.cfg.AgentGrace)})
+	switch {
+	case unrecorded && c.KeepCallOnAgentLeave:
+		// Kept: its grace starts now, as it would have from the webhook.
+		if err := r.cfg.Store.RecordAgentLeft(ctx, c.ID, "no agent in the room (found by the reconciler); the call goes on", now); err != nil {
+			return false, err
+		}
+		r.cfg.Log.Info("reconciler: the agent left a kept call; its grace starts", "call_id", c.ID, "agent_grace", r.cfg.AgentGrace)
+		return false, nil
+	case unrecorded:
+		// An agent hangs up by leaving: the end its webhook would have made.
+		counter, check, e = &r.agentLeft, "agent left", dialq.Completed(dialq.EndedByAgent, "agent left (found by the reconciler)")
+	case c.AgentLeftAt != nil:
+		counter, check = &r.agentLeft, "agent left"
+		e = dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentLeft,
+			Message: fmt.Sprintf("the agent left the room and no agent came back within %s; dialq hung up", r.cfg.AgentGrace)})
+	}
+	if err := r.cfg.LiveKit.RemovePhone(ctx, c.RoomName, c.PhoneIdentity()); err != nil {
+		return false, err
+	}
+	return r.end(ctx, c, counter, check, e)
+}
+
+// agentGraceFrom is when the no-agent grace of answered call c started:
+// its answer, or an agent's leaving after it. An agent that left and came
+// back is found in the room when the grace is over, and the call goes on.
+func agentGraceFrom(c *dialq.Call) time.Time {
+	if c.AgentLeftAt != nil && c.AgentLeftAt.After(*c.AnsweredAt) {
+		return *c.AgentLeftAt
+	}
+	return *c.AnsweredAt
 }
 
 func (r *Reconciler) end(ctx context.Context, c *dialq.Call, counter *atomic.Int64, check string, e dialq.End) (bool, error) {

@@ -20,6 +20,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/sipbridge/relay"
 	"github.com/dialq/dialq/internal/sipbridge/sipua"
@@ -32,6 +35,7 @@ type Store interface {
 	RecordRinging(ctx context.Context, id uuid.UUID, code int, reason string) error
 	RecordAnswered(ctx context.Context, id uuid.UUID, p dialq.Participant, at time.Time) (bool, error)
 	RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
+	RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error
 	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
 	TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (int64, map[uuid.UUID]string, error)
 }
@@ -55,6 +59,12 @@ type Config struct {
 	// NoRTPTimeout ends an answered call whose phone sent no audio for this
 	// long; MaxDuration ends any call that lasts this long.
 	NoRTPTimeout, MaxDuration time.Duration
+	// AgentGrace hangs up an answered call whose assistant keeps calls when
+	// the agent leaves (dialq.Call.KeepCallOnAgentLeave) once no agent has
+	// been back in its room for this long after the agent left, or after
+	// the answer when it left while the phone rang (DIALQ_AGENT_GRACE):
+	// failed, agent_left. Zero never does; MaxDuration still ends the call.
+	AgentGrace time.Duration
 	// Now is the clock the answer and the end of a call are recorded at:
 	// the store's. Default time.Now.
 	Now func() time.Time
@@ -68,6 +78,8 @@ type Manager struct {
 	notify Notifier
 	log    *slog.Logger
 	now    func() time.Time
+	// rooms asks livekit-server whether an agent is back in a call's room.
+	rooms *lksdk.RoomServiceClient
 
 	mu      sync.Mutex
 	closing bool
@@ -85,6 +97,7 @@ func New(cfg Config, ua *sipua.UA, store Store, notify Notifier, log *slog.Logge
 		cfg.Now = time.Now
 	}
 	return &Manager{cfg: cfg, ua: ua, store: store, notify: notify, log: log, now: cfg.Now,
+		rooms: lksdk.NewRoomServiceClient(cfg.LiveKitURL, cfg.APIKey, cfg.APISecret),
 		calls: map[uuid.UUID]*call{}}
 }
 
@@ -150,12 +163,25 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 		trunk = &own
 	}
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
+	alone := make(chan time.Time, 1)
+	var onAlone func()
+	if c.KeepCallOnAgentLeave {
+		// The session would end the call; follow records the leaving and
+		// watches the room instead.
+		onAlone = func() {
+			select {
+			case alone <- m.now():
+			default: // follow has one to handle already
+			}
+		}
+	}
 	sess, err := relay.New(ctx, relay.Config{
 		LiveKitURL: m.cfg.LiveKitURL, APIKey: m.cfg.APIKey, APISecret: m.cfg.APISecret,
 		Room: c.RoomName, Identity: identity, PhoneNumber: c.ToNumber, TrunkPhoneNumber: trunk.CallerID,
 		TrunkID: c.TrunkID, SIPHost: trunk.SIPHost,
 		CallID: c.ID.String(), Log: m.log, NoRTPTimeout: m.cfg.NoRTPTimeout,
 		MaxDuration: c.Options.MaxCall(m.cfg.MaxDuration), Ringtone: c.Options.Ringtone(),
+		OnAlone: onAlone,
 	}, conn)
 	if err != nil {
 		conn.Close()
@@ -164,7 +190,7 @@ func (m *Manager) place(ctx context.Context, c *dialq.Call) error {
 	}
 
 	b := &call{m: m, c: c, identity: identity, sess: sess, log: log, stop: make(chan string, 1),
-		placed: make(chan struct{}), up: make(chan struct{})}
+		placed: make(chan struct{}), up: make(chan struct{}), alone: alone}
 	sc, err := m.ua.Start(ctx, sipua.DialRequest{
 		CallID: c.ID.String(), Profile: profile, Trunk: *trunk, ToNumber: c.ToNumber,
 		Offer:       sipua.Offer{MediaIP: trunk.MediaIP, RTPPort: conn.LocalAddr().(*net.UDPAddr).Port},
@@ -344,6 +370,9 @@ type call struct {
 	log      *slog.Logger
 	// stop carries why dialq ends the call (shutdown, API), once.
 	stop chan string
+	// alone carries when everyone but the phone left the room of a call
+	// kept when its agent leaves (relay.Config.OnAlone); capacity 1.
+	alone chan time.Time
 	// placed is closed once Place has recorded the INVITE (recorded is then
 	// true) or given up on it. The phone may ring before that: the ringing
 	// is recorded after the INVITE, whose record needs the row still dialing.
@@ -438,26 +467,36 @@ func (b *call) follow() {
 	answered := make(chan error, 1)
 	go func() { answered <- b.sip.Answered(ctx) }()
 	var err error
-	select {
-	case err = <-answered:
-	case reason := <-b.stop:
-		// CANCEL while it rings, or BYE if the answer crossed it.
-		b.hangup(reason)
-		<-answered
-		b.record(endBefore(reason), reason)
-		return
-	case <-b.sess.Done():
-		// The room went away while the phone rang: nobody to talk to. If
-		// the answer crossed the hang-up, the BYE ended it all the same.
-		why := b.sess.Reason()
-		b.hangup(why)
-		<-answered
-		f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call's room closed while the phone rang (" + why + ")"}
-		if why == relay.ReasonAgentLeft {
-			f = dialq.Failure{Reason: dialq.ReasonAgentUnavailable, Message: "the agent left the room while the phone rang"}
+	leftWhileRinging := false
+ringing:
+	for {
+		select {
+		case err = <-answered:
+			break ringing
+		case at := <-b.alone:
+			// Kept: the phone rings on; the grace counts from the answer.
+			b.agentLeft(at)
+			leftWhileRinging = true
+			continue
+		case reason := <-b.stop:
+			// CANCEL while it rings, or BYE if the answer crossed it.
+			b.hangup(reason)
+			<-answered
+			b.record(endBefore(reason), reason)
+			return
+		case <-b.sess.Done():
+			// The room went away while the phone rang: nobody to talk to. If
+			// the answer crossed the hang-up, the BYE ended it all the same.
+			why := b.sess.Reason()
+			b.hangup(why)
+			<-answered
+			f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the call's room closed while the phone rang (" + why + ")"}
+			if why == relay.ReasonAgentLeft {
+				f = dialq.Failure{Reason: dialq.ReasonAgentUnavailable, Message: "the agent left the room while the phone rang"}
+			}
+			b.record(dialq.Failed(f), why)
+			return
 		}
-		b.record(dialq.Failed(f), why)
-		return
 	}
 	if err != nil {
 		se := dialq.AsStepError(err)
@@ -494,26 +533,102 @@ func (b *call) follow() {
 		defer func() { <-dtmfDone }()
 	}
 
-	select {
-	case <-b.sip.Done():
-		b.sess.Close(phoneHungUp)
-		b.record(dialq.Completed(dialq.EndedByPhone, phoneHungUp), phoneHungUp)
-	case <-b.sess.Done():
-		why := b.sess.Reason()
-		b.hangup(why)
-		switch why {
-		case relay.ReasonNoRTP:
-			b.record(dialq.Failed(dialq.Failure{Reason: dialq.ReasonMediaTimeout,
-				Message: fmt.Sprintf("no audio from the phone for %s after the answer", m.cfg.NoRTPTimeout)}), why)
-		case relay.ReasonAgentLeft:
-			b.record(dialq.Completed(dialq.EndedByAgent, why), why)
-		default: // max duration, room closed
-			b.record(dialq.Completed(dialq.EndedByDialq, why), why)
+	// grace runs while a kept call may have no agent (AgentGrace).
+	var grace <-chan time.Time
+	var graceTimer *time.Timer
+	defer func() {
+		if graceTimer != nil {
+			graceTimer.Stop()
 		}
-	case reason := <-b.stop:
-		b.hangup(reason)
-		b.record(endAfter(reason), reason)
+	}()
+	watch := func() {
+		if m.cfg.AgentGrace <= 0 {
+			return
+		}
+		if graceTimer != nil {
+			graceTimer.Stop()
+		}
+		graceTimer = time.NewTimer(m.cfg.AgentGrace)
+		grace = graceTimer.C
 	}
+	if leftWhileRinging {
+		watch()
+	}
+	for {
+		select {
+		case <-b.sip.Done():
+			b.sess.Close(phoneHungUp)
+			b.record(dialq.Completed(dialq.EndedByPhone, phoneHungUp), phoneHungUp)
+		case <-b.sess.Done():
+			why := b.sess.Reason()
+			b.hangup(why)
+			switch why {
+			case relay.ReasonNoRTP:
+				b.record(dialq.Failed(dialq.Failure{Reason: dialq.ReasonMediaTimeout,
+					Message: fmt.Sprintf("no audio from the phone for %s after the answer", m.cfg.NoRTPTimeout)}), why)
+			case relay.ReasonAgentLeft:
+				b.record(dialq.Completed(dialq.EndedByAgent, why), why)
+			default: // max duration, room closed
+				b.record(dialq.Completed(dialq.EndedByDialq, why), why)
+			}
+		case reason := <-b.stop:
+			b.hangup(reason)
+			b.record(endAfter(reason), reason)
+		case at := <-b.alone:
+			b.agentLeft(at)
+			watch()
+			continue
+		case <-grace:
+			grace = nil
+			back, err := b.agentInRoom()
+			if err != nil {
+				b.log.Warn("cannot tell whether an agent is back in the room; asking again after the grace", "err", err)
+				watch()
+				continue
+			}
+			if back {
+				continue
+			}
+			b.hangup(agentGone)
+			b.record(dialq.Failed(dialq.Failure{Reason: dialq.ReasonAgentLeft,
+				Message: fmt.Sprintf("the agent left the room and no agent came back within %s; dialq hung up", m.cfg.AgentGrace)}), agentGone)
+		}
+		return
+	}
+}
+
+// agentGone is why dialq hangs up a kept call no agent came back to.
+const agentGone = "no agent in the room"
+
+// agentLeft records that everyone but the phone left the room at at, of a
+// call kept when its agent leaves.
+func (b *call) agentLeft(at time.Time) {
+	b.log.Info("the agent left the room; the call goes on (its assistant keeps calls when the agent leaves)",
+		"agent_grace", b.m.cfg.AgentGrace)
+	ctx, cancel := writeContext()
+	defer cancel()
+	if err := b.m.store.RecordAgentLeft(ctx, b.c.ID, "everyone but the phone left the room; the call goes on", at); err != nil {
+		b.log.Warn("record agent_left", "err", err)
+	}
+}
+
+// agentInRoom reports whether anyone but phones is in the call's room (an
+// agent came back), as the relay counts who is left. A call is not hung up
+// on a guess: an error means livekit-server could not say.
+func (b *call) agentInRoom() (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	res, err := b.m.rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: b.c.RoomName})
+	if err != nil {
+		return false, fmt.Errorf("list participants of room %s: %w", b.c.RoomName, err)
+	}
+	for _, p := range res.Participants {
+		if p.Kind != livekit.ParticipantInfo_SIP {
+			b.log.Info("an agent is back in the room; the call goes on", "participant", p.Identity)
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // sendDTMF sends the call's dtmf option to the phone, which answered, and

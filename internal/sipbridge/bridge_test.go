@@ -28,7 +28,7 @@ import (
 
 // dialerSteps are the events the dialer records before it hands a call to
 // the bridge.
-var dialerSteps = []string{"attempt", "room_created", "agent_dispatched", "dialing"}
+var dialerSteps = []string{"queued", "attempt", "room_created", "agent_dispatched", "dialing"}
 
 func steps(kinds ...string) []string { return append(append([]string(nil), dialerSteps...), kinds...) }
 
@@ -125,10 +125,11 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 
 	kinds, ev := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "ringing", "answered", "completed"), kinds)
-	require.Equal(t, row.SIPCallID, ev[4].Detail)
-	require.Equal(t, "180 Ringing", ev[5].Detail)
-	require.Equal(t, p.SID(), ev[6].Detail)
-	require.Equal(t, "phone hung up", ev[7].Detail)
+	n := len(dialerSteps)
+	require.Equal(t, row.SIPCallID, ev[n].Detail)
+	require.Equal(t, "180 Ringing", ev[n+1].Detail)
+	require.Equal(t, p.SID(), ev[n+2].Detail)
+	require.Equal(t, "phone hung up", ev[n+3].Detail)
 	// The dialer announces dialing once Dial returns; the bridge the rest.
 	require.Equal(t, []dialq.CallStatus{dialq.StatusRinging, dialq.StatusAnswered, dialq.StatusCompleted},
 		h.notes.of(c.ID))
@@ -282,8 +283,9 @@ func TestHoldResume(t *testing.T) {
 
 	kinds, ev := h.timeline(c)
 	require.Equal(t, steps("invite_sent", "answered", "call_hold", "call_resume", "completed"), kinds)
-	require.Equal(t, "a=sendonly", ev[6].Detail)
-	require.Equal(t, "a=sendrecv", ev[7].Detail)
+	n := len(dialerSteps)
+	require.Equal(t, "a=sendonly", ev[n+2].Detail)
+	require.Equal(t, "a=sendrecv", ev[n+3].Detail)
 	row := h.row(c)
 	require.Equal(t, dialq.StatusCompleted, row.Status)
 	require.Equal(t, "phone hung up", row.EndReason)

@@ -153,6 +153,11 @@ func (s *deadlineStore) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kin
 	return s.Store.RecordBridgeEvent(ctx, id, kind, detail)
 }
 
+func (s *deadlineStore) RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error {
+	s.check(ctx, "agent_left")
+	return s.Store.RecordAgentLeft(ctx, id, detail, at)
+}
+
 func (s *deadlineStore) RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error) {
 	s.check(ctx, string(e.Status))
 	return s.Store.RecordEnded(ctx, id, e, at)

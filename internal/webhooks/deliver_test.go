@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 
@@ -24,7 +25,7 @@ func TestDeliveryIsSignedAndSnapshotsTheCall(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, rigConfig{Guard: webhooks.Guard{AllowPrivate: true}})
 	rc := newReceiver(t, ok)
-	ep := r.endpoint(rc.URL + "/hooks")
+	ep := r.endpoint(rc.URL+"/hooks", "call.dialing")
 	require.True(t, strings.HasPrefix(ep.Secret, "whsec_"))
 	wh, err := standardwebhooks.NewWebhook(ep.Secret)
 	require.NoError(t, err)
@@ -75,9 +76,9 @@ func TestFailingReceiverGetsEveryEventInOrder(t *testing.T) {
 		return http.StatusOK
 	})
 	r.endpoint(rc.URL)
-	call := r.newCall()
-	order := []dialq.CallStatus{dialq.StatusDialing, dialq.StatusRinging, dialq.StatusAnswered, dialq.StatusCompleted}
-	for _, s := range order {
+	call := r.newCall() // queued: the first event
+	order := []dialq.CallStatus{dialq.StatusQueued, dialq.StatusDialing, dialq.StatusRinging, dialq.StatusAnswered, dialq.StatusCompleted}
+	for _, s := range order[1:] {
 		r.move(call, s)
 	}
 	list := r.waitDeliveries(call, len(order))
@@ -166,7 +167,7 @@ func TestSweeperSendsWhatNoNotificationAnnounced(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, rigConfig{Guard: webhooks.Guard{AllowPrivate: true}, NoDispatcher: true})
 	rc := newReceiver(t, ok)
-	r.endpoint(rc.URL)
+	r.endpoint(rc.URL, "call.dialing")
 	call := r.newCall()
 	r.move(call, dialq.StatusDialing)
 	sw := webhooks.NewSweeper(webhooks.SweeperConfig{Store: r.db, Enqueue: r.enqueue, Age: time.Minute,
@@ -194,7 +195,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 		rc.got <- hit{At: time.Now()}
 		http.Redirect(w, req, target.URL, http.StatusFound)
 	})
-	r.endpoint(rc.URL)
+	r.endpoint(rc.URL, "call.dialing")
 	call := r.newCall()
 	r.move(call, dialq.StatusDialing)
 	<-rc.got
@@ -216,7 +217,7 @@ func TestLoopbackRefusedAtDelivery(t *testing.T) {
 	// localhost resolves to 127.0.0.1 only at the dial: the service of the
 	// rig allows loopback, so it is stored.
 	url := strings.Replace(rc.URL, "127.0.0.1", "localhost", 1)
-	r.endpoint(url)
+	r.endpoint(url, "call.dialing")
 	call := r.newCall()
 	r.move(call, dialq.StatusDialing)
 	r.waitFirstAttempt(call)
@@ -261,7 +262,7 @@ func TestDeletedEndpointGivesUpItsDeliveries(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, rigConfig{Guard: webhooks.Guard{AllowPrivate: true}, Backoff: []time.Duration{time.Hour}})
 	rc := newReceiver(t, func(int, hit) int { return http.StatusBadGateway })
-	ep := r.endpoint(rc.URL)
+	ep := r.endpoint(rc.URL, "call.dialing", "call.answered")
 	call := r.newCall()
 	r.move(call, dialq.StatusDialing)
 	<-rc.got
@@ -279,4 +280,67 @@ func TestDeletedEndpointGivesUpItsDeliveries(t *testing.T) {
 	sent, err := r.deliver.Deliver(context.Background(), d.ID)
 	require.NoError(t, err)
 	require.False(t, sent)
+}
+
+// TestCallQueuedComesFirst: a call's creation is its first status event,
+// so every endpoint gets a signed call.queued before call.dialing and the
+// rest, in order; the repeat of an idempotent request makes no second one,
+// and neither does a request its key refuses.
+func TestCallQueuedComesFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := newRig(t, rigConfig{Guard: webhooks.Guard{AllowPrivate: true}})
+	rc := newReceiver(t, ok)
+	ep := r.endpoint(rc.URL)
+	wh, err := standardwebhooks.NewWebhook(ep.Secret)
+	require.NoError(t, err)
+
+	created := time.Now().UTC().Truncate(time.Microsecond)
+	c := &dialq.Call{ID: uuid.Must(uuid.NewV7()), TenantID: r.tenant, AssistantID: uuid.New(), TrunkID: "ST_t",
+		ToNumber: "+15550100000", Service: dialq.ServiceTwilio, Status: dialq.StatusQueued, CreatedAt: created,
+		IdempotencyKey: "order-42", RequestHash: []byte{1}}
+	_, err = r.db.CreateCall(ctx, c)
+	require.NoError(t, err)
+	again := *c
+	again.ID = uuid.Must(uuid.NewV7())
+	got, err := r.db.CreateCall(ctx, &again)
+	require.NoError(t, err)
+	require.Equal(t, c.ID, got.ID, "the repeat is the call already made")
+	other := again
+	other.RequestHash = []byte{2}
+	_, err = r.db.CreateCall(ctx, &other)
+	require.Equal(t, dialq.ECONFLICT, dialq.ErrorCode(err))
+
+	order := []dialq.CallStatus{dialq.StatusQueued, dialq.StatusDialing, dialq.StatusRinging, dialq.StatusAnswered, dialq.StatusCompleted}
+	for _, s := range order[1:] {
+		r.move(c.ID, s)
+	}
+	list := r.waitDeliveries(c.ID, len(order))
+	hits := rc.all()
+	require.Len(t, hits, len(order), "one request per event: no second call.queued")
+	for i, s := range order {
+		h := hits[i]
+		require.Equal(t, "call."+string(s), h.Event.Type)
+		require.Equal(t, string(s), h.Event.Data["status"])
+		require.Equal(t, list[i].WebhookID, h.Header.Get("webhook-id"))
+		require.NoError(t, wh.Verify(h.Body, h.Header), "call.%s is signed", s)
+	}
+	q := hits[0].Event
+	require.Equal(t, c.ID.String(), q.Data["call_id"])
+	require.Equal(t, created.Format("2006-01-02T15:04:05.000000Z"), q.Timestamp, "the event is the creation")
+	require.Nil(t, q.Data["answered_at"])
+	require.Nil(t, q.Data["ended_at"])
+
+	ev, err := r.db.Events(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, "queued", ev[0].Kind)
+	require.Equal(t, dialq.StatusQueued, ev[0].Status)
+	require.Equal(t, created, ev[0].At.UTC())
+	n := 0
+	for _, e := range ev {
+		if e.Status == dialq.StatusQueued {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "one queued event")
 }

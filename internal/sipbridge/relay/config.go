@@ -53,6 +53,12 @@ type Config struct {
 	// Ringing until the answer (or the end), for the room to hear the
 	// phone ring, as livekit-sip's play_dialtone does.
 	Ringtone bool
+	// OnAlone, when set, is called instead of ending the call (reason
+	// ReasonAgentLeft) when everyone but phones has left the room: the
+	// caller keeps calls whose agent leaves, and decides what then. It runs
+	// on the SDK's callback goroutine and must not block; it may be called
+	// again for the same leaving (after a reconnection to livekit-server).
+	OnAlone func()
 }
 
 // validate names every required field that is missing.

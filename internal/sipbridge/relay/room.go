@@ -226,6 +226,11 @@ func (s *Session) endIfAlone() {
 	s.mu.Lock()
 	seen := s.seenOthers
 	s.mu.Unlock()
+	if seen && s.cfg.OnAlone != nil {
+		s.log.Info("everyone else left the room; the call goes on")
+		s.cfg.OnAlone()
+		return
+	}
 	if seen {
 		s.log.Info("everyone else left the room")
 		s.requestEnd(ReasonAgentLeft)

@@ -106,6 +106,10 @@ func (o *DialOptions) validate(service CallService, bad func(field, format strin
 			bad(field, "is not allowed: only X- headers, named with letters, digits and -, at most %d bytes", MaxSIPHeaderName)
 			continue
 		}
+		if strings.HasPrefix(strings.ToLower(name), "x-dialq-") {
+			bad(field, "is dialq's own: X-Dialq- headers carry the call's id to the carrier and cannot be set")
+			continue
+		}
 		if first, dup := seen[strings.ToLower(name)]; dup {
 			bad(field, "names the same header as sip_headers.%s (header names ignore case)", first)
 			continue

@@ -55,6 +55,7 @@ func TestDialOptionsValidate(t *testing.T) {
 		{"header bare X-", func(r *dialq.OutboundRequest) { r.SIPHeaders = map[string]string{"X-": "x"} }, "sip_headers.X-", "only X- headers"},
 		{"header value CRLF", func(r *dialq.OutboundRequest) { r.SIPHeaders = map[string]string{"X-A": "1\r\nVia: x"} }, "sip_headers.X-A", "printable ASCII"},
 		{"header value long", func(r *dialq.OutboundRequest) { r.SIPHeaders = map[string]string{"X-A": strings.Repeat("a", 513)} }, "sip_headers.X-A", "printable ASCII"},
+		{"header of dialq", func(r *dialq.OutboundRequest) { r.SIPHeaders = map[string]string{"x-dialq-call-id": "x"} }, "sip_headers.x-dialq-call-id", "dialq's own"},
 		{"header twice", func(r *dialq.OutboundRequest) { r.SIPHeaders = map[string]string{"X-Lead": "1", "x-lead": "2"} }, "sip_headers.x-lead", "same header as sip_headers.X-Lead"},
 		{"too many headers", func(r *dialq.OutboundRequest) {
 			r.SIPHeaders = map[string]string{}

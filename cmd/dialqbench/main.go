@@ -14,7 +14,9 @@
 //	    against the bare codec work of as many calls, and how late its
 //	    frames to the phones go out;
 //	list: GET /calls over a million stored calls, each filter, against
-//	    50 ms at p50.
+//	    50 ms at p50;
+//	webhook: from a phone's hang-up to its call's call.completed webhook
+//	    arriving, against 100 ms at p50.
 //
 // dialq runs as cmd/api and cmd/worker run it, built by package app. It
 // prints the figures as Markdown and can rewrite the figures block of
@@ -57,6 +59,7 @@ var children = map[string]func([]string) error{
 	"idle-worker":     childMain(idleWorker),
 	"bridge-agents":   childMain(serveAgents),
 	"bridge-codec":    childMain(serveCodec),
+	"agent":           childMain(serveAgent),
 }
 
 func main() {
@@ -106,7 +109,7 @@ func ints(v *[]int) list[int] { return list[int]{v, strconv.Atoi} }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("dialqbench", flag.ExitOnError)
-	only := fs.String("only", "accept,sync,idle,join,bridge,list", "benchmarks to run: accept, sync, idle, join, bridge, list")
+	only := fs.String("only", defaultSet, "benchmarks to run: "+defaultSet)
 	var a acceptOptions
 	fs.IntVar(&a.Conns, "accept-conns", 32, "(a) concurrent keep-alive connections")
 	fs.DurationVar(&a.Warmup, "accept-warmup", 2*time.Second, "(a) warm-up before each measured window")
@@ -144,6 +147,10 @@ func run(args []string) error {
 	l := listOptions{Tenants: 4}
 	fs.IntVar(&l.Calls, "list-calls", 1_000_000, "list: calls stored before GET /calls is timed")
 	fs.IntVar(&l.Requests, "list-requests", 50, "list: measured requests per page")
+	wh := webhookOptions{}
+	fs.IntVar(&wh.Calls, "webhook-calls", 50, "webhook: calls placed")
+	fs.IntVar(&wh.Concurrency, "webhook-concurrency", 2, "webhook: calls at a time")
+	fs.DurationVar(&wh.Talk, "webhook-talk", time.Second, "webhook: the phones hang up this long after answering")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -177,8 +184,10 @@ func run(args []string) error {
 	logf("machine: %s; %d cores; load average before: %s", rep.Machine.CPUModel, rep.Machine.NProc, rep.Machine.LoadBefore)
 	logf("servers' logs: %s/bench-*.log", *logDir)
 	all := true
+	for _, b := range strings.Split(defaultSet, ",") {
+		all = all && want[b]
+	}
 	step := func(name string, f func() error) {
-		all = all && want[name]
 		if !want[name] || ctx.Err() != nil {
 			return
 		}
@@ -196,6 +205,7 @@ func run(args []string) error {
 	step("join", func() (err error) { rep.Join, err = runJoin(ctx, e, j, *logDir); return })
 	step("bridge", func() (err error) { rep.Bridge, err = runBridge(ctx, e, br, *logDir); return })
 	step("list", func() (err error) { rep.List, err = runList(ctx, e, l, *logDir); return })
+	step("webhook", func() (err error) { rep.Webhook, err = runWebhook(ctx, e, wh, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()
@@ -221,6 +231,10 @@ func run(args []string) error {
 	}
 	return ctx.Err()
 }
+
+// defaultSet are the benchmarks a run without -only runs, and a full run
+// (the one that rewrites the figures) has.
+const defaultSet = "accept,sync,idle,join,bridge,list,webhook"
 
 // logf prints a progress line on stderr.
 func logf(format string, args ...any) {

@@ -16,7 +16,9 @@
 //	list: GET /calls over a million stored calls, each filter, against
 //	    50 ms at p50;
 //	webhook: from a phone's hang-up to its call's call.completed webhook
-//	    arriving, against 100 ms at p50.
+//	    arriving, against 100 ms at p50;
+//	soak (not in the default set): a thousand whole calls in a row on
+//	    both paths, each ending completed, and livekit-server empty after.
 //
 // dialq runs as cmd/api and cmd/worker run it, built by package app. It
 // prints the figures as Markdown and can rewrite the figures block of
@@ -109,7 +111,7 @@ func ints(v *[]int) list[int] { return list[int]{v, strconv.Atoi} }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("dialqbench", flag.ExitOnError)
-	only := fs.String("only", defaultSet, "benchmarks to run: "+defaultSet)
+	only := fs.String("only", defaultSet, "benchmarks to run: "+defaultSet+", and soak (not in the default set)")
 	var a acceptOptions
 	fs.IntVar(&a.Conns, "accept-conns", 32, "(a) concurrent keep-alive connections")
 	fs.DurationVar(&a.Warmup, "accept-warmup", 2*time.Second, "(a) warm-up before each measured window")
@@ -151,6 +153,13 @@ func run(args []string) error {
 	fs.IntVar(&wh.Calls, "webhook-calls", 50, "webhook: calls placed")
 	fs.IntVar(&wh.Concurrency, "webhook-concurrency", 2, "webhook: calls at a time")
 	fs.DurationVar(&wh.Talk, "webhook-talk", time.Second, "webhook: the phones hang up this long after answering")
+	so := soakOptions{}
+	fs.IntVar(&so.Calls, "soak-calls", 1000, "soak: calls placed, one after another")
+	fs.IntVar(&so.Concurrency, "soak-concurrency", 4, "soak: calls at a time")
+	fs.DurationVar(&so.Talk, "soak-talk", 4*time.Second, "soak: the phones hang up this long after answering (the agent ends half the calls at a quarter of it)")
+	fs.IntVar(&so.Ports, "soak-ports", 100, "soak: livekit-server's WebRTC UDP ports (make run's server has 100)")
+	fs.DurationVar(&so.Settle, "soak-settle", 3*time.Minute, "soak: how long to wait after the last call for livekit-server to hold no room")
+	fs.StringVar(&so.Scenario, "soak-scenario", "deploy/sipp/exotel-phone.xml", "soak: make run's sipp Exotel phone")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -206,6 +215,7 @@ func run(args []string) error {
 	step("bridge", func() (err error) { rep.Bridge, err = runBridge(ctx, e, br, *logDir); return })
 	step("list", func() (err error) { rep.List, err = runList(ctx, e, l, *logDir); return })
 	step("webhook", func() (err error) { rep.Webhook, err = runWebhook(ctx, e, wh, *logDir); return })
+	step("soak", func() (err error) { rep.Soak, err = runSoak(ctx, e, so, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()

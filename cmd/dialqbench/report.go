@@ -36,6 +36,7 @@ type report struct {
 	Bridge   *bridgeResult  `json:"bridge,omitempty"`
 	List     *listResult    `json:"list,omitempty"`
 	Webhook  *webhookResult `json:"webhook,omitempty"`
+	Soak     *soakResult    `json:"soak,omitempty"`
 	Broken   []string       `json:"broken,omitempty"`
 }
 
@@ -222,6 +223,9 @@ func (r *report) markdown() string {
 	}
 	if w := r.Webhook; w != nil {
 		b.WriteString(w.markdown())
+	}
+	if s := r.Soak; s != nil {
+		b.WriteString(s.markdown())
 	}
 	if len(r.Broken) > 0 {
 		p("Broken: %s\n\n", strings.Join(r.Broken, "; "))

@@ -90,7 +90,7 @@ rtc:
 %slogging:
   level: warn
 `, port, e.LiveKitAPIKey, e.LiveKitAPISecret, rtc, extra)
-	c, err := startChild(ctx, "livekit-server (bridge bench)", logPath, false, bin, "--config-body", conf)
+	c, err := startChild(ctx, "livekit-server (private)", logPath, false, bin, "--config-body", conf)
 	if err != nil {
 		return nil, "", err
 	}

@@ -156,7 +156,7 @@ func run(args []string) error {
 	so := soakOptions{}
 	fs.IntVar(&so.Calls, "soak-calls", 1000, "soak: calls placed, one after another")
 	fs.IntVar(&so.Concurrency, "soak-concurrency", 4, "soak: calls at a time")
-	fs.DurationVar(&so.Talk, "soak-talk", 4*time.Second, "soak: the phones hang up this long after answering (the agent ends half the calls at a quarter of it)")
+	fs.DurationVar(&so.Talk, "soak-talk", 6*time.Second, "soak: the phones hang up this long after answering (the agent ends half the calls at a quarter of it)")
 	fs.IntVar(&so.Ports, "soak-ports", 100, "soak: livekit-server's WebRTC UDP ports (make run's server has 100)")
 	fs.DurationVar(&so.Settle, "soak-settle", 3*time.Minute, "soak: how long to wait after the last call for livekit-server to hold no room")
 	fs.StringVar(&so.Scenario, "soak-scenario", "deploy/sipp/exotel-phone.xml", "soak: make run's sipp Exotel phone")

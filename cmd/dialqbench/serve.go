@@ -46,8 +46,8 @@ type dialqProcs struct {
 	// the API with LiveKit's key (it verifies LiveKit's webhooks, which
 	// end LiveKit SIP calls, and hangs up), the worker's reconciler and
 	// watchdogs at cmd/worker's defaults and its agents' report URL at
-	// the API. Off, the API has no LiveKit and the watchdogs are off, for
-	// benchmarks whose phones never join the rooms.
+	// the API. Off, the API has no LiveKit and the agent and max-duration
+	// watchdogs are off, for benchmarks whose phones never join the rooms.
 	Calls bool `json:",omitempty"`
 	// WebhookAllowPrivate lets the tenants' webhook endpoints be on
 	// loopback, as make run does (DIALQ_WEBHOOK_ALLOW_PRIVATE).

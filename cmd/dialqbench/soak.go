@@ -21,9 +21,11 @@ type soakOptions struct {
 	Calls       int
 	Concurrency int
 	// Talk is how long a phone stays after answering before it hangs up;
-	// on the calls the agent ends, it leaves after a quarter of it
-	// (livekit-server takes about a second to tell the bridge that a
-	// participant left).
+	// on the calls the agent ends, it leaves after a quarter of it. The
+	// bridge learns that the agent left from livekit-server, which tells
+	// the room's other participants a second or two later (and more when
+	// the cores are busy): with a 4 s talk, 1 to 9 bridged calls in 250
+	// were hung up by the phone first.
 	Talk time.Duration
 	// Ports is the size of livekit-server's WebRTC port range: make run's
 	// server has 100 (57900-57999).
@@ -63,6 +65,9 @@ type soakCall struct {
 	Attribution string        `json:"attribution,omitempty"`
 	Place       time.Duration `json:"place_ns"` // POST /call/outbound's answer
 	Took        time.Duration `json:"took_ns"`  // to the terminal status seen
+	// AgentLeftToEnd is, on a call the agent ended, from the agent
+	// leaving the room (the bench telling it to) to the call's ended_at.
+	AgentLeftToEnd time.Duration `json:"agent_left_to_end_ns,omitempty"`
 }
 
 // soakSample is livekit-server's load at one moment.
@@ -216,8 +221,10 @@ func soakOne(ctx context.Context, rig *callRig, o soakOptions, i int) soakCall {
 	}
 	// Answered (a bridged call answers after its INVITE is out).
 	c, err = rig.await(ctx, c.CallID, time.Minute, func(c *callView) bool { return c.AnsweredAt != nil || terminal(c) })
+	var agentLeft time.Time
 	if err == nil && k.EndedBy == dialq.EndedByAgent && !terminal(c) {
 		if sleep(ctx, o.Talk/4) == nil {
+			agentLeft = time.Now()
 			err = rig.agent.send("leave " + c.RoomName)
 		}
 	}
@@ -227,6 +234,9 @@ func soakOne(ctx context.Context, rig *callRig, o soakOptions, i int) soakCall {
 	out.Took = time.Since(t0)
 	if c != nil {
 		out.Status, out.EndedBy, out.FailureReason = c.Status, c.EndedBy, c.FailureReason
+		if !agentLeft.IsZero() && c.EndedAt != nil && c.EndedBy == string(dialq.EndedByAgent) {
+			out.AgentLeftToEnd = c.EndedAt.Sub(agentLeft)
+		}
 	}
 	switch {
 	case err != nil:
@@ -307,8 +317,13 @@ func (r *soakResult) markdown() string {
 		p("| %s | %s | %d | %d | %d | %s |\n", kind.Service, kind.EndedBy, n, completed, ok, cmp.Or(strings.Join(list, ", "), "–"))
 	}
 	var places []time.Duration
+	agentEnds := map[dialq.CallService][]time.Duration{}
 	for _, c := range r.Calls {
 		places = append(places, c.Place)
+		if c.AgentLeftToEnd > 0 {
+			svc := soakKinds[c.Kind].Service
+			agentEnds[svc] = append(agentEnds[svc], c.AgentLeftToEnd)
+		}
 	}
 	pl := spreadOf(places)
 	bad, misattributed := r.failures()
@@ -318,6 +333,12 @@ func (r *soakResult) markdown() string {
 		len(r.Calls), r.Elapsed.Round(time.Second), float64(len(r.Calls))/r.Elapsed.Minutes(), bad, misattributed, msf(pl.P50), msf(pl.P90), msf(pl.Max),
 		r.MaxRooms, r.MaxParticipants, r.MaxUDPPorts, o.Ports, r.SettledIn.Round(time.Second), r.EndRooms, r.EndParticipants, r.EndUDPPorts,
 		r.PhonesLeft, r.SippErrors)
+	p("From the agent leaving to the call's `ended_at`, on the calls ended by the agent:")
+	for _, svc := range []dialq.CallService{dialq.ServiceTwilio, dialq.ServiceExotel} {
+		sp := spreadOf(agentEnds[svc])
+		p(" %s p50 %s ms, p90 %s ms, max %s ms (%d calls);", svc, msf(sp.P50), msf(sp.P90), msf(sp.Max), sp.N)
+	}
+	p(" a call whose phone hung up first is not among them.\n\n")
 	if bad+misattributed > 0 {
 		var list []string
 		for i, c := range r.Calls {

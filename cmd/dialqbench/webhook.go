@@ -228,8 +228,8 @@ func (w *webhookResult) markdown() string {
 		"a private livekit-server posting its webhooks to the API, the SIP double as LiveKit's SIP service (its phones join the rooms), "+
 		"the Go test agent in each room, a webhook endpoint for every event on a receiver in the bench. Each phone hangs up %s after answering. "+
 		"From the phone leaving the room (the double's clock) to the request of the call's `call.completed` webhook arriving at the receiver; "+
-		"the stages are read from livekit-server's `participant_left` webhook arriving at the bench beside the API, the call's `ended_at` "+
-		"and the delivery's first attempt.\n\n", o.Calls, o.Concurrency, o.Talk)
+		"the stages are read from livekit-server's `participant_left` webhook arriving at the bench beside the API, the call's `ended_at`, "+
+		"Postgres's NOTIFY of the delivery (heard by the bench as by the workers) and the delivery's first attempt.\n\n", o.Calls, o.Concurrency, o.Talk)
 	p("| | calls | p50 ms | p90 ms | max ms |\n|---|---:|---:|---:|---:|\n")
 	p("| **hang-up → webhook arrives** | %d | **%s** | %s | %s |\n", w.Total.N, msf(w.Total.P50), msf(w.Total.P90), msf(w.Total.Max))
 	for k, name := range webhookStages {

@@ -100,7 +100,7 @@ func (bb *bridgeBench) setUp(ctx context.Context) error {
 	}
 	bb.lkURL, bb.lkPid = bb.e.LiveKitURL, bb.e.pids(nil)["livekit"]
 	if !bb.o.SharedLiveKit {
-		lk, url, err := startPrivateLiveKit(ctx, bb.e, filepath.Join(bb.logDir, "bench-bridge-livekit.log"))
+		lk, url, err := startPrivateLiveKit(ctx, bb.e, filepath.Join(bb.logDir, "bench-bridge-livekit.log"), nil)
 		if err != nil {
 			return err
 		}

@@ -91,6 +91,7 @@ func startChild(ctx context.Context, name, logPath string, announce bool, path s
 	}
 	go func() {
 		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 0, 64<<10), 16<<20) // a report line can be long
 		for sc.Scan() {
 			select {
 			case c.Lines <- sc.Text():

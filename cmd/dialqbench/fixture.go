@@ -166,6 +166,18 @@ func (f *fixture) waitCalls(ctx context.Context, t time.Time, timeout time.Durat
 	}
 }
 
+// waitDeliveries waits, up to timeout, until none of the fixture's webhook
+// deliveries is pending.
+func (f *fixture) waitDeliveries(ctx context.Context, timeout time.Duration) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		var n int
+		err := f.admin.QueryRowContext(ctx, "SELECT count(*) FROM "+f.Schema+".webhook_deliveries WHERE status = 'pending'").Scan(&n)
+		if err != nil || n == 0 || sleep(ctx, 100*time.Millisecond) != nil {
+			return
+		}
+	}
+}
+
 // close drops the schema.
 func (f *fixture) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -14,7 +14,11 @@
 //	    against the bare codec work of as many calls, and how late its
 //	    frames to the phones go out;
 //	list: GET /calls over a million stored calls, each filter, against
-//	    50 ms at p50.
+//	    50 ms at p50;
+//	webhook: from a phone's hang-up to its call's call.completed webhook
+//	    arriving, against 100 ms at p50;
+//	soak (not in the default set): a thousand whole calls in a row on
+//	    both paths, each ending completed, and livekit-server empty after.
 //
 // dialq runs as cmd/api and cmd/worker run it, built by package app. It
 // prints the figures as Markdown and can rewrite the figures block of
@@ -57,6 +61,7 @@ var children = map[string]func([]string) error{
 	"idle-worker":     childMain(idleWorker),
 	"bridge-agents":   childMain(serveAgents),
 	"bridge-codec":    childMain(serveCodec),
+	"agent":           childMain(serveAgent),
 }
 
 func main() {
@@ -106,7 +111,7 @@ func ints(v *[]int) list[int] { return list[int]{v, strconv.Atoi} }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("dialqbench", flag.ExitOnError)
-	only := fs.String("only", "accept,sync,idle,join,bridge,list", "benchmarks to run: accept, sync, idle, join, bridge, list")
+	only := fs.String("only", defaultSet, "benchmarks to run: "+defaultSet+", and soak (not in the default set)")
 	var a acceptOptions
 	fs.IntVar(&a.Conns, "accept-conns", 32, "(a) concurrent keep-alive connections")
 	fs.DurationVar(&a.Warmup, "accept-warmup", 2*time.Second, "(a) warm-up before each measured window")
@@ -144,6 +149,17 @@ func run(args []string) error {
 	l := listOptions{Tenants: 4}
 	fs.IntVar(&l.Calls, "list-calls", 1_000_000, "list: calls stored before GET /calls is timed")
 	fs.IntVar(&l.Requests, "list-requests", 50, "list: measured requests per page")
+	wh := webhookOptions{}
+	fs.IntVar(&wh.Calls, "webhook-calls", 50, "webhook: calls placed")
+	fs.IntVar(&wh.Concurrency, "webhook-concurrency", 2, "webhook: calls at a time")
+	fs.DurationVar(&wh.Talk, "webhook-talk", time.Second, "webhook: the phones hang up this long after answering")
+	so := soakOptions{}
+	fs.IntVar(&so.Calls, "soak-calls", 1000, "soak: calls placed, one after another")
+	fs.IntVar(&so.Concurrency, "soak-concurrency", 4, "soak: calls at a time")
+	fs.DurationVar(&so.Talk, "soak-talk", 6*time.Second, "soak: the phones hang up this long after answering (the agent ends half the calls at a quarter of it)")
+	fs.IntVar(&so.Ports, "soak-ports", 100, "soak: livekit-server's WebRTC UDP ports (make run's server has 100)")
+	fs.DurationVar(&so.Settle, "soak-settle", 3*time.Minute, "soak: how long to wait after the last call for livekit-server to hold no room")
+	fs.StringVar(&so.Scenario, "soak-scenario", "deploy/sipp/exotel-phone.xml", "soak: make run's sipp Exotel phone")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -177,8 +193,10 @@ func run(args []string) error {
 	logf("machine: %s; %d cores; load average before: %s", rep.Machine.CPUModel, rep.Machine.NProc, rep.Machine.LoadBefore)
 	logf("servers' logs: %s/bench-*.log", *logDir)
 	all := true
+	for _, b := range strings.Split(defaultSet, ",") {
+		all = all && want[b]
+	}
 	step := func(name string, f func() error) {
-		all = all && want[name]
 		if !want[name] || ctx.Err() != nil {
 			return
 		}
@@ -196,6 +214,8 @@ func run(args []string) error {
 	step("join", func() (err error) { rep.Join, err = runJoin(ctx, e, j, *logDir); return })
 	step("bridge", func() (err error) { rep.Bridge, err = runBridge(ctx, e, br, *logDir); return })
 	step("list", func() (err error) { rep.List, err = runList(ctx, e, l, *logDir); return })
+	step("webhook", func() (err error) { rep.Webhook, err = runWebhook(ctx, e, wh, *logDir); return })
+	step("soak", func() (err error) { rep.Soak, err = runSoak(ctx, e, so, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()
@@ -221,6 +241,10 @@ func run(args []string) error {
 	}
 	return ctx.Err()
 }
+
+// defaultSet are the benchmarks a run without -only runs, and a full run
+// (the one that rewrites the figures) has.
+const defaultSet = "accept,sync,idle,join,bridge,list,webhook"
 
 // logf prints a progress line on stderr.
 func logf(format string, args ...any) {

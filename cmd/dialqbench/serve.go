@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,18 @@ type dialqProcs struct {
 	// the trunks' SIP passwords with it, at nice Nice.
 	SecretKey string `json:",omitempty"`
 	Nice      int    `json:",omitempty"`
+	// APIAddr is where the API listens; empty picks a port.
+	APIAddr string `json:",omitempty"`
+	// Calls makes the processes as cmd/api and cmd/worker run whole calls:
+	// the API with LiveKit's key (it verifies LiveKit's webhooks, which
+	// end LiveKit SIP calls, and hangs up), the worker's reconciler and
+	// watchdogs at cmd/worker's defaults and its agents' report URL at
+	// the API. Off, the API has no LiveKit and the agent and max-duration
+	// watchdogs are off, for benchmarks whose phones never join the rooms.
+	Calls bool `json:",omitempty"`
+	// WebhookAllowPrivate lets the tenants' webhook endpoints be on
+	// loopback, as make run does (DIALQ_WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool `json:",omitempty"`
 }
 
 func (p dialqProcs) channels() app.Channels {
@@ -53,12 +66,17 @@ func (p dialqProcs) dialOptions() queue.DialOptions {
 
 // apiConfig is cmd/api's config with its defaults.
 func (p dialqProcs) apiConfig() app.APIConfig {
-	return app.APIConfig{
-		Addr: "127.0.0.1:0", DatabaseURL: p.DSN, DBMaxConns: 20, Redis: app.Redis{Addr: p.Redis},
+	c := app.APIConfig{
+		Addr: cmp.Or(p.APIAddr, "127.0.0.1:0"), DatabaseURL: p.DSN, DBMaxConns: 20, Redis: app.Redis{Addr: p.Redis},
 		Channels: p.channels(), Dial: p.dialOptions(),
-		HTTP:  httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
-		Calls: calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+		HTTP:                httpapi.Config{DefaultWait: 10 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		Calls:               calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
+		WebhookAllowPrivate: p.WebhookAllowPrivate,
 	}
+	if p.Calls {
+		c.LiveKit = livekit.Config{URL: p.LiveKit, APIKey: os.Getenv("LIVEKIT_API_KEY"), APISecret: os.Getenv("LIVEKIT_API_SECRET")}
+	}
+	return c
 }
 
 // workerConfig is cmd/worker's config with its defaults.
@@ -78,6 +96,13 @@ func (p dialqProcs) workerConfig() app.WorkerConfig {
 		LiveKit: livekit.Config{URL: p.LiveKit, APIKey: os.Getenv("LIVEKIT_API_KEY"), APISecret: os.Getenv("LIVEKIT_API_SECRET"),
 			SIPURL: p.SIPURL, RoomEmptyTimeout: empty},
 		Dial: p.dialOptions(), Server: server, RingTimeout: ring, SweepAge: time.Minute,
+		Webhooks: app.WebhookConfig{AllowPrivate: p.WebhookAllowPrivate, SweepAge: 30 * time.Second},
+	}
+	if p.Calls {
+		c.Reconcile = app.ReconcileConfig{Interval: 5 * time.Second, MaxDuration: time.Hour, AgentGrace: 30 * time.Second}
+		if p.APIAddr != "" {
+			c.PublicURL = "http://" + p.APIAddr
+		}
 	}
 	if p.SecretKey != "" {
 		c.Bridge = &app.BridgeConfig{SecretKey: p.SecretKey, SIPListen: "127.0.0.1:0", RTPBindIP: "127.0.0.1",
@@ -97,7 +122,7 @@ func (p dialqProcs) workerConfig() app.WorkerConfig {
 func serve(ctx context.Context, cmds <-chan string, p dialqProcs) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	log := logging.New(os.Stderr, "info")
+	log := logging.New(os.Stderr, cmp.Or(os.Getenv("DIALQBENCH_LOG_LEVEL"), "info"))
 	lksdk.SetLogger(logging.LiveKitSDK(log.With("component", "livekit-sdk"))) // as cmd/worker does
 	var runs []func(context.Context) error
 	addr := "worker"

@@ -214,14 +214,46 @@ func SIPParticipantRequest(r dialq.DialRequest) *lkp.CreateSIPParticipantRequest
 // RemovePhone takes the phone participant identity out of room, which ends
 // its SIP call (LiveKit's SIP service sends BYE, or CANCEL while it rings).
 // A participant or room already gone is not an error: the call is over.
+//
+// livekit-server answers a removal in milliseconds, not_found for a
+// participant that is not there; but one that leaves while the request is
+// on its way (a phone hanging up as the agent leaves) gets no answer until
+// livekit-server's routing gives up, 3 s later, as unavailable ("no
+// response from servers"). So the first removal has removeProbe; past it,
+// a phone no longer in the room is gone, and one still there is removed
+// again with the rest of the budget.
 func (c *Client) RemovePhone(ctx context.Context, room, identity string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
+	probe, cancelProbe := context.WithTimeout(ctx, removeProbe)
+	err := c.removeParticipant(probe, room, identity)
+	cancelProbe()
+	if err == nil || ctx.Err() != nil {
+		return c.removeError(ctx, room, identity, err)
+	}
+	if _, there, ferr := c.FindPhone(ctx, room, identity); ferr == nil && !there {
+		return nil
+	}
+	return c.removeError(ctx, room, identity, c.removeParticipant(ctx, room, identity))
+}
+
+// removeProbe bounds RemovePhone's first removal (see there): a removal
+// takes milliseconds, and the shorter the probe, the sooner a phone that
+// left on its own is known gone (the reconciler, checking the room
+// meanwhile, would put the end down to the phone).
+const removeProbe = 250 * time.Millisecond
+
+// removeParticipant removes identity from room; one not there is no error.
+func (c *Client) removeParticipant(ctx context.Context, room, identity string) error {
 	_, err := c.rooms.RemoveParticipant(ctx, &lkp.RoomParticipantIdentity{Room: room, Identity: identity})
 	var te twirp.Error
 	if errors.As(err, &te) && te.Code() == twirp.NotFound {
 		return nil
 	}
+	return err
+}
+
+func (c *Client) removeError(ctx context.Context, room, identity string, err error) error {
 	if err != nil {
 		return classify(ctx, fmt.Errorf("remove %s from room %s: %w", identity, room, err))
 	}

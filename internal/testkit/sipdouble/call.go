@@ -49,6 +49,10 @@ type CallInfo struct {
 	Ended bool
 	// DisconnectReason is the reason the participant left with.
 	DisconnectReason livekit.DisconnectReason
+	// EndedAt is when the call ended on the phone's side: the moment the
+	// phone participant was told to leave the room (a hang-up's BYE, in
+	// livekit-sip), or the call failed. Zero while the call goes on.
+	EndedAt time.Time
 	// Err is the error CreateSIPParticipant returned, or would have returned
 	// with WaitUntilAnswered, for a call that was not answered.
 	Err error
@@ -302,6 +306,7 @@ func (c *call) finish(reason livekit.DisconnectReason, err error) {
 		c.mu.Lock()
 		room := c.room
 		c.info.Ended = true
+		c.info.EndedAt = time.Now()
 		c.info.DisconnectReason = reason
 		c.info.Err = err
 		c.mu.Unlock()

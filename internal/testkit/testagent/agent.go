@@ -40,6 +40,11 @@ type Config struct {
 	// Logger receives the agent's logs and the warnings of the SDK rooms it
 	// joins. Nil discards them.
 	Logger *slog.Logger
+	// LeaveWhenAlone takes the agent out of a job's room once every other
+	// participant that was in it (agents aside) has left, and reports the
+	// job JS_SUCCESS: a voice agent whose callee hung up ends its job. Off,
+	// the agent stays until livekit-server ends the job, Leave or Close.
+	LeaveWhenAlone bool
 }
 
 // Agent is a registered agent worker. It is safe for concurrent use.

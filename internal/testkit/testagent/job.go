@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -60,9 +61,19 @@ func (a *Agent) run(as *livekit.JobAssignment) {
 	if as.Url != nil && *as.Url != "" {
 		url = *as.Url
 	}
-	room, err := lksdk.ConnectToRoomWithToken(url, as.Token, &lksdk.RoomCallback{
-		OnDisconnected: func() { a.forget(j.ID) },
-	}, lksdk.WithAutoSubscribe(false), lksdk.WithLogger(logging.LiveKitSDK(log)))
+	cb := &lksdk.RoomCallback{OnDisconnected: func() { a.forget(j.ID) }}
+	others := &company{present: make(map[string]bool)}
+	if a.cfg.LeaveWhenAlone {
+		cb.OnParticipantConnected = others.joined
+		cb.OnParticipantDisconnected = func(rp *lksdk.RemoteParticipant) {
+			if others.left(rp) {
+				log.Info("test agent leaves: everyone else left the room")
+				a.leave(j.ID, livekit.JobStatus_JS_SUCCESS)
+			}
+		}
+	}
+	room, err := lksdk.ConnectToRoomWithToken(url, as.Token, cb,
+		lksdk.WithAutoSubscribe(false), lksdk.WithLogger(logging.LiveKitSDK(log)))
 	if err != nil {
 		j.JoinErr = fmt.Errorf("join room %s: %w", j.Room, err)
 		log.Warn("test agent could not join the room", "error", err)
@@ -80,6 +91,38 @@ func (a *Agent) run(as *livekit.JobAssignment) {
 	}
 	log.Info("test agent joined the room", "dispatch_id", j.DispatchID)
 	a.record(j)
+	if a.cfg.LeaveWhenAlone {
+		// Those already in the room when the agent joined get no callback.
+		for _, rp := range room.GetRemoteParticipants() {
+			others.joined(rp)
+		}
+	}
+}
+
+// company is who else is in a job's room, for Config.LeaveWhenAlone:
+// participants that are not agents.
+type company struct {
+	mu      sync.Mutex
+	present map[string]bool
+	seen    bool
+}
+
+func (c *company) joined(rp *lksdk.RemoteParticipant) {
+	if rp.Kind() == lksdk.ParticipantAgent {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.present[rp.Identity()], c.seen = true, true
+}
+
+// left reports whether rp leaving left the room without anyone but agents,
+// after someone else had been in it.
+func (c *company) left(rp *lksdk.RemoteParticipant) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.present, rp.Identity())
+	return c.seen && len(c.present) == 0
 }
 
 // terminate handles a JobTermination from livekit-server.

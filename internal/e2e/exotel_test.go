@@ -41,7 +41,7 @@ func TestExotelCallThroughTheBridge(t *testing.T) {
 	a := testroom.Join(t, s.lk, room, "phone-+918044319240")
 	a.Speak(440)
 	echo := a.AwaitFrames("loud audio from the phone", 0, 25, testroom.Loud) // half a second of the tone
-	require.InDelta(t, 440, testroom.Frequency(echo), 40, "the echoed audio is the agent's tone")
+	require.InDelta(t, 440, testroom.FrameFrequency(echo), 40, "the echoed audio is the agent's tone")
 	waitFor(t, 10*time.Second, "call answered", func() bool { return s.call(callID).Status == dialq.StatusAnswered })
 
 	invite := phone.Received()

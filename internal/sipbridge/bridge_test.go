@@ -66,7 +66,7 @@ func TestAnsweredCallCarriesAudioBothWays(t *testing.T) {
 	echo := ag.AwaitFrames("the agent's tone echoed by the phone", 0, 15, func(f []int16) bool {
 		return testroom.Loud(f) && testroom.ToneShare(f, 440) > 0.6
 	})
-	require.InDelta(t, 440, testroom.Frequency(echo), 30, "the echo is the agent's 440 Hz tone")
+	require.InDelta(t, 440, testroom.FrameFrequency(echo), 30, "the echo is the agent's 440 Hz tone")
 	stopTone()
 
 	// Phone → room: the recording sipp plays is speech, well above silence

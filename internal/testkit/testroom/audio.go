@@ -1,6 +1,9 @@
 package testroom
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // SampleRate is the rate of all audio here: G.711's 8 kHz, at which the
 // bridge carries calls.
@@ -97,4 +100,41 @@ func Frequency(pcm []int16) float64 {
 		positive, started = v > 0, true
 	}
 	return float64(crossings) / 2 / (float64(len(pcm)) / SampleRate)
+}
+
+// FrameFrequency estimates the main frequency of audio that may have quiet
+// stretches (frames a jitter buffer filled in part, packets lost on a busy
+// host): in each 20 ms frame it counts the zero crossings between the
+// frame's first and last sample past ±1000 and divides by that stretch, not
+// by the whole frame; it returns the median over the frames with a tone in
+// them. Frequency, over a whole signal, reads such audio as lower than it is.
+func FrameFrequency(pcm []int16) float64 {
+	var estimates []float64
+	for start := 0; start+FrameSamples <= len(pcm); start += FrameSamples {
+		frame := pcm[start : start+FrameSamples]
+		first, last, crossings := -1, -1, 0
+		positive := false
+		for i, v := range frame {
+			if v > -1000 && v < 1000 {
+				continue
+			}
+			if first >= 0 && (v > 0) != positive {
+				crossings++
+				last = i
+			}
+			if first < 0 {
+				first = i
+			}
+			positive = v > 0
+		}
+		if crossings < 4 || last <= first {
+			continue // no tone in this frame
+		}
+		estimates = append(estimates, float64(crossings)/2/(float64(last-first)/SampleRate))
+	}
+	if len(estimates) == 0 {
+		return 0
+	}
+	slices.Sort(estimates)
+	return estimates[len(estimates)/2]
 }

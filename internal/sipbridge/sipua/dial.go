@@ -498,6 +498,13 @@ func (c *Call) sendBye(ctx context.Context) error {
 		c.log.Info("BYE answered with an error", "error", err)
 		return nil
 	}
+	if errors.Is(err, sip.ErrTransactionTransport) {
+		// The far end closed the connection as the BYE went out (a carrier
+		// or sipp that answers 200 and hangs up the TCP connection at
+		// once): the dialog is over either way, nothing is left to end.
+		c.log.Info("connection closed as the BYE went out", "error", err)
+		return nil
+	}
 	return err
 }
 

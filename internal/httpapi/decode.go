@@ -88,19 +88,8 @@ func decodeOutbound(body []byte) (*dialq.OutboundRequest, int, error) {
 
 	req := &dialq.OutboundRequest{}
 	var fields []dialq.FieldError
-	str := func(name string, src *json.RawMessage, dst *string) {
-		if src == nil || string(*src) == "null" {
-			return // Validate reports it as required
-		}
-		if err := json.Unmarshal(*src, dst); err != nil {
-			fields = append(fields, dialq.FieldError{Field: name, Message: "must be a string"})
-		}
-	}
-	str("assistant_id", raw.AssistantID, &req.AssistantID)
-	str("trunk_id", raw.TrunkID, &req.TrunkID)
-	str("to_number", raw.ToNumber, &req.ToNumber)
-	str("call_service", raw.CallService, &req.CallService)
-
+	// decodeAs decodes a field given (not absent, not null) into dst, or
+	// names it as not want; an absent required field is Validate's to report.
 	given := func(src *json.RawMessage) bool { return src != nil && string(*src) != "null" }
 	decodeAs := func(name, want string, src *json.RawMessage, dst any) bool {
 		if !given(src) {
@@ -112,6 +101,12 @@ func decodeOutbound(body []byte) (*dialq.OutboundRequest, int, error) {
 		}
 		return true
 	}
+	str := func(name string, src *json.RawMessage, dst *string) { decodeAs(name, "a string", src, dst) }
+	str("assistant_id", raw.AssistantID, &req.AssistantID)
+	str("trunk_id", raw.TrunkID, &req.TrunkID)
+	str("to_number", raw.ToNumber, &req.ToNumber)
+	str("call_service", raw.CallService, &req.CallService)
+
 	num := func(name string, src *json.RawMessage) *float64 {
 		var v float64
 		if decodeAs(name, "a number of seconds", src, &v) {

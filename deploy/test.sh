@@ -32,6 +32,14 @@ if [[ $rc -ne 0 ]]; then
 	echo "== failures in detail"
 	awk '/^=== RUN/{buf=""} {buf=buf"\n"$0} /--- FAIL/{print buf; buf=""}' "$log" | tail -n 400
 	grep -E '^(panic:|fatal error:)' -A 40 "$log" | head -n 120 || true
+	# Last, where a shortened log still shows it: each failure's own words.
+	# A parallel test's messages follow its --- FAIL line, after the part
+	# above; a failing test's stack log is left out here.
+	echo "== why they failed"
+	awk '/^[ \t]*--- FAIL/ {print; next}
+		/^[ \t]+[^ \t]+_test\.go:[0-9]+: / {print; more = 1; next}
+		more && /^ +\t/ {print; next}
+		{more = 0}' "$log" | head -n 200
 fi
 passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)

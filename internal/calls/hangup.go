@@ -56,7 +56,7 @@ func (s *Service) Hangup(ctx context.Context, tenantID, id uuid.UUID) (c *dialq.
 	}
 	w := s.watchFor(id, s.cfg.HangupWait)
 	defer w.close()
-	live, err := s.store.RequestHangup(ctx, id, HangupReason)
+	live, err := s.store.RequestHangup(ctx, id, dialq.EndedByAPI, HangupReason)
 	if err != nil {
 		return nil, false, err
 	}
@@ -84,7 +84,7 @@ func (s *Service) hangupLiveKit(ctx context.Context, tenantID uuid.UUID, call *d
 		return nil, false, dialq.Errorf(dialq.EUNAVAILABLE,
 			"Call %s goes through a LiveKit SIP trunk and this API runs without LiveKit credentials (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET).", call.ID)
 	}
-	if _, err := s.store.RequestHangup(ctx, call.ID, HangupReason); err != nil {
+	if _, err := s.store.RequestHangup(ctx, call.ID, dialq.EndedByAPI, HangupReason); err != nil {
 		return nil, false, err
 	}
 	if call.RoomName != "" {

@@ -76,7 +76,7 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		}
 		switch {
 		case call.HangupReason != "":
-			e = dialq.Completed(dialq.EndedByAPI, call.HangupReason)
+			e = dialq.Completed(call.HangupBy, call.HangupReason)
 		case call.OutlastedMaxDuration(s.Now()):
 			// LiveKit's SIP service hung up at the call's max_duration.
 			e = dialq.Completed(dialq.EndedByDialq, "max duration")
@@ -93,10 +93,15 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 		if s.phones == nil {
 			return fmt.Errorf("the agent left call %s: cannot hang up its phone without LiveKit credentials", call.ID)
 		}
+		e := dialq.Completed(dialq.EndedByAgent, agentLeftReason)
+		// Stored before the removal: the reconciler may find the phone gone
+		// before this records the end, and must read it as the agent's.
+		if _, err := s.store.RequestHangup(ctx, call.ID, e.By, e.Reason); err != nil {
+			return err
+		}
 		if err := s.phones.RemovePhone(ctx, call.RoomName, call.ParticipantIdentity); err != nil {
 			return err
 		}
-		e := dialq.Completed(dialq.EndedByAgent, "agent left")
 		end = &e
 	default:
 		return nil
@@ -115,6 +120,9 @@ func (s *Service) RoomEvent(ctx context.Context, ev dialq.RoomEvent) error {
 	}
 	return nil
 }
+
+// agentLeftReason is the end reason of a call its agent hung up by leaving.
+const agentLeftReason = "agent left"
 
 // removedByServer is LiveKit's DisconnectReason of a participant removed
 // through its API (RemoveParticipant), as dialq hangs up a phone.

@@ -30,7 +30,7 @@ type Store interface {
 	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
 	RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
 	RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error
-	RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error)
+	RequestHangup(ctx context.Context, id uuid.UUID, by dialq.EndedBy, reason string) (bool, error)
 }
 
 // Phones hangs up LiveKit SIP calls: it removes the phone participant from

@@ -130,8 +130,11 @@ type Call struct {
 	// set on every terminal call.
 	EndReason string  `db:"end_reason"`
 	EndedBy   EndedBy `db:"ended_by"`
-	// HangupReason is set once a hang-up was asked for (the API's).
-	HangupReason string `db:"hangup_reason"`
+	// HangupReason is set once a hang-up was asked for, HangupBy in whose
+	// name (the API's, the agent's by leaving): the end that the phone's
+	// leaving then records.
+	HangupReason string  `db:"hangup_reason"`
+	HangupBy     EndedBy `db:"hangup_by"`
 
 	CreatedAt  time.Time  `db:"created_at"`
 	UpdatedAt  time.Time  `db:"updated_at"`

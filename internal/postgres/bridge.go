@@ -37,16 +37,19 @@ func (s *DB) RecordBridgeEvent(ctx context.Context, id uuid.UUID, kind, detail s
 	return err
 }
 
-// RequestHangup stores that the live bridged call id is to be hung up,
-// for reason, and notes it on the call's timeline (hangup_requested). The
-// worker holding the call finds it on its next TouchBridged, should the
-// request published to it get lost. It reports false when the call is not
-// live any more; asking again for a call already asked keeps the first
-// request's time and reason.
-func (s *DB) RequestHangup(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
+// RequestHangup stores that the live call id is to be hung up, in the name
+// of by, for reason, and notes it on the call's timeline
+// (hangup_requested). It is stored before the phone is removed, so that
+// whoever finds the phone gone (its participant_left, the reconciler)
+// records this end, not the phone's. The worker holding a bridged call
+// finds it on its next TouchBridged, should the request published to it get
+// lost. It reports false when the call is not live any more; asking again
+// for a call already asked keeps the first request's time, reason and by.
+func (s *DB) RequestHangup(ctx context.Context, id uuid.UUID, by dialq.EndedBy, reason string) (bool, error) {
 	return s.record(ctx, "", "hangup_requested", reason,
 		`hangup_reason = CASE WHEN hangup_reason = '' THEN $5 ELSE hangup_reason END,
-		 hangup_requested_at = coalesce(hangup_requested_at, $4)`, bridgedLive, id, reason)
+		 hangup_by = CASE WHEN hangup_reason = '' THEN $6 ELSE hangup_by END,
+		 hangup_requested_at = coalesce(hangup_requested_at, $4)`, bridgedLive, id, reason, string(by))
 }
 
 // TouchBridged renews worker's claim on the live bridged calls ids, the ones

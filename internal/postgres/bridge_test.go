@@ -137,10 +137,10 @@ func TestHangupRequestsReachTheHoldingWorker(t *testing.T) {
 		require.NoError(t, db.RecordInviteSent(ctx, c.ID, "worker-1", "sip-"+c.ID.String()))
 	}
 
-	ok, err := db.RequestHangup(ctx, asked.ID, "hung up by API")
+	ok, err := db.RequestHangup(ctx, asked.ID, dialq.EndedByAPI, "hung up by API")
 	require.NoError(t, err)
 	require.True(t, ok)
-	ok, err = db.RequestHangup(ctx, asked.ID, "asked again")
+	ok, err = db.RequestHangup(ctx, asked.ID, dialq.EndedByAPI, "asked again")
 	require.NoError(t, err)
 	require.True(t, ok, "the call is still live")
 
@@ -162,7 +162,7 @@ func TestHangupRequestsReachTheHoldingWorker(t *testing.T) {
 
 	_, err = db.RecordFailed(ctx, other.ID, dialq.Failure{Reason: dialq.ReasonWorkerShutdown, Message: "m"}, time.Now())
 	require.NoError(t, err)
-	ok, err = db.RequestHangup(ctx, other.ID, "hung up by API")
+	ok, err = db.RequestHangup(ctx, other.ID, dialq.EndedByAPI, "hung up by API")
 	require.NoError(t, err)
 	require.False(t, ok, "an ended call takes no hang-up")
 }

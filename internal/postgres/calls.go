@@ -36,7 +36,7 @@ SELECT id, created_at, status, call_service || ' call to ' || to_number || ' acc
 const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
-	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, hangup_reason, created_at, updated_at, dialed_at,
+	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, hangup_reason, hangup_by, created_at, updated_at, dialed_at,
 	answered_at, ended_at, agent_join_timeout_ms, report, end_call_on_agent_leave, agent_left_at, dial_options`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.

@@ -64,7 +64,7 @@ func TestStoreTakesTimesFromItsClock(t *testing.T) {
 	require.Equal(t, invite, at(`(SELECT bridge_seen_at FROM calls WHERE id = $1)`, c.ID))
 	step(func(time.Time) { require.NoError(t, db.RecordRinging(ctx, c.ID, 180, "Ringing")) })
 	step(func(time.Time) {
-		_, err := db.RequestHangup(ctx, c.ID, "hung up by API")
+		_, err := db.RequestHangup(ctx, c.ID, dialq.EndedByAPI, "hung up by API")
 		require.NoError(t, err)
 	})
 	require.Equal(t, want[len(want)-1], at(`(SELECT hangup_requested_at FROM calls WHERE id = $1)`, c.ID))

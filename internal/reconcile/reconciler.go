@@ -27,6 +27,7 @@ type Store interface {
 	// checked since before, and marks them checked now, so that several
 	// workers check different calls.
 	ClaimLiveLiveKitCalls(ctx context.Context, before time.Time, limit int) ([]*dialq.Call, error)
+	GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
 	RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time.Time) (bool, error)
 	// RecordAgentLeft records that the agent left the call's room at at,
 	// which its webhook had not yet.
@@ -172,11 +173,19 @@ func (r *Reconciler) check(ctx context.Context, c *dialq.Call, now time.Time) (b
 		return false, err
 	}
 	if !found {
-		// The phone left (or the room is gone) and no webhook said so.
+		// The phone left (or the room is gone) and no webhook said so yet.
+		// Re-read the call: whoever removed the phone (a hang-up through the
+		// API, the agent leaving) stored in whose name before removing it,
+		// perhaps after this pass listed c.
+		fresh, err := r.cfg.Store.GetCall(ctx, c.ID)
+		if err != nil || fresh.Status.Terminal() {
+			return false, err
+		}
+		c = fresh
 		e := dialq.Completed(dialq.EndedByPhone, "phone left the room (found by the reconciler)")
 		switch {
 		case c.HangupReason != "":
-			e = dialq.Completed(dialq.EndedByAPI, c.HangupReason)
+			e = dialq.Completed(c.HangupBy, c.HangupReason)
 		case c.OutlastedMaxDuration(now):
 			e = dialq.Completed(dialq.EndedByDialq, "max duration")
 		}

@@ -335,7 +335,7 @@ func TestStoredHangupRequest(t *testing.T) {
 	h.notes.await(t, c.ID, dialq.StatusAnswered)
 	require.NoError(t, hb.Beat(context.Background()))
 	require.Equal(t, 1, h.m.Live(), "nothing asked yet: a beat only vouches")
-	live, err := h.db.RequestHangup(context.Background(), c.ID, "hung up by API")
+	live, err := h.db.RequestHangup(context.Background(), c.ID, dialq.EndedByAPI, "hung up by API")
 	require.NoError(t, err)
 	require.True(t, live)
 	require.NoError(t, hb.Beat(context.Background()))

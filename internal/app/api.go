@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/internal/calls"
+	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/livekit"
 	"github.com/dialq/dialq/internal/notify"
@@ -59,6 +60,8 @@ type Calls struct {
 	Redis   *redis.Client
 	hub     *notify.Hub
 	Service *calls.Service
+	// Campaigns is the campaigns service, over Service.
+	Campaigns *campaigns.Service
 }
 
 // OpenCalls builds the calls service of cfg (its HTTP parts unused).
@@ -91,6 +94,7 @@ func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, 
 	if cfg.LiveKit.URL != "" {
 		c.Service.UseLiveKit(livekit.New(cfg.LiveKit), notify.NewPublisher(c.Redis, cfg.Channels.Notify))
 	}
+	c.Campaigns = campaigns.New(c.DB, c.Service, log, campaigns.Config{})
 	return c, nil
 }
 
@@ -139,6 +143,7 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 		httpCfg.LiveKitWebhooks = livekit.NewWebhooks(cfg.LiveKit.APIKey, cfg.LiveKit.APISecret)
 	}
 	httpCfg.Webhooks = webhooks.NewService(a.DB, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivate})
+	httpCfg.Campaigns = a.Campaigns
 	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, httpCfg); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dialq/dialq/internal/calls"
+	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/ttlcache"
 	"github.com/dialq/dialq/internal/webhooks"
@@ -44,6 +45,9 @@ type Config struct {
 	// Webhooks serves the tenants' webhook endpoints; nil answers their
 	// routes 503.
 	Webhooks *webhooks.Service
+	// Campaigns serves the campaigns and the do-not-call list; nil answers
+	// their routes 503.
+	Campaigns *campaigns.Service
 	// StreamHeartbeat is how often a quiet event stream (GET
 	// /call/{id}/events?stream=true) sends a comment line. Default 15 s.
 	StreamHeartbeat time.Duration
@@ -119,6 +123,8 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	api.GET("/webhooks", s.handleListWebhooks)
 	api.DELETE("/webhooks/:id", s.handleDeleteWebhook)
 	api.POST("/webhooks/:id/redeliver", s.handleRedeliverWebhook)
+	s.campaignCreateRoutes(api)
+	s.campaignControlRoutes(api)
 
 	// The call's agent reports and hangs up with its report token.
 	agent := r.Group("/", s.authenticateCallAgent)

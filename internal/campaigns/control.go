@@ -1,0 +1,5 @@
+package campaigns
+
+// controlStore is what following and controlling a campaign, and its
+// scheduler, need.
+type controlStore interface{}

@@ -41,6 +41,7 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 	c.WebhookAllowPrivate = l.Bool("DIALQ_WEBHOOK_ALLOW_PRIVATE", false)
 	admin, password := l.String("DIALQ_ADMIN_USER", ""), l.String("DIALQ_ADMIN_PASSWORD", "")
 	writable := l.Bool("DIALQ_MONITORING_WRITABLE", false)
+	maskNumbers := l.Bool("DIALQ_MONITORING_MASK_NUMBERS", true)
 	level := l.String("DIALQ_LOG_LEVEL", "info")
 
 	l.Check(c.HTTP.DefaultWait <= c.HTTP.MaxWait, "DIALQ_WAIT_DEFAULT", "(%s) must not exceed DIALQ_WAIT_MAX (%s)", c.HTTP.DefaultWait, c.HTTP.MaxWait)
@@ -52,7 +53,7 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 	if admin != "" {
 		c.HTTP.Monitoring = &httpapi.MonitoringConfig{
 			Redis: asynq.RedisClientOpt{Addr: c.Redis.Addr, Password: c.Redis.Password, DB: c.Redis.DB},
-			User:  admin, Password: password, ReadOnly: !writable,
+			User:  admin, Password: password, ReadOnly: !writable, ShowNumbers: !maskNumbers,
 		}
 	}
 	return c, level, l.Err()

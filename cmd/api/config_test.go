@@ -75,6 +75,7 @@ func TestReadConfigSettings(t *testing.T) {
 		require.NotNil(t, c.HTTP.Monitoring)
 		require.Equal(t, "ops", c.HTTP.Monitoring.User)
 		require.True(t, c.HTTP.Monitoring.ReadOnly)
+		require.False(t, c.HTTP.Monitoring.ShowNumbers, "phone numbers are masked by default")
 		require.Equal(t, asynq.RedisClientOpt{Addr: "10.0.0.5:6380"}, c.HTTP.Monitoring.Redis, "the dashboard reads the API's Redis")
 	})
 	t.Run("Asynqmon, writable", func(t *testing.T) {
@@ -84,6 +85,14 @@ func TestReadConfigSettings(t *testing.T) {
 		}))
 		require.NoError(t, err)
 		require.False(t, c.HTTP.Monitoring.ReadOnly)
+	})
+	t.Run("Asynqmon, numbers in full", func(t *testing.T) {
+		t.Parallel()
+		c, _, err := readConfig(loader(map[string]string{
+			"DIALQ_ADMIN_USER": "ops", "DIALQ_ADMIN_PASSWORD": "secret", "DIALQ_MONITORING_MASK_NUMBERS": "false",
+		}))
+		require.NoError(t, err)
+		require.True(t, c.HTTP.Monitoring.ShowNumbers)
 	})
 }
 

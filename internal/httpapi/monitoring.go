@@ -3,14 +3,14 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/hibiken/asynq"
 	"github.com/hibiken/asynqmon"
+
+	"github.com/dialq/dialq/internal/dialq"
 )
 
 // MonitoringConfig mounts Asynqmon, the asynq dashboard, at /monitoring.
@@ -19,8 +19,14 @@ type MonitoringConfig struct {
 	// User and Password guard the dashboard with HTTP basic auth. Both empty
 	// leaves it unmounted: the queue is not shown to anyone unguarded.
 	User, Password string
-	// ReadOnly hides the buttons that delete, run or archive tasks.
+	// ReadOnly hides the buttons that delete, run, cancel or archive tasks
+	// and pause queues, and Asynqmon's API refuses every request but a GET
+	// (405, "API Server is running in read-only mode").
 	ReadOnly bool
+	// ShowNumbers shows phone numbers in full in tasks' payloads, results
+	// and last errors; by default each is cut to its last four digits
+	// (MaskPhoneNumbers). Secrets are hidden either way.
+	ShowNumbers bool
 }
 
 // MonitoringPath is where Asynqmon is served.
@@ -34,67 +40,31 @@ func (s *Server) mountMonitoring(r *gin.Engine, cfg MonitoringConfig) error {
 	if cfg.Redis == nil {
 		return fmt.Errorf("monitoring: no Redis connection configured")
 	}
+	red := redactor{showNumbers: cfg.ShowNumbers}
 	h := asynqmon.New(asynqmon.Options{
 		RootPath:         MonitoringPath,
 		RedisConnOpt:     cfg.Redis,
 		ReadOnly:         cfg.ReadOnly,
-		PayloadFormatter: asynqmon.PayloadFormatterFunc(func(_ string, p []byte) string { return RedactJSON(p) }),
-		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, p []byte) string { return RedactJSON(p) }),
+		PayloadFormatter: asynqmon.PayloadFormatterFunc(func(_ string, p []byte) string { return red.json(p) }),
+		ResultFormatter:  asynqmon.ResultFormatterFunc(func(_ string, p []byte) string { return red.json(p) }),
 	})
 	user, pass := sha256.Sum256([]byte(cfg.User)), sha256.Sum256([]byte(cfg.Password))
 	guard := func(c *gin.Context) {
 		u, p, ok := c.Request.BasicAuth()
 		uh, ph := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
 		if !ok || subtle.ConstantTimeCompare(uh[:], user[:])&subtle.ConstantTimeCompare(ph[:], pass[:]) != 1 {
+			// The JSON error every other answer has: a browser shows it
+			// when its login prompt is cancelled.
 			c.Header("WWW-Authenticate", `Basic realm="dialq monitoring", charset="UTF-8"`)
-			c.AbortWithStatus(http.StatusUnauthorized)
+			c.AbortWithStatusJSON(http.StatusUnauthorized, errorBody{
+				Message: "The dashboard needs the admin login (HTTP basic auth).",
+				Error:   errorDetail{Code: dialq.EUNAUTHORIZED},
+			})
 			return
 		}
 	}
-	serve := gin.WrapH(h)
+	serve := gin.WrapH(maskErrorMessages(h, red))
 	r.GET(MonitoringPath, guard, func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, MonitoringPath+"/") })
 	r.Any(MonitoringPath+"/*path", guard, serve)
 	return nil
-}
-
-// secretWords mark keys whose values Asynqmon must not show.
-var secretWords = []string{"password", "secret", "token", "authorization", "api_key", "apikey", "credential"}
-
-// RedactJSON shows a payload with secret-looking values hidden and phone
-// numbers cut to their last four digits.
-func RedactJSON(p []byte) string {
-	var v any
-	if err := json.Unmarshal(p, &v); err != nil {
-		return fmt.Sprintf("<%d bytes, not JSON>", len(p))
-	}
-	b, _ := json.Marshal(redactValue("", v))
-	return string(b)
-}
-
-func redactValue(key string, v any) any {
-	lk := strings.ToLower(key)
-	for _, w := range secretWords {
-		if strings.Contains(lk, w) {
-			return "[redacted]"
-		}
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		for k, x := range v {
-			v[k] = redactValue(k, x)
-		}
-		return v
-	case []any:
-		for i, x := range v {
-			v[i] = redactValue(key, x)
-		}
-		return v
-	case string:
-		if strings.Contains(lk, "number") && len(v) > 4 {
-			return strings.Repeat("*", len(v)-4) + v[len(v)-4:]
-		}
-		return v
-	default:
-		return v
-	}
 }

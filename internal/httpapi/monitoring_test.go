@@ -68,9 +68,10 @@ func TestMonitoringNeedsAdminCredentials(t *testing.T) {
 		{"tenant key as password", func(r *http.Request) { r.SetBasicAuth("admin", h.key) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, hdr := get(t, srv.URL+"/monitoring/", tt.auth)
+			code, body, hdr := get(t, srv.URL+"/monitoring/", tt.auth)
 			require.Equal(t, http.StatusUnauthorized, code)
 			require.Contains(t, hdr.Get("WWW-Authenticate"), "Basic")
+			require.JSONEq(t, `{"success":false,"message":"The dashboard needs the admin login (HTTP basic auth).","error":{"code":"unauthorized"}}`, body)
 			code, _, _ = get(t, srv.URL+"/monitoring/api/queues", tt.auth)
 			require.Equal(t, http.StatusUnauthorized, code)
 		})
@@ -110,8 +111,10 @@ func TestMonitoringNeedsAdminCredentials(t *testing.T) {
 	admin(req)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	require.GreaterOrEqual(t, resp.StatusCode, 400, "a read-only dashboard must not delete tasks")
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, "a read-only dashboard must not delete tasks: %s", b)
+	require.Contains(t, string(b), "read-only mode")
 	require.Len(t, h.queuedTasks(), 1)
 }
 
@@ -130,4 +133,24 @@ func TestRedactPayload(t *testing.T) {
 	require.Contains(t, got, `"********0000"`)
 	require.Contains(t, got, "[redacted]")
 	require.Equal(t, "<3 bytes, not JSON>", httpapi.RedactJSON([]byte("abc")))
+}
+
+func TestMaskPhoneNumbers(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ in, want string }{
+		{"dial +15550200000 through trunk ST_abc: busy", "dial ********0000 through trunk ST_abc: busy"},
+		{"join room exotel-+918044319240-5ea06a324936 as phone-+918044319240", "join room exotel-*********9240-5ea06a324936 as phone-*********9240"},
+		{"INVITE sip:08044319240@pstn.in1.exotel.com:5070 failed", "INVITE sip:*******9240@pstn.in1.exotel.com:5070 failed"},
+		{"08044319240", "*******9240"},
+		{"+15550200000", "********0000"},
+		// Ids, times and counts are not numbers.
+		{"call 01234567-28da-783a-9e84-012345678901: gone", "call 01234567-28da-783a-9e84-012345678901: gone"},
+		{"trunk ST_0123456789 and ST_x01234567890", "trunk ST_0123456789 and ST_x01234567890"},
+		{"delivery 12345678 at 2026-12-02T06:20:08Z, +05:30, port 5060", "delivery 12345678 at 2026-12-02T06:20:08Z, +05:30, port 5060"},
+		{"v1.08044319240 and 0804431924000000000", "v1.08044319240 and 0804431924000000000"},
+		{"a + b, ++, +", "a + b, ++, +"},
+		{"", ""},
+	} {
+		require.Equal(t, tt.want, httpapi.MaskPhoneNumbers(tt.in), tt.in)
+	}
 }

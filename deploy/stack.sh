@@ -191,6 +191,8 @@ cmd_tools() {
 	command -v redis-cli >/dev/null 2>&1 || pkgs+=(redis-tools)
 	command -v sipp >/dev/null 2>&1 || pkgs+=(sip-tester)
 	command -v curl >/dev/null 2>&1 || pkgs+=(curl)
+	# headless Chromium: the test that looks at Asynqmon in a browser
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || pkgs+=(chromium)
 	# cgo: the Exotel bridge's Opus and resampling (libopus, libsoxr)
 	command -v gcc >/dev/null 2>&1 || pkgs+=(gcc libc6-dev)
 	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists opus opusfile soxr; then
@@ -206,7 +208,7 @@ cmd_tools() {
 		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 	else
-		log "apt packages: all present (postgresql, redis-server, sip-tester, gcc, libopus/libsoxr dev)"
+		log "apt packages: all present (postgresql, redis-server, sip-tester, gcc, libopus/libsoxr dev, chromium)"
 	fi
 
 	if livekit_ok; then

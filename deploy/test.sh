@@ -21,8 +21,13 @@ go vet ./...
 echo "== go test (log: $STATE/logs/test.log)"
 mkdir -p "$STATE/logs"
 log=$STATE/logs/test.log
+# What tests keep for a person to look at (t.ArtifactDir: the screenshot of
+# Asynqmon in the browser), from this run only.
+artifacts=$STATE/test-artifacts
+rm -rf "$artifacts"
+mkdir -p "$artifacts"
 set +e
-go test -count=1 -timeout 20m -v ${DIALQ_TEST_ARGS:-} ./... >"$log" 2>&1
+go test -count=1 -timeout 20m -v -artifacts -outputdir "$artifacts" ${DIALQ_TEST_ARGS:-} ./... >"$log" 2>&1
 rc=$?
 set -e
 
@@ -45,4 +50,5 @@ passed=$(grep -cE '^\s*--- PASS' "$log" || true)
 failed=$(grep -cE '^\s*--- FAIL' "$log" || true)
 skipped=$(grep -cE '^\s*--- SKIP' "$log" || true)
 echo "$passed passed, $failed failed, $skipped skipped"
+echo "test artifacts (screenshots): $artifacts"
 exit $rc

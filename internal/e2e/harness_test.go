@@ -90,6 +90,8 @@ type stackOptions struct {
 	// reconcile tunes the worker's reconciler; its interval defaults to 1 h
 	// here, so a test sees webhooks end calls unless it asks for it.
 	reconcile app.ReconcileConfig
+	// monitoring mounts Asynqmon on the API, reading the stack's Redis.
+	monitoring *httpapi.MonitoringConfig
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -168,10 +170,15 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if apiAddr == "" {
 		apiAddr = "127.0.0.1:0"
 	}
+	httpCfg := httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second}
+	if m := o.monitoring; m != nil {
+		m.Redis = asynq.RedisClientOpt{Addr: testenv.Env(t, "REDIS_ADDR")}
+		httpCfg.Monitoring = m
+	}
 	a, err := app.NewAPI(ctx, app.APIConfig{
 		Addr: apiAddr, DatabaseURL: dsn,
 		LiveKit: livekit.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, RequestTimeout: 3 * time.Second}, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
-		HTTP:      httpapi.Config{DefaultWait: 20 * time.Second, MaxWait: 60 * time.Second, CacheTTL: 5 * time.Second},
+		HTTP:      httpCfg,
 		Calls:     calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
 		SecretKey: s.secretKey,
 		// The tests' webhook receivers listen on 127.0.0.1.

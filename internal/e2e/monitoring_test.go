@@ -32,6 +32,7 @@ import (
 // (go test -artifacts; make test keeps them under .dialq/test-artifacts).
 func TestMonitoringInBrowser(t *testing.T) {
 	t.Parallel()
+	ctx := testbrowser.New(t, 40*time.Second) // first: no Chromium fails the test at once
 	const user, password = "admin", "browser-Pa55word"
 	const number = "+15550200731"
 	s := newStack(t, stackOptions{noWorker: true,
@@ -71,7 +72,6 @@ func TestMonitoringInBrowser(t *testing.T) {
 	require.Contains(t, info.LastErr, "dial "+number, "the worker's error names the number: what the dashboard must mask")
 	require.Contains(t, info.LastErr, "cpu exhausted")
 
-	ctx := testbrowser.New(t, 40*time.Second)
 	base := s.apiURL + httpapi.MonitoringPath
 	prompt := testbrowser.AnswerLogins(t, ctx, s.apiURL+"/*")
 

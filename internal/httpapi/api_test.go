@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/calls"
+	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/notify"
@@ -86,6 +87,9 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 		cfg.HTTP.Webhooks = webhooks.NewService(db, webhooks.Guard{})
 	}
 	svc := calls.New(db, queue.NewEnqueuer(client, opts), hub, cfg.Hangups, log, cfg.Calls)
+	if cfg.HTTP.Campaigns == nil {
+		cfg.HTTP.Campaigns = campaigns.New(db, svc, log, campaigns.Config{})
+	}
 	api, err := httpapi.New(svc, db, nil, log, cfg.HTTP)
 	require.NoError(t, err)
 	srv := httptest.NewServer(api)

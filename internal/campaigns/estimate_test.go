@@ -15,7 +15,9 @@ import (
 // jumping to the next opening; a million contacts cost a few steps.
 func TestEstimateSchedule(t *testing.T) {
 	monday := time.Date(2030, 1, 7, 0, 0, 0, 0, time.UTC)
-	at := func(h, m, s int) time.Time { return monday.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second) }
+	at := func(h, m, s int) time.Time {
+		return monday.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(s)*time.Second)
+	}
 
 	e := campaigns.EstimateSchedule(dialq.CampaignSettings{CallsPerSecond: 2}, map[string]int64{"UTC": 10}, at(8, 0, 0))
 	require.Equal(t, at(8, 0, 0), *e.FirstDialAt)

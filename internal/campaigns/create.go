@@ -149,6 +149,10 @@ func (u *Upload) add(c dialq.StagedContact) error {
 	if u.rows > MaxUploadRows {
 		return dialq.InvalidField("contacts", "has more than %d rows; split it into several campaigns", MaxUploadRows)
 	}
+	if p := c.Problem; p != nil {
+		// The field may be a key as sent (a JSON contact's unknown field).
+		p.Field, p.Reason = dialq.ReportText(p.Field), dialq.ReportText(p.Reason)
+	}
 	return u.staging.Add(c)
 }
 

@@ -81,7 +81,8 @@ type ContactStaging interface {
 	// Add stages one row; rows come in line order.
 	Add(c StagedContact) error
 	// Check marks, among the rows without a problem, those that lack a key
-	// of required (missing_placeholder), whose number tenant suppresses,
+	// of required or hold no text, number or boolean in it
+	// (missing_placeholder), whose number tenant suppresses,
 	// and every row of a number but its first (duplicate), and returns the
 	// counts.
 	Check(ctx context.Context, tenant uuid.UUID, required []string) (UploadCounts, error)
@@ -96,6 +97,16 @@ type ContactStaging interface {
 	Commit(ctx context.Context, c *Campaign, notBefore time.Time) error
 	// Rollback throws the upload away; after Commit it does nothing.
 	Rollback() error
+}
+
+// ReportText is s as a validation report can hold it: valid UTF-8
+// without NUL (Postgres text), at most 300 bytes.
+func ReportText(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "?"), "\x00", "?")
+	if len(s) > 300 {
+		s = strings.ToValidUTF8(s[:300], "") + "..."
+	}
+	return s
 }
 
 // CheckContact checks one contact row's own fields and returns the first

@@ -77,7 +77,7 @@ func (s *Server) handleCreateCampaign(c *gin.Context) {
 	rc := http.NewResponseController(c.Writer)
 	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.UploadTimeout))
 	_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.UploadTimeout + 30*time.Second))
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUploadBytes)
+	body := bodyReader{http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUploadBytes)}
 	ctx := c.Request.Context()
 	ct := c.GetHeader("Content-Type")
 	mt, params, perr := mime.ParseMediaType(ct)
@@ -95,6 +95,11 @@ func (s *Server) handleCreateCampaign(c *gin.Context) {
 		c.Header("Connection", "close")
 		writeError(c, s.log, s.uploadTooLarge())
 		return
+	}
+	if re, ok := errors.AsType[*bodyReadError](err); ok {
+		// The client's side: a body cut off, a connection lost.
+		c.Header("Connection", "close")
+		err = dialq.InvalidField("body", "could not be read to its end: %v", re.err)
 	}
 	switch {
 	case err != nil && created != nil:
@@ -158,7 +163,7 @@ func createFromMultipart(ctx context.Context, svc *campaigns.Service, tenant uui
 				return nil, err
 			}
 		case "contacts":
-			if err := u.AddCSV(part); err != nil {
+			if err := u.AddCSV(bodyReader{part}); err != nil {
 				return nil, err
 			}
 		default:
@@ -170,6 +175,26 @@ func createFromMultipart(ctx context.Context, svc *campaigns.Service, tenant uui
 	}
 	return u.Finish(ctx)
 }
+
+// bodyReader marks the errors of reading the request body, so that a body
+// cut off is told from a failure of dialq's own.
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		if _, ok := errors.AsType[*bodyReadError](err); !ok {
+			err = &bodyReadError{err}
+		}
+	}
+	return n, err
+}
+
+// bodyReadError is an error reading the request body.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "read the request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
 
 // uploadParams are the query parameters of POST /campaigns.
 var uploadParams = []string{"dry_run", "skip_invalid"}

@@ -208,7 +208,8 @@ func TestCampaignJSONInAnyOrder(t *testing.T) {
 		{"to_number": "+15550300002", "metadata": {"name": "B"}},
 		{"to_number": 15550300003, "metadata": {"name": "B", "company": "C"}},
 		{"to_number": "+15550300004", "metadata": {"name": "B", "company": "C"}, "timezone": "Asia/Kolkata"},
-		{"to_number": "+15550300005", "metadata": {"name": "B", "company": "C"}, "zone": "x"}
+		{"to_number": "+15550300005", "metadata": {"name": "B", "company": "C"}, "zone\u0000": "x"},
+		{"to_number": "+15550300006", "metadata": {"name": {"first": "B"}, "company": "C"}}
 	], "name": "json", "assistant_id": %q, "trunk_id": %q, "call_service": "twilio",
 	"settings": {"start_at": %q, "default_timezone": "America/Chicago"}, "skip_invalid": true}`,
 		h.assistant, h.twilio, start.Format(time.RFC3339))
@@ -218,14 +219,16 @@ func TestCampaignJSONInAnyOrder(t *testing.T) {
 	require.Equal(t, "scheduled", data["status"])
 	require.EqualValues(t, 2, data["contacts_total"])
 	counts, report := uploadReport(t, r)
-	require.EqualValues(t, 6, counts["rows"])
-	require.Len(t, report, 4)
+	require.EqualValues(t, 7, counts["rows"])
+	require.Len(t, report, 5)
 	require.Equal(t, reportRow{2, "to_number", "duplicate of line 1", "duplicate"}, report[0])
 	require.Equal(t, int64(3), report[1].Line)
 	require.Equal(t, "metadata.company", report[1].Field)
 	require.Equal(t, reportRow{4, "to_number", "must be a string", "invalid_number"}, report[2])
 	require.Equal(t, int64(6), report[3].Line)
-	require.Equal(t, "zone", report[3].Field)
+	require.Equal(t, "zone?", report[3].Field, "a key as sent, made fit for the report")
+	require.Equal(t, reportRow{7, "metadata.name", "is required by the assistant's prompt or start instruction; missing: name", "missing_placeholder"},
+		report[4], "an object fills no placeholder")
 
 	var zones []string
 	rows, err := h.sqlDB().Query(`SELECT timezone || ' ' || to_char(not_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ' ' || (metadata->>'visits' IS NOT NULL)
@@ -511,4 +514,39 @@ func TestDoNotCallReportSuppresses(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
 	counts, _ := uploadReport(t, r)
 	require.EqualValues(t, 1, counts["suppressed"])
+}
+
+// TestCampaignReportIsCapped: the report lists the first 1000 bad rows
+// and says there are more; the counts cover every row.
+func TestCampaignReportIsCapped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	var csv strings.Builder
+	csv.WriteString("to_number,name,company\n")
+	for i := range 1200 {
+		fmt.Fprintf(&csv, "+1555090%04d,N,\n", i) // no company
+	}
+	csv.WriteString("+15550919999,N,C\n")
+	r := h.uploadCSV("", h.campaignJSON(nil), csv.String())
+	require.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+	counts, report := uploadReport(t, r)
+	require.EqualValues(t, 1201, counts["rows"])
+	require.EqualValues(t, 1200, counts["invalid"])
+	require.EqualValues(t, 1, counts["valid"])
+	require.Len(t, report, 1000)
+	require.Equal(t, int64(2), report[0].Line)
+	require.Equal(t, int64(1001), report[999].Line)
+	require.Equal(t, true, r.Body["data"].(map[string]any)["upload"].(map[string]any)["report_truncated"])
+}
+
+// TestCampaignBodyCutOff: a multipart body that ends before its closing
+// boundary is the client's 400, and nothing is stored.
+func TestCampaignBodyCutOff(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	body, ct := multipartUpload(t, h.campaignJSON(nil), "to_number,name,company\n+15550400001,A,B\n+15550400002,A,B\n")
+	r := h.do(http.MethodPost, "/campaigns", h.key, ct, body[:len(body)-40])
+	requireFieldError(t, r, "body", "could not be read to its end")
+	campaigns, _ := h.storedCounts()
+	require.Zero(t, campaigns)
 }

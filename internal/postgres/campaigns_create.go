@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -100,6 +101,33 @@ func (u *contactUpload) endCopy(ctx context.Context) error {
 	return err
 }
 
+// fills is the condition that metadata key k (an SQL expression) can fill
+// a placeholder: it is there, as text, a number or a boolean.
+func fills(k string) string {
+	return `coalesce(jsonb_typeof(metadata -> ` + k + `) IN ('string', 'number', 'boolean'), false)`
+}
+
+// fillsAll is the condition that every key of $2 ... $n+1 fills its
+// placeholder, written out key by key: an unnest per row costs three times
+// as much over a million rows.
+func fillsAll(n int) string {
+	conds := make([]string, n)
+	for i := range conds {
+		conds[i] = fills(fmt.Sprintf("$%d::text", i+2))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// placeholderArgs are the arguments of the placeholder check: the keys as
+// one array ($1), then each ($2, ...).
+func placeholderArgs(required []string) []any {
+	args := []any{pq.Array(required)}
+	for _, k := range required {
+		args = append(args, k)
+	}
+	return args
+}
+
 // Check implements dialq.ContactStaging. The three checks run in order over
 // the rows still valid, so a row has one problem, and the first valid row
 // of a number is the one kept.
@@ -113,11 +141,13 @@ func (u *contactUpload) Check(ctx context.Context, tenant uuid.UUID, required []
 		query string
 		args  []any
 	}{
+		// A key that is there but holds an object, an array or null fills
+		// no placeholder either (dialq.RenderTemplates refuses it).
 		{"placeholders", `UPDATE contact_upload SET kind = 'missing_placeholder',
-			field = 'metadata.' || (SELECT k FROM unnest($1::text[]) k WHERE NOT metadata ? k ORDER BY k LIMIT 1),
+			field = 'metadata.' || (SELECT k FROM unnest($1::text[]) k WHERE NOT ` + fills("k") + ` ORDER BY k LIMIT 1),
 			reason = 'is required by the assistant''s prompt or start instruction; missing: ' ||
-				array_to_string(ARRAY(SELECT k FROM unnest($1::text[]) k WHERE NOT metadata ? k ORDER BY k), ', ')
-			WHERE kind IS NULL AND NOT metadata ?& $1::text[]`, []any{pq.Array(required)}},
+				array_to_string(ARRAY(SELECT k FROM unnest($1::text[]) k WHERE NOT ` + fills("k") + ` ORDER BY k), ', ')
+			WHERE kind IS NULL AND NOT (` + fillsAll(len(required)) + `)`, placeholderArgs(required)},
 		{"suppressions", `UPDATE contact_upload u SET kind = 'suppressed', field = 'to_number',
 			reason = 'is on the do-not-call list'
 			FROM suppressions s WHERE s.tenant_id = $1 AND s.number = u.to_number AND u.kind IS NULL`, []any{tenant}},

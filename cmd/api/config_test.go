@@ -117,6 +117,7 @@ func TestReadConfigRefuses(t *testing.T) {
 		{"a number without a unit", map[string]string{"DIALQ_DIAL_TIMEOUT": "90"}, `DIALQ_DIAL_TIMEOUT="90" is not a duration`},
 		{"negative duration", map[string]string{"DIALQ_CACHE_TTL": "-1s"}, `DIALQ_CACHE_TTL="-1s" is not a duration`},
 		{"upload limit under a request's", map[string]string{"DIALQ_MAX_UPLOAD_BYTES": "1000"}, "DIALQ_MAX_UPLOAD_BYTES must be at least 65536 bytes"},
+		{"no uploads", map[string]string{"DIALQ_MAX_UPLOADS": "0"}, "DIALQ_MAX_UPLOADS must be at least 1"},
 		{"not a boolean", map[string]string{"DIALQ_MIGRATE": "sometimes"}, `DIALQ_MIGRATE="sometimes" is not true or false`},
 	}
 	for _, tt := range tests {

@@ -64,15 +64,23 @@ type Upload struct {
 	// rows how many.
 	contacts bool
 	rows     int64
+	closed   bool
 }
 
 // MaxUploadRows bounds the contacts of one campaign.
 const MaxUploadRows = 10_000_000
 
-// BeginUpload starts creating a campaign of tenant.
+// BeginUpload starts creating a campaign of tenant. Returns EUNAVAILABLE
+// when Config.MaxUploads uploads are in progress in this process already.
 func (s *Service) BeginUpload(ctx context.Context, tenant uuid.UUID, opts UploadOptions) (*Upload, error) {
+	select {
+	case s.uploads <- struct{}{}:
+	default:
+		return nil, dialq.Errorf(dialq.EUNAVAILABLE, "%d campaign uploads are in progress on this server, the most it takes at once; retry shortly.", cap(s.uploads))
+	}
 	st, err := s.store.BeginContactUpload(ctx)
 	if err != nil {
+		<-s.uploads
 		return nil, err
 	}
 	return &Upload{s: s, tenant: tenant, opts: opts, staging: st}, nil
@@ -244,7 +252,12 @@ func (u *Upload) Finish(ctx context.Context) (*Created, error) {
 // Close throws away an upload not finished (a request that failed half
 // way); after Finish it does nothing.
 func (u *Upload) Close() {
+	if u.closed {
+		return
+	}
+	u.closed = true
 	if err := u.staging.Rollback(); err != nil {
 		u.s.log.Warn("roll back upload", "err", err)
 	}
+	<-u.s.uploads
 }

@@ -53,6 +53,8 @@ type harnessConfig struct {
 	HTTP    httpapi.Config
 	Calls   calls.Config
 	Hangups calls.Hangups
+	// Campaigns tunes the campaigns service the API is given.
+	Campaigns campaigns.Config
 }
 
 func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
@@ -88,7 +90,7 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 	}
 	svc := calls.New(db, queue.NewEnqueuer(client, opts), hub, cfg.Hangups, log, cfg.Calls)
 	if cfg.HTTP.Campaigns == nil {
-		cfg.HTTP.Campaigns = campaigns.New(db, svc, log, campaigns.Config{})
+		cfg.HTTP.Campaigns = campaigns.New(db, svc, log, cfg.Campaigns)
 	}
 	api, err := httpapi.New(svc, db, nil, log, cfg.HTTP)
 	require.NoError(t, err)

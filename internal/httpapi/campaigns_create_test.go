@@ -550,3 +550,45 @@ func TestCampaignBodyCutOff(t *testing.T) {
 	campaigns, _ := h.storedCounts()
 	require.Zero(t, campaigns)
 }
+
+// TestCampaignUploadsAtOnce: past MaxUploads uploads in progress, another
+// is 503; the slot comes back when an upload ends.
+func TestCampaignUploadsAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *harnessConfig) { c.Campaigns.MaxUploads = 1 })
+
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	first := make(chan response, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/campaigns", pr)
+		req.Header.Set("Authorization", "Bearer "+h.key)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- response{Status: -1, Raw: err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		first <- response{Status: resp.StatusCode, Raw: string(raw)}
+	}()
+	cj, _ := json.Marshal(h.campaignJSON(nil))
+	p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Disposition": {`form-data; name="campaign"`}})
+	p.Write(cj)
+	p, _ = mw.CreateFormFile("contacts", "c.csv")
+	io.WriteString(p, "to_number,name,company\n+15550950001,A,B\n")
+
+	csv := "to_number,name,company\n+15550950002,A,B\n"
+	require.Eventually(t, func() bool {
+		return h.uploadCSV("", h.campaignJSON(nil), csv).Status == http.StatusServiceUnavailable
+	}, 10*time.Second, 20*time.Millisecond, "the one slot is the first upload's while it streams")
+
+	io.WriteString(p, "+15550950003,A,B\n")
+	require.NoError(t, mw.Close())
+	require.NoError(t, pw.Close())
+	r := <-first
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	r = h.uploadCSV("", h.campaignJSON(nil), csv)
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+}

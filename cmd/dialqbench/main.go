@@ -163,6 +163,7 @@ func run(args []string) error {
 	up := uploadOptions{}
 	fs.IntVar(&up.Small, "upload-small", 100_000, "campaign-upload: contacts of the timed upload")
 	fs.IntVar(&up.Large, "upload-large", 1_000_000, "campaign-upload: contacts of the upload and dry run whose memory is sampled")
+	fs.IntVar(&up.JSON, "upload-json", 100_000, "campaign-upload: contacts of a JSON upload (0: none)")
 	fs.DurationVar(&up.Sample, "upload-sample", 500*time.Millisecond, "campaign-upload: how often the API's RSS is read")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")

@@ -28,6 +28,9 @@ type uploadOptions struct {
 	Small  int           `json:"small"`  // contacts of the timed upload (target: accepted in 10 s, RSS 150 MB)
 	Large  int           `json:"large"`  // contacts of the upload and dry run whose memory is sampled
 	Sample time.Duration `json:"sample"` // how often the API's RSS is read
+	// JSON is the contacts of a JSON upload (the body streamed as one JSON
+	// object with a contacts array); 0 skips it.
+	JSON int `json:"json"`
 }
 
 // uploadResult is the campaign upload benchmark's outcome.
@@ -40,7 +43,8 @@ type uploadResult struct {
 type uploadRun struct {
 	Contacts int           `json:"contacts"`
 	DryRun   bool          `json:"dry_run"`
-	Bytes    int64         `json:"bytes"`   // the CSV
+	JSON     bool          `json:"json"`    // a JSON body, not a CSV upload
+	Bytes    int64         `json:"bytes"`   // the CSV, or the JSON body
 	Elapsed  time.Duration `json:"elapsed"` // from the first byte sent to the answer
 	Status   int           `json:"status"`
 	Stored   int64         `json:"stored"` // contacts_total, or the dry run's valid count
@@ -68,16 +72,27 @@ func runUpload(ctx context.Context, e env, o uploadOptions, logDir string) (*upl
 	defer f.close()
 	res := &uploadResult{Options: o}
 	var miss []string
-	for _, run := range []struct {
-		contacts int
-		dryRun   bool
-	}{{o.Small, false}, {o.Large, false}, {o.Large, true}} {
-		csvPath := filepath.Join(os.TempDir(), fmt.Sprintf("dialqbench-contacts-%d.csv", run.contacts))
-		size, err := writeContactsCSV(csvPath, run.contacts)
+	runs := []struct {
+		contacts     int
+		dryRun, json bool
+	}{{o.Small, false, false}, {o.Large, false, false}, {o.Large, true, false}}
+	if o.JSON > 0 {
+		runs = append(runs, struct {
+			contacts     int
+			dryRun, json bool
+		}{o.JSON, false, true})
+	}
+	for _, run := range runs {
+		write, ext := writeContactsCSV, "csv"
+		if run.json {
+			write, ext = writeContactsJSON, "json"
+		}
+		csvPath := filepath.Join(os.TempDir(), fmt.Sprintf("dialqbench-contacts-%d.%s", run.contacts, ext))
+		size, err := write(csvPath, run.contacts, f)
 		if err != nil {
 			return nil, err
 		}
-		r, err := uploadOnce(ctx, e, f, csvPath, size, run.contacts, run.dryRun, o.Sample, logDir)
+		r, err := uploadOnce(ctx, e, f, csvPath, size, run.contacts, run.dryRun, run.json, o.Sample, logDir)
 		if err != nil {
 			return nil, err
 		}
@@ -86,8 +101,8 @@ func runUpload(ctx context.Context, e env, o uploadOptions, logDir string) (*upl
 		for _, s := range r.Samples {
 			samples = append(samples, fmt.Sprintf("%.1fs:%.0f", s.At.Seconds(), mib(s.RSS)))
 		}
-		logf("upload %d contacts (%.1f MiB)%s: HTTP %d in %s, %d stored; API RSS before %.0f MiB, peak %.0f MiB; samples (s:MiB) %s",
-			r.Contacts, mib(r.Bytes), map[bool]string{true: " dry run"}[r.DryRun], r.Status, r.Elapsed.Round(time.Millisecond),
+		logf("upload %d contacts (%s, %.1f MiB)%s: HTTP %d in %s, %d stored; API RSS before %.0f MiB, peak %.0f MiB; samples (s:MiB) %s",
+			r.Contacts, map[bool]string{false: "CSV", true: "JSON"}[r.JSON], mib(r.Bytes), map[bool]string{true: " dry run"}[r.DryRun], r.Status, r.Elapsed.Round(time.Millisecond),
 			r.Stored, mib(r.RSSBefore), mib(r.Peak), strings.Join(samples, " "))
 		want := http.StatusCreated
 		if run.dryRun {
@@ -111,7 +126,7 @@ func runUpload(ctx context.Context, e env, o uploadOptions, logDir string) (*upl
 
 // writeContactsCSV writes n contacts, distinct numbers, a tenth with a
 // timezone of their own, and returns the file's size.
-func writeContactsCSV(path string, n int) (int64, error) {
+func writeContactsCSV(path string, n int, _ *fixture) (int64, error) {
 	file, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -136,10 +151,49 @@ func writeContactsCSV(path string, n int) (int64, error) {
 	return st.Size(), nil
 }
 
+// writeContactsJSON writes the JSON body of a campaign of n contacts, as
+// writeContactsCSV's, the contacts array before the campaign's fields.
+func writeContactsJSON(path string, n int, f *fixture) (int64, error) {
+	file, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer file.Close()
+	w := bufio.NewWriterSize(file, 1<<20)
+	w.WriteString(`{"contacts": [`)
+	for i := range n {
+		if i > 0 {
+			w.WriteString(",\n")
+		}
+		zone := ""
+		if i%10 == 0 {
+			zone = `, "timezone": "Europe/Paris"`
+		}
+		fmt.Fprintf(w, `{"to_number": "+1212%07d", "metadata": {"name": "Customer %d", "company": "Acme Corp", "plan": "gold"}%s}`, i, i, zone)
+	}
+	cj, _ := json.Marshal(uploadCampaign(f, false))
+	fmt.Fprintf(w, "],\n%s", cj[1:])
+	if err := w.Flush(); err != nil {
+		return 0, err
+	}
+	st, err := file.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// uploadCampaign is the campaign's fields of every run.
+func uploadCampaign(f *fixture, dryRun bool) map[string]any {
+	return map[string]any{"name": "bench upload", "assistant_id": f.Assistant.ID, "trunk_id": f.Trunk.ID,
+		"call_service": "twilio", "dry_run": dryRun,
+		"settings": map[string]any{"calls_per_second": 10, "calling_windows": []map[string]any{{"start": "09:00", "end": "18:00"}}}}
+}
+
 // uploadOnce starts an API process, posts the CSV at path to it as a
 // multipart upload streamed from the file, and samples its RSS meanwhile.
-func uploadOnce(ctx context.Context, e env, f *fixture, path string, size int64, contacts int, dryRun bool, every time.Duration, logDir string) (uploadRun, error) {
-	r := uploadRun{Contacts: contacts, DryRun: dryRun, Bytes: size}
+func uploadOnce(ctx context.Context, e env, f *fixture, path string, size int64, contacts int, dryRun, asJSON bool, every time.Duration, logDir string) (uploadRun, error) {
+	r := uploadRun{Contacts: contacts, DryRun: dryRun, JSON: asJSON, Bytes: size}
 	api, err := startSelf(ctx, "dialq API", filepath.Join(logDir, "bench-upload.log"), "serve",
 		dialqProcs{API: true, DSN: f.DSN, Redis: e.RedisAddr, Queue: benchName("bench_upload_"), Channel: benchName("bench:ch:")})
 	if err != nil {
@@ -158,9 +212,7 @@ func uploadOnce(ctx context.Context, e env, f *fixture, path string, size int64,
 			if err != nil {
 				return err
 			}
-			cj, _ := json.Marshal(map[string]any{"name": "bench upload", "assistant_id": f.Assistant.ID, "trunk_id": f.Trunk.ID,
-				"call_service": "twilio", "dry_run": dryRun,
-				"settings": map[string]any{"calls_per_second": 10, "calling_windows": []map[string]any{{"start": "09:00", "end": "18:00"}}}})
+			cj, _ := json.Marshal(uploadCampaign(f, dryRun))
 			part.Write(cj)
 			if part, err = mw.CreateFormFile("contacts", "contacts.csv"); err != nil {
 				return err
@@ -177,12 +229,23 @@ func uploadOnce(ctx context.Context, e env, f *fixture, path string, size int64,
 		}()
 		pw.CloseWithError(err)
 	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api.Addr+"/campaigns", pr)
+	var reqBody io.Reader = pr
+	contentType := mw.FormDataContentType()
+	if asJSON {
+		pr.Close() // the multipart writer is not used
+		file, err := os.Open(path)
+		if err != nil {
+			return r, err
+		}
+		defer file.Close()
+		reqBody, contentType = file, "application/json"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api.Addr+"/campaigns", reqBody)
 	if err != nil {
 		return r, err
 	}
 	req.Header.Set("Authorization", "Bearer "+f.Key)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", contentType)
 
 	start := time.Now()
 	stop := make(chan struct{})
@@ -255,15 +318,15 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 func (u *uploadResult) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("#### Campaign upload, `POST /campaigns` (multipart CSV)\n\n")
-	p("Each run posts a generated CSV (to_number, timezone, three metadata columns) to a fresh API process; RSS is its /proc status, sampled every %s.\n\n", u.Options.Sample)
-	p("| contacts | dry run | CSV MiB | HTTP | time s | API RSS before MiB | peak (VmHWM) MiB | verdict |\n|---:|---|---:|---:|---:|---:|---:|---|\n")
+	p("#### Campaign upload, `POST /campaigns`\n\n")
+	p("Each run posts generated contacts (to_number, a tenth with a timezone, three metadata keys), as a multipart CSV upload or a JSON body, to a fresh API process; RSS is its /proc status, sampled every %s.\n\n", u.Options.Sample)
+	p("| contacts | body | dry run | MiB | HTTP | time s | API RSS before MiB | peak (VmHWM) MiB | verdict |\n|---:|---|---|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range u.Runs {
 		ok := r.Peak <= targetUploadRSS && r.Stored == int64(r.Contacts)
 		if r.Contacts == u.Options.Small && !r.DryRun {
 			ok = ok && r.Elapsed <= targetUpload100k
 		}
-		p("| %d | %v | %.1f | %d | %.2f | %.0f | %.0f | %s |\n", r.Contacts, r.DryRun, mib(r.Bytes), r.Status, r.Elapsed.Seconds(),
+		p("| %d | %s | %v | %.1f | %d | %.2f | %.0f | %.0f | %s |\n", r.Contacts, map[bool]string{false: "CSV", true: "JSON"}[r.JSON], r.DryRun, mib(r.Bytes), r.Status, r.Elapsed.Seconds(),
 			mib(r.RSSBefore), mib(r.Peak), verdict(ok))
 	}
 	p("\n")
@@ -272,7 +335,8 @@ func (u *uploadResult) markdown() string {
 		for _, x := range r.Samples {
 			s = append(s, fmt.Sprintf("%.0f", mib(x.RSS)))
 		}
-		p("RSS samples (MiB) of %d contacts%s: %s\n\n", r.Contacts, map[bool]string{true: " dry run"}[r.DryRun], strings.Join(s, " "))
+		p("RSS samples (MiB) of %d contacts (%s)%s: %s\n\n", r.Contacts, map[bool]string{false: "CSV", true: "JSON"}[r.JSON],
+			map[bool]string{true: " dry run"}[r.DryRun], strings.Join(s, " "))
 	}
 	return b.String()
 }

@@ -86,11 +86,8 @@ func (s *Service) BeginUpload(ctx context.Context, tenant uuid.UUID, opts Upload
 	return &Upload{s: s, tenant: tenant, opts: opts, staging: st}, nil
 }
 
-// Options returns the upload's options; SetOptions changes them (a body's
-// dry_run and skip_invalid, read after the query string's).
-func (u *Upload) Options() UploadOptions { return u.opts }
-
-// SetOptions sets the upload's options.
+// SetOptions sets the upload's options: a body's dry_run and skip_invalid
+// are read after the query string's.
 func (u *Upload) SetOptions(o UploadOptions) { u.opts = o }
 
 // SetCampaign checks the campaign's own fields (before or after its
@@ -146,10 +143,6 @@ func callerIDOf(t *dialq.Trunk, number, field string) (string, error) {
 	}
 	return got, nil
 }
-
-// ContactsGiven records that the request has its contacts (a JSON array or
-// a CSV part), even if they hold no row.
-func (u *Upload) ContactsGiven() { u.contacts = true }
 
 // add stages one row.
 func (u *Upload) add(c dialq.StagedContact) error {

@@ -6,6 +6,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/dialq/dialq/internal/app"
+	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/httpapi"
 )
@@ -27,6 +28,8 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 			DefaultWait: l.Duration("DIALQ_WAIT_DEFAULT", 10*time.Second),
 			MaxWait:     l.Duration("DIALQ_WAIT_MAX", 60*time.Second),
 			CacheTTL:    cacheTTL,
+			// An int holds 1 GiB and more on the 64-bit machines dialq runs on.
+			MaxUploadBytes: int64(l.Int("DIALQ_MAX_UPLOAD_BYTES", httpapi.DefaultMaxUploadBytes)),
 		},
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
@@ -38,6 +41,7 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 	c.LiveKit.APISecret = l.String("LIVEKIT_API_SECRET", "")
 	c.Calls.PollInterval = l.Duration("DIALQ_WAIT_POLL", time.Second)
 	c.Calls.CacheTTL = cacheTTL
+	c.Campaigns.MaxUploads = l.Int("DIALQ_MAX_UPLOADS", campaigns.DefaultMaxUploads)
 	c.WebhookAllowPrivate = l.Bool("DIALQ_WEBHOOK_ALLOW_PRIVATE", false)
 	admin, password := l.String("DIALQ_ADMIN_USER", ""), l.String("DIALQ_ADMIN_PASSWORD", "")
 	writable := l.Bool("DIALQ_MONITORING_WRITABLE", false)
@@ -46,6 +50,8 @@ func readConfig(l *envconf.Loader) (app.APIConfig, string, error) {
 
 	l.Check(c.HTTP.DefaultWait <= c.HTTP.MaxWait, "DIALQ_WAIT_DEFAULT", "(%s) must not exceed DIALQ_WAIT_MAX (%s)", c.HTTP.DefaultWait, c.HTTP.MaxWait)
 	l.Check(c.Dial.Timeout >= 30*time.Second, "DIALQ_DIAL_TIMEOUT", "must be at least 30s: it has to outlast the ring time")
+	l.Check(c.HTTP.MaxUploadBytes >= httpapi.MaxBodyBytes, "DIALQ_MAX_UPLOAD_BYTES", "must be at least %d bytes (64 KiB)", httpapi.MaxBodyBytes)
+	l.Check(c.Campaigns.MaxUploads >= 1, "DIALQ_MAX_UPLOADS", "must be at least 1")
 	l.Check(c.Calls.PollInterval > 0, "DIALQ_WAIT_POLL", "must be more than 0")
 	l.Check((admin == "") == (password == ""), "DIALQ_ADMIN_USER", "and DIALQ_ADMIN_PASSWORD must be set together")
 	l.Check((c.LiveKit.URL == "") == (c.LiveKit.APIKey == "") && (c.LiveKit.APIKey == "") == (c.LiveKit.APISecret == ""),

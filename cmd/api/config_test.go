@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/httpapi"
 )
 
 // required is the least environment the API starts with.
@@ -65,6 +66,13 @@ func TestReadConfigSettings(t *testing.T) {
 		require.Equal(t, 2*time.Minute, c.Dial.Timeout)
 		require.Equal(t, 30*time.Second, c.HTTP.DefaultWait, "the default wait may equal the longest")
 		require.Equal(t, time.Second, c.Calls.CacheTTL)
+		require.EqualValues(t, httpapi.DefaultMaxUploadBytes, c.HTTP.MaxUploadBytes)
+	})
+	t.Run("upload limit", func(t *testing.T) {
+		t.Parallel()
+		c, _, err := readConfig(loader(map[string]string{"DIALQ_MAX_UPLOAD_BYTES": "5000000"}))
+		require.NoError(t, err)
+		require.EqualValues(t, 5000000, c.HTTP.MaxUploadBytes)
 	})
 	t.Run("Asynqmon, read-only", func(t *testing.T) {
 		t.Parallel()
@@ -117,6 +125,8 @@ func TestReadConfigRefuses(t *testing.T) {
 		{"not a duration", map[string]string{"DIALQ_WAIT_MAX": "soon"}, `DIALQ_WAIT_MAX="soon" is not a duration`},
 		{"a number without a unit", map[string]string{"DIALQ_DIAL_TIMEOUT": "90"}, `DIALQ_DIAL_TIMEOUT="90" is not a duration`},
 		{"negative duration", map[string]string{"DIALQ_CACHE_TTL": "-1s"}, `DIALQ_CACHE_TTL="-1s" is not a duration`},
+		{"upload limit under a request's", map[string]string{"DIALQ_MAX_UPLOAD_BYTES": "1000"}, "DIALQ_MAX_UPLOAD_BYTES must be at least 65536 bytes"},
+		{"no uploads", map[string]string{"DIALQ_MAX_UPLOADS": "0"}, "DIALQ_MAX_UPLOADS must be at least 1"},
 		{"not a boolean", map[string]string{"DIALQ_MIGRATE": "sometimes"}, `DIALQ_MIGRATE="sometimes" is not true or false`},
 	}
 	for _, tt := range tests {

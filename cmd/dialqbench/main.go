@@ -160,6 +160,11 @@ func run(args []string) error {
 	fs.IntVar(&so.Ports, "soak-ports", 100, "soak: livekit-server's WebRTC UDP ports (make run's server has 100)")
 	fs.DurationVar(&so.Settle, "soak-settle", 3*time.Minute, "soak: how long to wait after the last call for livekit-server to hold no room")
 	fs.StringVar(&so.Scenario, "soak-scenario", "deploy/sipp/exotel-phone.xml", "soak: make run's sipp Exotel phone")
+	up := uploadOptions{}
+	fs.IntVar(&up.Small, "upload-small", 100_000, "campaign-upload: contacts of the timed upload")
+	fs.IntVar(&up.Large, "upload-large", 1_000_000, "campaign-upload: contacts of the upload and dry run whose memory is sampled")
+	fs.IntVar(&up.JSON, "upload-json", 100_000, "campaign-upload: contacts of a JSON upload (0: none)")
+	fs.DurationVar(&up.Sample, "upload-sample", 500*time.Millisecond, "campaign-upload: how often the API's RSS is read")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -216,6 +221,7 @@ func run(args []string) error {
 	step("list", func() (err error) { rep.List, err = runList(ctx, e, l, *logDir); return })
 	step("webhook", func() (err error) { rep.Webhook, err = runWebhook(ctx, e, wh, *logDir); return })
 	step("soak", func() (err error) { rep.Soak, err = runSoak(ctx, e, so, *logDir); return })
+	step("campaign-upload", func() (err error) { rep.Upload, err = runUpload(ctx, e, up, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()
@@ -244,7 +250,7 @@ func run(args []string) error {
 
 // defaultSet are the benchmarks a run without -only runs, and a full run
 // (the one that rewrites the figures) has.
-const defaultSet = "accept,sync,idle,join,bridge,list,webhook"
+const defaultSet = "accept,sync,idle,join,bridge,list,webhook,campaign-upload"
 
 // logf prints a progress line on stderr.
 func logf(format string, args ...any) {

@@ -37,6 +37,7 @@ type report struct {
 	List     *listResult    `json:"list,omitempty"`
 	Webhook  *webhookResult `json:"webhook,omitempty"`
 	Soak     *soakResult    `json:"soak,omitempty"`
+	Upload   *uploadResult  `json:"campaign_upload,omitempty"`
 	Broken   []string       `json:"broken,omitempty"`
 }
 
@@ -226,6 +227,9 @@ func (r *report) markdown() string {
 	}
 	if s := r.Soak; s != nil {
 		b.WriteString(s.markdown())
+	}
+	if u := r.Upload; u != nil {
+		b.WriteString(u.markdown())
 	}
 	if len(r.Broken) > 0 {
 		p("Broken: %s\n\n", strings.Join(r.Broken, "; "))

@@ -40,6 +40,8 @@ type APIConfig struct {
 	HTTP httpapi.Config
 	// Calls tunes the calls service (DIALQ_WAIT_POLL, DIALQ_CACHE_TTL).
 	Calls calls.Config
+	// Campaigns tunes the campaigns service (DIALQ_MAX_UPLOADS).
+	Campaigns campaigns.Config
 	// SecretKey (DIALQ_SECRET_KEY) checks the report tokens of the calls'
 	// agents; the workers must have the same. Empty: agents report with
 	// the tenant's API key only.
@@ -94,7 +96,7 @@ func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, 
 	if cfg.LiveKit.URL != "" {
 		c.Service.UseLiveKit(livekit.New(cfg.LiveKit), notify.NewPublisher(c.Redis, cfg.Channels.Notify))
 	}
-	c.Campaigns = campaigns.New(c.DB, c.Service, log, campaigns.Config{})
+	c.Campaigns = campaigns.New(c.DB, c.Service, log, cfg.Campaigns)
 	return c, nil
 }
 

@@ -2,6 +2,8 @@ package calls
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -11,18 +13,28 @@ import (
 // Report stores the agent's report of the tenant's call id, in place of
 // any earlier one, and records it on the call's timeline; any status will
 // do, agents report once the call is over. It returns the call as it is
-// now. Returns ENOTFOUND if the call is not the tenant's, EINVALID if r
+// now. A do_not_call disposition puts the call's number on the tenant's
+// do-not-call list, so no campaign calls it again. Returns ENOTFOUND if the call is not the tenant's, EINVALID if r
 // breaks a report rule (dialq.Report.Validate).
 func (s *Service) Report(ctx context.Context, tenantID, id uuid.UUID, r dialq.Report) (*dialq.Call, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.FindCall(ctx, tenantID, id); err != nil {
+	call, err := s.store.FindCall(ctx, tenantID, id)
+	if err != nil {
 		return nil, err
 	}
 	r.ReportedAt = s.Now().UTC()
 	if err := s.store.RecordReport(ctx, id, r); err != nil {
 		return nil, err
+	}
+	if strings.EqualFold(r.Disposition, dialq.DispositionDoNotCall) {
+		// After the report: the list is what the agent's report asks for,
+		// and a retry of the report adds nothing twice.
+		reason := fmt.Sprintf("the agent reported do_not_call on call %s", id)
+		if _, err := s.store.Suppress(ctx, tenantID, []string{call.ToNumber}, reason); err != nil {
+			return nil, fmt.Errorf("suppress %s after call %s: %w", call.ToNumber, id, err)
+		}
 	}
 	if s.reports != nil {
 		// Stored first: a failure here loses the webhook, not the report.

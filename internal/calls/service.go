@@ -31,6 +31,9 @@ type Store interface {
 	RecordEvent(ctx context.Context, id uuid.UUID, kind, detail string) error
 	RecordAgentLeft(ctx context.Context, id uuid.UUID, detail string, at time.Time) error
 	RequestHangup(ctx context.Context, id uuid.UUID, by dialq.EndedBy, reason string) (bool, error)
+	// Suppress puts numbers on the tenant's do-not-call list (an agent's
+	// do_not_call report).
+	Suppress(ctx context.Context, tenant uuid.UUID, numbers []string, reason string) (int, error)
 }
 
 // Phones hangs up LiveKit SIP calls: it removes the phone participant from

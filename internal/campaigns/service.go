@@ -21,7 +21,15 @@ type Store interface {
 }
 
 // Config tunes the service.
-type Config struct{}
+type Config struct {
+	// MaxUploads is how many uploads one process stages at once, each
+	// holding a Postgres connection and transaction for as long as its
+	// client sends (DIALQ_MAX_UPLOADS). Default DefaultMaxUploads.
+	MaxUploads int
+}
+
+// DefaultMaxUploads is Config.MaxUploads's default.
+const DefaultMaxUploads = 4
 
 // Service is the campaigns service. Its methods are safe for concurrent use.
 type Service struct {
@@ -31,9 +39,14 @@ type Service struct {
 	cfg   Config
 	// Now is the clock.
 	Now func() time.Time
+	// uploads holds a token per upload in progress.
+	uploads chan struct{}
 }
 
 // New returns the service over store, placing its calls through svc.
 func New(store Store, svc *calls.Service, log *slog.Logger, cfg Config) *Service {
-	return &Service{store: store, calls: svc, log: log, cfg: cfg, Now: time.Now}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = DefaultMaxUploads
+	}
+	return &Service{store: store, calls: svc, log: log, cfg: cfg, Now: time.Now, uploads: make(chan struct{}, cfg.MaxUploads)}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/calls"
+	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/notify"
@@ -52,6 +53,8 @@ type harnessConfig struct {
 	HTTP    httpapi.Config
 	Calls   calls.Config
 	Hangups calls.Hangups
+	// Campaigns tunes the campaigns service the API is given.
+	Campaigns campaigns.Config
 }
 
 func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
@@ -86,6 +89,9 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 		cfg.HTTP.Webhooks = webhooks.NewService(db, webhooks.Guard{})
 	}
 	svc := calls.New(db, queue.NewEnqueuer(client, opts), hub, cfg.Hangups, log, cfg.Calls)
+	if cfg.HTTP.Campaigns == nil {
+		cfg.HTTP.Campaigns = campaigns.New(db, svc, log, cfg.Campaigns)
+	}
 	api, err := httpapi.New(svc, db, nil, log, cfg.HTTP)
 	require.NoError(t, err)
 	srv := httptest.NewServer(api)

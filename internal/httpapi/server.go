@@ -48,6 +48,14 @@ type Config struct {
 	// Campaigns serves the campaigns and the do-not-call list; nil answers
 	// their routes 503.
 	Campaigns *campaigns.Service
+	// MaxUploadBytes bounds the body of POST /campaigns, a campaign's
+	// upload (DIALQ_MAX_UPLOAD_BYTES); a larger one is answered 413.
+	// Default DefaultMaxUploadBytes.
+	MaxUploadBytes int64
+	// UploadTimeout is how long POST /campaigns may take to read its body
+	// and answer, in place of the server's request timeouts. Default
+	// DefaultUploadTimeout.
+	UploadTimeout time.Duration
 	// StreamHeartbeat is how often a quiet event stream (GET
 	// /call/{id}/events?stream=true) sends a comment line. Default 15 s.
 	StreamHeartbeat time.Duration
@@ -82,6 +90,12 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	}
 	if cfg.MaxStream <= 0 {
 		cfg.MaxStream = time.Hour
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = DefaultUploadTimeout
 	}
 	s := &Server{calls: svc, store: store, ready: ready, log: log, cfg: cfg, now: time.Now}
 	s.streams, s.endStreams = context.WithCancel(context.Background())

@@ -61,6 +61,9 @@ type Limiter interface {
 	Acquire(ctx context.Context, id uuid.UUID, limits []dialq.Limit, lease time.Duration) (dialq.Admission, error)
 	// Hold keeps a dialed call's slots, whatever their count.
 	Hold(ctx context.Context, id uuid.UUID, limits []dialq.Limit, lease time.Duration) error
+	// PaceDial gives call id, about to be dialed, its turn among the dials
+	// under its calls-per-second limits.
+	PaceDial(ctx context.Context, id uuid.UUID, limits []dialq.Limit) (dialq.Admission, error)
 	// Release frees what call id holds.
 	Release(ctx context.Context, id uuid.UUID) error
 }
@@ -147,6 +150,7 @@ func (d *Dialer) HandleDialTask(ctx context.Context, t *asynq.Task) error {
 // attempt counted, and asynq runs the task again once it may go, without
 // counting a failure (IsFailure).
 func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dialq.Call, error) {
+	var limits []dialq.Limit
 	if d.Limiter != nil {
 		// The call's limits first: a call they hold back is not counted an
 		// attempt, nor written to, nor given a room.
@@ -155,7 +159,7 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 			return nil, d.notStarted(ctx, id, err)
 		}
 		if !c.Status.Final() {
-			if err := d.admit(ctx, d.Log.With("call_id", c.ID), c, mayRetry); err != nil {
+			if limits, err = d.admit(ctx, d.Log.With("call_id", c.ID), c, mayRetry); err != nil {
 				return c, err
 			}
 		}
@@ -175,7 +179,7 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 		return c, nil
 	}
 
-	err = d.place(ctx, log, c)
+	err = d.place(ctx, log, c, limits)
 	if err == nil {
 		return c, nil
 	}
@@ -237,8 +241,9 @@ func (d *Dialer) notStarted(ctx context.Context, id uuid.UUID, err error) error 
 	return fmt.Errorf("start attempt of call %s: %w", id, err)
 }
 
-// place runs the steps the call still needs. c is updated as they succeed.
-func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+// place runs the steps the call still needs, under limits (those admit
+// held it under). c is updated as they succeed.
+func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call, limits []dialq.Limit) error {
 	if c.Status == dialq.StatusQueued {
 		// It will be dialed: refuse before making a room nobody will use.
 		if err := d.checkBudget(ctx, c); err != nil {
@@ -287,7 +292,7 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 			return err
 		}
 	}
-	return d.dial(ctx, log, c)
+	return d.dial(ctx, log, c, limits)
 }
 
 // joinWait is how long c may still wait for its agent before the dial.
@@ -359,8 +364,10 @@ func (d *Dialer) awaitAgent(ctx context.Context, log *slog.Logger, c *dialq.Call
 
 // dial dials the phone through the call's line, once: a retry of a call
 // an earlier attempt left dialing asks the line for what it dialed, and
-// fails the call if there is no trace of it, never dialing again.
-func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+// fails the call if there is no trace of it, never dialing again. A fresh
+// dial waits for its turn among the dials under its calls-per-second
+// limits first.
+func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call, limits []dialq.Limit) error {
 	line, ok := d.Lines[c.Service]
 	if !ok {
 		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonBridge,
@@ -383,6 +390,9 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 		return d.dialed(ctx, log, c, res)
 	}
 
+	if err := d.paceDial(ctx, log, c, limits); err != nil {
+		return err
+	}
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
 	if err := d.Store.MarkDialing(ctx, c.ID, identity, d.Now()); err != nil {
 		return fmt.Errorf("mark dialing: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,32 +58,34 @@ const leaseMargin = 2 * time.Minute
 // and is never dialed again. On the task's last run (mayRetry false) a
 // held-back call waits here while the task's deadline still leaves it time
 // to ring, and is failed, never dialed, when it does not.
-func (d *Dialer) admit(ctx context.Context, log *slog.Logger, c *dialq.Call, mayRetry bool) error {
+//
+// It returns the limits c is held under.
+func (d *Dialer) admit(ctx context.Context, log *slog.Logger, c *dialq.Call, mayRetry bool) ([]dialq.Limit, error) {
 	var limits []dialq.Limit
 	for _, src := range d.Limits {
 		l, err := src.LimitsOf(ctx, c)
 		if err != nil {
-			return fmt.Errorf("read the limits of call %s: %w", c.ID, err)
+			return nil, fmt.Errorf("read the limits of call %s: %w", c.ID, err)
 		}
 		limits = append(limits, l...)
 	}
 	if len(limits) == 0 {
-		return nil
+		return nil, nil
 	}
 	lease := d.lease(c)
 	if c.Status != dialq.StatusQueued {
 		if err := d.Limiter.Hold(ctx, c.ID, limits, lease); err != nil {
-			return fmt.Errorf("hold the limits of dialed call %s: %w", c.ID, err)
+			return nil, fmt.Errorf("hold the limits of dialed call %s: %w", c.ID, err)
 		}
-		return nil
+		return limits, nil
 	}
 	for {
 		a, err := d.Limiter.Acquire(ctx, c.ID, limits, lease)
 		if err != nil {
-			return fmt.Errorf("acquire the limits of call %s: %w", c.ID, err)
+			return nil, fmt.Errorf("acquire the limits of call %s: %w", c.ID, err)
 		}
 		if a.OK {
-			return nil
+			return limits, nil
 		}
 		wait := a.Wait
 		if a.Full {
@@ -90,17 +93,54 @@ func (d *Dialer) admit(ctx context.Context, log *slog.Logger, c *dialq.Call, may
 		}
 		switch {
 		case mayRetry && (a.Full || wait > maxInlineWait):
-			return d.throttled(ctx, log, c, a, wait)
+			return nil, d.throttled(ctx, log, c, a, wait)
 		case !mayRetry && !d.fitsAfter(ctx, c, wait):
-			return d.throttledForGood(ctx, log, c, a)
+			return nil, d.throttledForGood(ctx, log, c, a)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// paceDial waits, before c's fresh dial, for its turn among the dials under
+// its calls-per-second limits (Limiter.PaceDial): admit paced when the
+// calls started, and their rooms and agents took them apart again by tens
+// of ms to seconds. The calls come to it already spaced, so the wait is
+// short; one that would cut into the ring time the task's deadline leaves
+// is not waited (the call is dialed, and the miss logged).
+func (d *Dialer) paceDial(ctx context.Context, log *slog.Logger, c *dialq.Call, limits []dialq.Limit) error {
+	if d.Limiter == nil || !slices.ContainsFunc(limits, func(l dialq.Limit) bool { return l.PerSecond > 0 }) {
+		return nil
+	}
+	for {
+		a, err := d.Limiter.PaceDial(ctx, c.ID, limits)
+		if err != nil {
+			return fmt.Errorf("pace the dial of call %s: %w", c.ID, err)
+		}
+		if a.OK {
+			return nil
+		}
+		if !d.fitsAfter(ctx, c, a.Wait) {
+			log.Warn("no time left to wait for the dial's turn; dialing now", "limit", a.By.Key, "turn_in", a.Wait)
+			return nil
+		}
+		log.Debug("waiting for the dial's turn", "limit", a.By.Key, "turn_in", a.Wait)
+		if err := sleep(ctx, a.Wait); err != nil {
+			return err
+		}
+	}
+}
+
+// sleep waits d, or until ctx ends and returns its error.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

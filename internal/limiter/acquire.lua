@@ -4,6 +4,7 @@
 --       sem:K, peak:K, then per rate limit tat:K, res:K
 -- ARGV: [1] now (unix seconds; -1: Redis's TIME), [2] call id C,
 --       [3] lease (s), [4] nc, [5] nr, [6] turn grace (s), [7] forced (1/0),
+--       [8] note (1/0: a call held back is marked in thr:C),
 --       then nc max counts, nr intervals (s), nc keys K, nr keys K
 -- Returns {ok 1/0, kind ('' | 'full' | 'paced'), index of the limit (1-based
 -- in its kind), wait (µs), first 1/0}.
@@ -14,12 +15,14 @@ if now < 0 then
 end
 local id, lease = ARGV[2], tonumber(ARGV[3])
 local nc, nr = tonumber(ARGV[4]), tonumber(ARGV[5])
-local grace, forced = tonumber(ARGV[6]), ARGV[7] == '1'
-local a = 7
+local grace, forced, note = tonumber(ARGV[6]), ARGV[7] == '1', ARGV[8] == '1'
+local a = 8
 local rbase = 3 + 2 * nc
 -- A turn is kept to the microsecond: one that far ahead has come (the
 -- caller was told to come back then, rounded).
 local us = 0.000001
+-- A peak is kept while its key is used, and a month after.
+local peakTTL = 30 * 86400
 
 -- keep extends k's expiry to secs from now, never shortens it.
 local function keep(k, secs)
@@ -30,8 +33,10 @@ local function keep(k, secs)
 end
 
 local function heldBack(kind, i, wait)
-  local first = redis.call('SET', KEYS[3], '1', 'NX', 'EX', 86400)
-  if first then first = 1 else first = 0 end
+  local first = 0
+  if note and redis.call('SET', KEYS[3], '1', 'NX', 'EX', 86400) then
+    first = 1
+  end
   return {0, kind, i, wait, first}
 end
 
@@ -98,6 +103,7 @@ for i = 1, nc do
   if n > tonumber(redis.call('GET', peak) or '0') then
     redis.call('SET', peak, n)
   end
+  redis.call('EXPIRE', peak, peakTTL)
   redis.call('SADD', KEYS[2], key)
   redis.call('SADD', KEYS[1], 'c:' .. key)
 end

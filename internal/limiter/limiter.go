@@ -12,10 +12,13 @@
 //
 //	P sem:K    sorted set: the calls holding a slot of K, scored by when
 //	           their lease ends (unix seconds)
-//	P peak:K   the most calls that held K at once
+//	P peak:K   the most calls that held K at once (kept a month past its
+//	           last use)
 //	P tat:K    when K's next call may go (unix seconds): the "theoretical
 //	           arrival time" of a GCRA-paced bucket of one call
 //	P res:K    sorted set: the calls given a turn of K, scored by that turn
+//	P tat:dial:K, P res:dial:K
+//	           the same for the dials themselves (PaceDial)
 //	P held:C   set: what C holds ("c:K" a slot, "r:K" a turn), so that
 //	           Release needs only the call's id
 //	P thr:C    set once C was held back (Admission.First)
@@ -125,7 +128,30 @@ return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')`)
 // meanwhile: it asks again then, and goes. A turn not taken within the
 // limiter's TurnGrace is lost.
 func (l *Limiter) Acquire(ctx context.Context, id uuid.UUID, limits []dialq.Limit, lease time.Duration) (dialq.Admission, error) {
-	return l.run(ctx, id, limits, lease, false)
+	return l.run(ctx, id, limits, lease, false, true)
+}
+
+// dialKey is the key of the bucket PaceDial spaces the dials of key's
+// calls in.
+func dialKey(key string) string { return "dial:" + key }
+
+// PaceDial spaces the dials themselves: call id, about to be dialed, is
+// given its turn among the dials under each calls-per-second limit of
+// limits, 1/PerSecond after the dial before it. Acquire paces when calls
+// start; the steps between a call's start and its dial (its room, its
+// agent's join) do not take every call the same time, and a carrier counts
+// the dials. The Admission is OK, or its Wait is the time until the turn it
+// was given: asking again then is OK.
+func (l *Limiter) PaceDial(ctx context.Context, id uuid.UUID, limits []dialq.Limit) (dialq.Admission, error) {
+	var rate []dialq.Limit
+	for _, lim := range merge(limits) {
+		if lim.PerSecond > 0 {
+			rate = append(rate, dialq.Limit{Key: dialKey(lim.Key), PerSecond: lim.PerSecond})
+		}
+	}
+	a, err := l.run(ctx, id, rate, 0, false, false)
+	a.By.Key = strings.TrimPrefix(a.By.Key, dialKey(""))
+	return a, err
 }
 
 // Hold keeps call id among the holders of each concurrency limit of limits,
@@ -141,11 +167,14 @@ func (l *Limiter) Hold(ctx context.Context, id uuid.UUID, limits []dialq.Limit, 
 			conc = append(conc, lim)
 		}
 	}
-	_, err := l.run(ctx, id, conc, lease, true)
+	_, err := l.run(ctx, id, conc, lease, true, false)
 	return err
 }
 
-func (l *Limiter) run(ctx context.Context, id uuid.UUID, limits []dialq.Limit, lease time.Duration, force bool) (dialq.Admission, error) {
+// run runs the acquire script for id under limits: forced, it takes the
+// slots whatever their count; noted, a call held back is marked
+// (Admission.First).
+func (l *Limiter) run(ctx context.Context, id uuid.UUID, limits []dialq.Limit, lease time.Duration, force, noted bool) (dialq.Admission, error) {
 	var conc, rate []dialq.Limit
 	for _, lim := range merge(limits) {
 		if lim.MaxConcurrent > 0 {
@@ -160,11 +189,7 @@ func (l *Limiter) run(ctx context.Context, id uuid.UUID, limits []dialq.Limit, l
 	}
 	c := id.String()
 	keys := []string{l.prefix + "held:" + c, l.prefix + "keys", l.prefix + "thr:" + c}
-	forced := "0"
-	if force {
-		forced = "1"
-	}
-	args := []any{l.clock(), c, seconds(lease), len(conc), len(rate), seconds(l.grace), forced}
+	args := []any{l.clock(), c, seconds(lease), len(conc), len(rate), seconds(l.grace), flag(force), flag(noted)}
 	for _, lim := range conc {
 		keys = append(keys, l.prefix+"sem:"+lim.Key, l.prefix+"peak:"+lim.Key)
 		args = append(args, lim.MaxConcurrent)
@@ -308,6 +333,13 @@ func (l *Limiter) clock() string {
 		return "-1"
 	}
 	return strconv.FormatFloat(float64(l.now().UnixMicro())/1e6, 'f', 6, 64)
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 6, 64) }

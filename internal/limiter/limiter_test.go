@@ -350,3 +350,34 @@ func TestReleaseFreesATurn(t *testing.T) {
 	got = acquire(t, l, waiting, trunk)
 	require.True(t, got.First, "asking again after a release is a first time")
 }
+
+// TestPaceDialSpacesTheDials: calls that started their turn apart can
+// reach their dials together (one's room took longer): the dials get turns
+// of their own, as far apart, without touching the starts' turns.
+func TestPaceDialSpacesTheDials(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clock := testclock.New(t0)
+	l, _, _ := newLimiter(t, clock)
+	trunk := dialq.Limit{Key: "trunk:ST_twilio", MaxConcurrent: 5, PerSecond: 2}
+	slow, fast := newID(), newID()
+	require.True(t, acquire(t, l, slow, trunk).OK)
+	require.Equal(t, 500*time.Millisecond, acquire(t, l, fast, trunk).Wait)
+	clock.Advance(500 * time.Millisecond)
+	require.True(t, acquire(t, l, fast, trunk).OK)
+
+	// Both reach their dials now: slow's room took 500 ms, fast's none.
+	a, err := l.PaceDial(ctx, fast, []dialq.Limit{trunk})
+	require.NoError(t, err)
+	require.True(t, a.OK)
+	a, err = l.PaceDial(ctx, slow, []dialq.Limit{trunk})
+	require.NoError(t, err)
+	require.Equal(t, dialq.Admission{By: dialq.Limit{Key: trunk.Key, PerSecond: 2}, Wait: 500 * time.Millisecond}, a, "not First: the dial's wait is not a throttle")
+	clock.Advance(500 * time.Millisecond)
+	a, err = l.PaceDial(ctx, slow, []dialq.Limit{trunk})
+	require.NoError(t, err)
+	require.True(t, a.OK)
+
+	require.True(t, acquire(t, l, newID(), trunk).OK, "the starts' turns are their own: the next is now")
+	require.Equal(t, 3, holders(t, l, trunk.Key), "and PaceDial takes no slot")
+}

@@ -48,6 +48,7 @@ func newSecretKey() error {
 func createTenant(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("create-tenant", flag.ExitOnError)
 	name := fs.String("name", "", "the tenant's name (required)")
+	limits := limitFlags(fs, "all the tenant's calls together, over all its trunks")
 	fs.Parse(args)
 	if strings.TrimSpace(*name) == "" {
 		return fmt.Errorf("-name is required")
@@ -57,12 +58,59 @@ func createTenant(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	t := &dialq.Tenant{ID: uuid.New(), Name: *name}
+	t := &dialq.Tenant{ID: uuid.New(), Name: *name, CallLimits: *limits}
 	if err := db.SaveTenant(ctx, t); err != nil {
 		return err
 	}
 	fmt.Println(t.ID)
 	return nil
+}
+
+// tenantLimits changes the call limits of a tenant named by the flags
+// given, keeps the other, and prints them.
+func tenantLimits(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tenant-limits", flag.ExitOnError)
+	tenant := fs.String("tenant", "", "tenant id (UUID, required)")
+	limits := limitFlags(fs, "all the tenant's calls together, over all its trunks")
+	fs.Parse(args)
+	tid, err := uuidFlag("tenant", *tenant)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t, err := db.FindTenant(ctx, tid)
+	if err != nil {
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "max-concurrent-calls":
+			t.MaxConcurrentCalls = limits.MaxConcurrentCalls
+		case "calls-per-second":
+			t.CallsPerSecond = limits.CallsPerSecond
+		}
+	})
+	if err := db.SetTenantLimits(ctx, tid, t.CallLimits); err != nil {
+		return err
+	}
+	fmt.Printf("tenant %s (%s): %s\n", tid, t.Name, t.CallLimits)
+	return nil
+}
+
+// limitFlags adds -max-concurrent-calls and -calls-per-second to fs; what
+// says what they cap.
+func limitFlags(fs *flag.FlagSet, what string) *dialq.CallLimits {
+	var l dialq.CallLimits
+	fs.IntVar(&l.MaxConcurrentCalls, "max-concurrent-calls", 0,
+		"how many calls may be live at once, "+what+"; 0 is no cap")
+	fs.Float64Var(&l.CallsPerSecond, "calls-per-second", 0,
+		"how many calls may be dialed per second, "+what+", evenly spaced; fractions allowed (200 a minute: 3.333); 0 is no cap. "+
+			"A Twilio SIP trunk takes 1 per second unless raised, Exotel 200 a minute")
+	return &l
 }
 
 // saveAssistant creates or updates a tenant's assistant.
@@ -129,13 +177,14 @@ func saveTrunk(ctx context.Context, args []string) error {
 	fs.StringVar(&ex.Username, "username", "", "exotel: digest user name")
 	fs.StringVar(&ex.MediaIP, "media-ip", "", "exotel: the public IP Exotel sends RTP to")
 	ports := fs.String("rtp-ports", "30000-31999", "exotel: local RTP port range MIN-MAX")
+	limits := limitFlags(fs, "through this trunk")
 	fs.Parse(args)
 
 	tid, err := uuidFlag("tenant", *tenant)
 	if err != nil {
 		return err
 	}
-	t := &dialq.Trunk{ID: *id, TenantID: tid, Name: *name, Provider: dialq.CallService(*provider)}
+	t := &dialq.Trunk{ID: *id, TenantID: tid, Name: *name, Provider: dialq.CallService(*provider), CallLimits: *limits}
 	for n := range strings.SplitSeq(*numbers, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			t.Numbers = append(t.Numbers, n)
@@ -170,9 +219,9 @@ func saveTrunk(ctx context.Context, args []string) error {
 		return err
 	}
 	if t.SIP != nil {
-		fmt.Printf("%s saved: %s %s\n", t.ID, t.Provider, t.SIP)
+		fmt.Printf("%s saved: %s %s; %s\n", t.ID, t.Provider, t.SIP, t.CallLimits)
 		return nil
 	}
-	fmt.Printf("%s saved: LiveKit trunk %s, numbers %v\n", t.ID, t.LiveKitTrunkID, t.Numbers)
+	fmt.Printf("%s saved: LiveKit trunk %s, numbers %v; %s\n", t.ID, t.LiveKitTrunkID, t.Numbers, t.CallLimits)
 	return nil
 }

@@ -4,11 +4,12 @@
 // the API.
 //
 //	dialqctl migrate
-//	dialqctl create-tenant -name NAME
+//	dialqctl create-tenant -name NAME [-max-concurrent-calls N] [-calls-per-second R]
+//	dialqctl tenant-limits -tenant <uuid> [-max-concurrent-calls N] [-calls-per-second R]
 //	dialqctl create-key -tenant <uuid> [-name NAME]
 //	dialqctl save-assistant -tenant <uuid> -agent-name NAME [-id UUID] [-prompt P] [-start-instruction S]
-//	dialqctl save-trunk -tenant <uuid> -id ST_... -provider twilio [-livekit-trunk ST_...]
-//	DIALQ_EXOTEL_PASSWORD=... dialqctl save-trunk -tenant <uuid> -id ST_... -provider exotel -caller-id 0... -username U -media-ip IP
+//	dialqctl save-trunk -tenant <uuid> -id ST_... -provider twilio [-livekit-trunk ST_...] [-max-concurrent-calls N] [-calls-per-second R]
+//	DIALQ_EXOTEL_PASSWORD=... dialqctl save-trunk -tenant <uuid> -id ST_... -provider exotel -caller-id 0... -username U -media-ip IP [limits]
 //	dialqctl new-secret-key
 //	dialqctl seed-demo -env-file .dialq/demo.env
 //	dialqctl place-call -tenant <uuid> -assistant <uuid> -trunk ST_... -to +E164 [-service twilio] [-metadata '{...}'] [-wait 20s]
@@ -42,6 +43,8 @@ func main() {
 		err = migrate(ctx)
 	case "create-tenant":
 		err = createTenant(ctx, os.Args[2:])
+	case "tenant-limits":
+		err = tenantLimits(ctx, os.Args[2:])
 	case "create-key":
 		err = createKey(ctx, os.Args[2:])
 	case "save-assistant":
@@ -75,10 +78,13 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage: dialqctl COMMAND [flags]   (dialqctl COMMAND -h for its flags)
   migrate          apply the migrations
   create-tenant    make a tenant and print its id
+  tenant-limits    set how many calls a tenant may have live at once and dial per second
+                   (the flags given; the other stays)
   create-key       make an API key for a tenant (shown once)
   save-assistant   create or update an assistant
   save-trunk       create or update a trunk (twilio: LiveKit trunk; exotel: SIP settings,
-                   password from DIALQ_EXOTEL_PASSWORD, sealed with DIALQ_SECRET_KEY)
+                   password from DIALQ_EXOTEL_PASSWORD, sealed with DIALQ_SECRET_KEY) and its
+                   call limits (-max-concurrent-calls, -calls-per-second)
   new-secret-key   print a fresh DIALQ_SECRET_KEY
   seed-demo        the demo tenant make run uses
   place-call       place a call as POST /call/outbound does, and print it

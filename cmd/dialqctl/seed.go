@@ -73,7 +73,13 @@ func seedDemo(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 
-	if err := db.SaveTenant(ctx, &dialq.Tenant{ID: demoTenant, Name: "demo"}); err != nil {
+	// Seeding again keeps the call limits a user gave the demo tenant and
+	// trunks (dialqctl tenant-limits, save-trunk).
+	tenant := &dialq.Tenant{ID: demoTenant, Name: "demo"}
+	if prev, err := db.FindTenant(ctx, demoTenant); err == nil {
+		tenant.CallLimits = prev.CallLimits
+	}
+	if err := db.SaveTenant(ctx, tenant); err != nil {
 		return err
 	}
 	if err := db.SaveAssistant(ctx, &dialq.Assistant{
@@ -97,7 +103,9 @@ func seedDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	limits := map[string]dialq.CallLimits{}
 	for _, t := range trunks {
+		limits[t.ID] = t.CallLimits
 		if t.Provider == dialq.ServiceTwilio && t.ID != lkTrunk {
 			if err := db.DeleteTrunk(ctx, demoTenant, t.ID); err != nil {
 				return err
@@ -105,7 +113,8 @@ func seedDemo(ctx context.Context, args []string) error {
 		}
 	}
 	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: lkTrunk, TenantID: demoTenant, Name: "Demo Twilio (LiveKit SIP)",
-		Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk, Numbers: []string{demoCallerNumber}}); err != nil {
+		Provider: dialq.ServiceTwilio, LiveKitTrunkID: lkTrunk, Numbers: []string{demoCallerNumber},
+		CallLimits: limits[lkTrunk]}); err != nil {
 		return err
 	}
 
@@ -126,7 +135,7 @@ func seedDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := db.SaveTrunk(ctx, &dialq.Trunk{ID: demoExotelTrunk, TenantID: demoTenant, Name: "Demo Exotel (local sipp phone)",
-		Provider: dialq.ServiceExotel, SIP: exotel}); err != nil {
+		Provider: dialq.ServiceExotel, SIP: exotel, CallLimits: limits[demoExotelTrunk]}); err != nil {
 		return err
 	}
 

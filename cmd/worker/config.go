@@ -45,6 +45,7 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 			AllowPrivate: l.Bool("DIALQ_WEBHOOK_ALLOW_PRIVATE", false),
 			SweepAge:     l.Duration("DIALQ_WEBHOOK_SWEEP_AGE", 30*time.Second),
 		},
+		Limits: app.ReadLimits(l),
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
 	c.SecretKey = l.String("DIALQ_SECRET_KEY", "")

@@ -1,7 +1,10 @@
 package app
 
 import (
+	"time"
+
 	"github.com/dialq/dialq/internal/envconf"
+	"github.com/dialq/dialq/internal/limiter"
 	"github.com/dialq/dialq/internal/queue"
 )
 
@@ -42,4 +45,15 @@ func ReadDial(l *envconf.Loader) queue.DialOptions {
 // ReadDatabase reads DATABASE_URL, DIALQ_DB_MAX_CONNS and DIALQ_MIGRATE.
 func ReadDatabase(l *envconf.Loader) (dsn string, maxConns int, migrate bool) {
 	return l.Required("DATABASE_URL"), l.Int("DIALQ_DB_MAX_CONNS", 20), l.Bool("DIALQ_MIGRATE", true)
+}
+
+// ReadLimits reads the call limiter's settings: DIALQ_LIMIT_PREFIX and
+// DIALQ_LIMIT_SWEEP_INTERVAL.
+func ReadLimits(l *envconf.Loader) LimitsConfig {
+	c := LimitsConfig{
+		Prefix:        l.String("DIALQ_LIMIT_PREFIX", limiter.DefaultPrefix),
+		SweepInterval: l.Duration("DIALQ_LIMIT_SWEEP_INTERVAL", 30*time.Second),
+	}
+	l.Check(c.SweepInterval >= time.Second, "DIALQ_LIMIT_SWEEP_INTERVAL", "must be at least 1s")
+	return c
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dialq/dialq/internal/background"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/limiter"
 	"github.com/dialq/dialq/internal/livekit"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
@@ -61,6 +62,20 @@ type WorkerConfig struct {
 	Reconcile ReconcileConfig
 	// Webhooks is how the worker sends the tenants' webhooks.
 	Webhooks WebhookConfig
+	// Limits is the call limiter's part (docs/limits.md).
+	Limits LimitsConfig
+}
+
+// LimitsConfig is the call limiter's part of the worker's config.
+type LimitsConfig struct {
+	// Prefix starts the limiter's Redis keys (DIALQ_LIMIT_PREFIX);
+	// limiter.DefaultPrefix when empty. Every worker of a deployment must
+	// have the same.
+	Prefix string
+	// SweepInterval is how often the janitor frees the slots of calls over
+	// whose end no worker heard (DIALQ_LIMIT_SWEEP_INTERVAL); 30 s when
+	// zero.
+	SweepInterval time.Duration
 }
 
 // ReconcileConfig is the reconciler's part of the worker's config.
@@ -129,13 +144,16 @@ type Worker struct {
 	Webhooks *webhooks.Deliverer
 	// Bridge holds the calls this process bridges; nil without a bridge.
 	Bridge *sipbridge.Manager
+	// Limiter holds every call under its limits before the dialer dials
+	// it; the worker frees a call's slots when it hears the call ended.
+	Limiter *limiter.Limiter
 	// Reconciler closes the LiveKit SIP calls no webhook ended.
 	Reconciler *reconcile.Reconciler
 	ua         *sipua.UA
 	srv        *asynq.Server
 	// services run beside the asynq server: the sweeper, the reconciler,
-	// the webhook dispatcher and sweeper, and the bridge's heartbeat, orphan
-	// closer and relay log.
+	// the limiter's janitor, the webhook dispatcher and sweeper, and the
+	// bridge's heartbeat, orphan closer and relay log.
 	services []background.Service
 	// dispatcher turns Postgres's notifications of new deliveries into
 	// webhook:deliver tasks.
@@ -186,6 +204,9 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		RingTimeout: cfg.RingTimeout,
 		PublicURL:   cfg.PublicURL,
 	}
+	w.Limiter = limiter.New(w.Redis, limiter.Config{Prefix: cfg.Limits.Prefix})
+	w.Dialer.Limiter, w.Dialer.Limits = w.Limiter, []dialer.LimitSource{w.DB}
+	w.Dialer.MaxCallDuration = cfg.Reconcile.MaxDuration
 	if w.Dialer.ReportTokens, err = reportTokens(cfg.SecretKey); err != nil {
 		return nil, err
 	}
@@ -211,7 +232,8 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	w.Reconciler = reconcile.NewReconciler(reconcile.Config{Store: w.DB, LiveKit: lk, Notify: pub, Log: log,
 		Interval: cfg.Reconcile.Interval, MaxDuration: cfg.Reconcile.MaxDuration, AgentGrace: cfg.Reconcile.AgentGrace,
 		RingTimeout: cfg.RingTimeout, RingMargin: 4 * dialq.DialMargin, Now: w.now})
-	w.services = append(w.services, w.Reconciler)
+	w.services = append(w.services, w.Reconciler, limiter.NewJanitor(limiter.JanitorConfig{Limiter: w.Limiter,
+		Calls: w.DB, Log: log.With("component", "limiter"), Interval: cfg.Limits.SweepInterval}))
 	if err := w.newWebhooks(ctx, queue.NewWebhookEnqueuer(client, queue.WebhookOptions{Queue: whQueue})); err != nil {
 		return nil, err
 	}
@@ -306,6 +328,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
+	// Every end of a call is announced, whoever ended it (the API's
+	// webhook and hang-up, the reconciler, the bridge, the dialer): hearing
+	// it frees the call's slots. The janitor frees those whose message was
+	// lost.
+	if err := notify.NewChanges(w.Redis, w.cfg.Channels.Notify).Listen(bg, w.log, w.callChanged); err != nil {
+		return err
+	}
 	if w.Bridge != nil {
 		bridge := w.Bridge
 		err := notify.NewHangups(w.Redis, w.cfg.Channels.Hangup).Listen(bg, w.log, func(id uuid.UUID, reason string) {
@@ -335,6 +364,18 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.Bridge.Drain(w.cfg.Bridge.DrainTimeout)
 	}
 	return nil
+}
+
+// callChanged frees the slots of a call that ended.
+func (w *Worker) callChanged(id uuid.UUID, s dialq.CallStatus) {
+	if !s.Terminal() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := w.Limiter.Release(ctx, id); err != nil {
+		w.log.Warn("free the slots of a call over; the janitor will", "call_id", id, "err", err)
+	}
 }
 
 // Close releases what NewWorker opened. Call it after Run returns.

@@ -21,6 +21,9 @@ import (
 
 // Store is what the dialer records in Postgres.
 type Store interface {
+	// GetCall reads the call without counting an attempt: what a call
+	// its limits hold back is read with.
+	GetCall(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
 	StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error)
 	RecordRoom(ctx context.Context, id uuid.UUID, room string) error
 	RecordDispatch(ctx context.Context, id uuid.UUID, dispatchID, state string) error
@@ -30,6 +33,9 @@ type Store interface {
 	RecordFailed(ctx context.Context, id uuid.UUID, f dialq.Failure, at time.Time) (bool, error)
 	RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) error
 	RecordDialNotPlaced(ctx context.Context, id uuid.UUID, msg string) error
+	// RecordThrottled notes on a queued call's timeline why it waits, the
+	// first time only.
+	RecordThrottled(ctx context.Context, id uuid.UUID, detail string) error
 	// HangupReason is the hang-up asked for the call, "" for none.
 	HangupReason(ctx context.Context, id uuid.UUID) (string, error)
 }
@@ -37,6 +43,29 @@ type Store interface {
 // Notifier announces call changes to waiting API requests.
 type Notifier interface {
 	CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallStatus) error
+}
+
+// LimitSource names limits a call is dialed under: the store names its
+// trunk's and its tenant's (postgres.DB.LimitsOf); the campaign scheduler
+// names its campaign's. Each source is asked before every fresh dial, so a
+// limit changed while a call waits applies to it.
+type LimitSource interface {
+	LimitsOf(ctx context.Context, c *dialq.Call) ([]dialq.Limit, error)
+}
+
+// Limiter holds calls under their limits, for every worker at once
+// (limiter.Limiter).
+type Limiter interface {
+	// Acquire asks for call id to be dialed now under limits, its slots
+	// held for lease: all or nothing, idempotent for id.
+	Acquire(ctx context.Context, id uuid.UUID, limits []dialq.Limit, lease time.Duration) (dialq.Admission, error)
+	// Hold keeps a dialed call's slots, whatever their count.
+	Hold(ctx context.Context, id uuid.UUID, limits []dialq.Limit, lease time.Duration) error
+	// PaceDial gives call id, about to be dialed, its turn among the dials
+	// under its calls-per-second limits.
+	PaceDial(ctx context.Context, id uuid.UUID, limits []dialq.Limit) (dialq.Admission, error)
+	// Release frees what call id holds.
+	Release(ctx context.Context, id uuid.UUID) error
 }
 
 // Dialer handles call:dial tasks.
@@ -71,6 +100,18 @@ type Dialer struct {
 	// AgentPoll is how often the room is looked at while the call waits for
 	// its agent to join (150 ms when zero).
 	AgentPoll time.Duration
+	// Limiter holds each call under the limits Limits name before it is
+	// dialed (docs/limits.md); nil dials every call at once. The worker
+	// frees a call's slots when it hears the call ended, whoever ended it.
+	Limiter Limiter
+	Limits  []LimitSource
+	// MaxCallDuration is the longest an answered call lasts unless it says
+	// otherwise (DIALQ_MAX_CALL_DURATION; an hour when zero): with the
+	// ring time, how long a call's slots are held before its lease ends.
+	MaxCallDuration time.Duration
+	// ThrottleRetry is how long a call waits for a free slot before it
+	// asks again (a second when zero; asynq reschedules to the second).
+	ThrottleRetry time.Duration
 }
 
 // defaultAgentPoll keeps the wait for the agent within a poll of its join
@@ -104,32 +145,41 @@ func (d *Dialer) HandleDialTask(ctx context.Context, t *asynq.Task) error {
 // person caused (answered, busy, no answer, ...); an error for asynq to
 // retry when a dependency failed and trying again is safe; and an error
 // wrapping asynq.SkipRetry when the call failed for good for a reason an
-// operator should see. Every failure is recorded on the call first.
+// operator should see. Every failure is recorded on the call first. A call
+// its limits hold back returns a *ThrottledError: it stays queued with no
+// attempt counted, and asynq runs the task again once it may go, without
+// counting a failure (IsFailure).
 func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dialq.Call, error) {
+	var limits []dialq.Limit
+	if d.Limiter != nil {
+		// The call's limits first: a call they hold back is not counted an
+		// attempt, nor written to, nor given a room.
+		c, err := d.Store.GetCall(ctx, id)
+		if err != nil {
+			return nil, d.notStarted(ctx, id, err)
+		}
+		if !c.Status.Final() {
+			if limits, err = d.admit(ctx, d.Log.With("call_id", c.ID), c, mayRetry); err != nil {
+				return c, err
+			}
+		}
+	}
 	c, err := d.Store.StartAttempt(ctx, id)
 	if err != nil {
-		if dialq.ErrorCode(err) == dialq.ENOTFOUND {
-			return nil, fmt.Errorf("call %s: %w", id, errors.Join(err, asynq.SkipRetry))
-		}
-		if errors.Is(err, dialq.ErrUnreadableCall) {
-			// No attempt will read it better: fail it, never dialed.
-			d.Log.Error("stored call cannot be read; failing it", "call_id", id, "err", err)
-			f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the stored call cannot be read, so it was never dialed"}
-			if _, rerr := d.Store.RecordFailed(context.WithoutCancel(ctx), id, f, d.Now()); rerr != nil {
-				return nil, fmt.Errorf("fail unreadable call %s: %w", id, rerr)
-			}
-			d.changed(ctx, d.Log.With("call_id", id), id, dialq.StatusFailed)
-			return nil, fmt.Errorf("call %s: %w", id, errors.Join(err, asynq.SkipRetry))
-		}
-		return nil, fmt.Errorf("start attempt of call %s: %w", id, err)
+		return nil, d.notStarted(ctx, id, err)
 	}
 	log := d.Log.With("call_id", c.ID, "attempt", c.Attempts)
 	if c.Status.Final() {
+		if c.Status.Terminal() && d.Limiter != nil {
+			// Over since it was read: its end may have been heard, and its
+			// slots freed, before they were taken.
+			d.release(ctx, log, c.ID)
+		}
 		log.Info("call already has an outcome; nothing to do", "status", c.Status)
 		return c, nil
 	}
 
-	err = d.place(ctx, log, c)
+	err = d.place(ctx, log, c, limits)
 	if err == nil {
 		return c, nil
 	}
@@ -171,8 +221,29 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 	return c, fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 }
 
-// place runs the steps the call still needs. c is updated as they succeed.
-func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+// notStarted is what an attempt whose call could not be read returns: a
+// call that does not exist is not retried; one whose row cannot be decoded
+// is failed, never dialed; anything else is retried.
+func (d *Dialer) notStarted(ctx context.Context, id uuid.UUID, err error) error {
+	if dialq.ErrorCode(err) == dialq.ENOTFOUND {
+		return fmt.Errorf("call %s: %w", id, errors.Join(err, asynq.SkipRetry))
+	}
+	if errors.Is(err, dialq.ErrUnreadableCall) {
+		// No attempt will read it better: fail it, never dialed.
+		d.Log.Error("stored call cannot be read; failing it", "call_id", id, "err", err)
+		f := dialq.Failure{Reason: dialq.ReasonInternal, Message: "the stored call cannot be read, so it was never dialed"}
+		if _, rerr := d.Store.RecordFailed(context.WithoutCancel(ctx), id, f, d.Now()); rerr != nil {
+			return fmt.Errorf("fail unreadable call %s: %w", id, rerr)
+		}
+		d.changed(ctx, d.Log.With("call_id", id), id, dialq.StatusFailed)
+		return fmt.Errorf("call %s: %w", id, errors.Join(err, asynq.SkipRetry))
+	}
+	return fmt.Errorf("start attempt of call %s: %w", id, err)
+}
+
+// place runs the steps the call still needs, under limits (those admit
+// held it under). c is updated as they succeed.
+func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call, limits []dialq.Limit) error {
 	if c.Status == dialq.StatusQueued {
 		// It will be dialed: refuse before making a room nobody will use.
 		if err := d.checkBudget(ctx, c); err != nil {
@@ -221,7 +292,7 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) err
 			return err
 		}
 	}
-	return d.dial(ctx, log, c)
+	return d.dial(ctx, log, c, limits)
 }
 
 // joinWait is how long c may still wait for its agent before the dial.
@@ -293,8 +364,10 @@ func (d *Dialer) awaitAgent(ctx context.Context, log *slog.Logger, c *dialq.Call
 
 // dial dials the phone through the call's line, once: a retry of a call
 // an earlier attempt left dialing asks the line for what it dialed, and
-// fails the call if there is no trace of it, never dialing again.
-func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+// fails the call if there is no trace of it, never dialing again. A fresh
+// dial waits for its turn among the dials under its calls-per-second
+// limits first.
+func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call, limits []dialq.Limit) error {
 	line, ok := d.Lines[c.Service]
 	if !ok {
 		return &dialq.StepError{Failure: dialq.Failure{Reason: dialq.ReasonBridge,
@@ -317,6 +390,9 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 		return d.dialed(ctx, log, c, res)
 	}
 
+	if err := d.paceDial(ctx, log, c, limits); err != nil {
+		return err
+	}
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
 	if err := d.Store.MarkDialing(ctx, c.ID, identity, d.Now()); err != nil {
 		return fmt.Errorf("mark dialing: %w", err)

@@ -42,6 +42,11 @@ type fakeStore struct {
 	failed []dialq.Failure
 	// agentJoined is the identity RecordAgentJoined was last given.
 	agentJoined string
+	// throttled is every detail RecordThrottled was given.
+	throttled []string
+	// beforeStart, when set, changes the row as StartAttempt begins: what
+	// another process did since the call was read.
+	beforeStart func(c *dialq.Call)
 }
 
 var _ dialer.Store = (*fakeStore)(nil)
@@ -63,9 +68,20 @@ func (s *fakeStore) update(set func(c *dialq.Call)) bool {
 	return true
 }
 
+func (s *fakeStore) GetCall(_ context.Context, id uuid.UUID) (*dialq.Call, error) {
+	if err := s.ran("GetCall", id); err != nil {
+		return nil, err
+	}
+	c := s.row
+	return &c, nil
+}
+
 func (s *fakeStore) StartAttempt(_ context.Context, id uuid.UUID) (*dialq.Call, error) {
 	if err := s.ran("StartAttempt", id); err != nil {
 		return nil, err
+	}
+	if s.beforeStart != nil {
+		s.beforeStart(&s.row)
 	}
 	s.row.Attempts++
 	c := s.row
@@ -142,6 +158,14 @@ func (s *fakeStore) RecordAttemptError(_ context.Context, id uuid.UUID, msg stri
 		return err
 	}
 	s.update(func(c *dialq.Call) { c.LastError = msg })
+	return nil
+}
+
+func (s *fakeStore) RecordThrottled(_ context.Context, id uuid.UUID, detail string) error {
+	if err := s.ran("RecordThrottled", id); err != nil {
+		return err
+	}
+	s.throttled = append(s.throttled, detail)
 	return nil
 }
 

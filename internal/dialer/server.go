@@ -1,8 +1,10 @@
 package dialer
 
 import (
+	"errors"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -54,16 +56,37 @@ func ServerConfig(o ServerOptions, log *slog.Logger) asynq.Config {
 		DelayedTaskCheckInterval: o.RetryCheck,
 		ShutdownTimeout:          o.ShutdownTimeout,
 		RetryDelayFunc:           RetryDelay(o.RetryBase),
+		IsFailure:                IsFailure,
 		Logger:                   logging.Asynq(log),
 		LogLevel:                 asynq.WarnLevel,
 	}
 }
 
-// RetryDelay returns asynq's retry delay: base doubled per retry, capped at
-// a minute, so a LiveKit blip is retried within seconds.
+// RetryDelay returns asynq's retry delay: for a call its limits hold back
+// (*ThrottledError), its RetryAfter and a little jitter, so that calls
+// waiting for a slot do not all ask at once; else base doubled per
+// failure, capped at a minute, so a LiveKit blip is retried within seconds.
 func RetryDelay(base time.Duration) asynq.RetryDelayFunc {
-	return func(n int, _ error, _ *asynq.Task) time.Duration {
+	return func(n int, err error, _ *asynq.Task) time.Duration {
+		if t, ok := errors.AsType[*ThrottledError](err); ok {
+			return t.RetryAfter + throttleJitter(t.RetryAfter)
+		}
 		d := time.Duration(float64(base) * math.Pow(2, float64(n)))
 		return min(d, time.Minute)
 	}
+}
+
+// throttleJitter is up to a tenth of d, at most 200 ms.
+func throttleJitter(d time.Duration) time.Duration {
+	return rand.N(min(d/10, 200*time.Millisecond) + 1)
+}
+
+// IsFailure is asynq's Config.IsFailure: whether an error counts as a
+// failure of the task (towards its MaxRetry, and in the queue's failed
+// count). A call its limits hold back (*ThrottledError) is not a failure:
+// it waits as long as its turn takes and keeps its retries for the
+// failures.
+func IsFailure(err error) bool {
+	_, throttled := errors.AsType[*ThrottledError](err)
+	return err != nil && !throttled
 }

@@ -14,7 +14,13 @@ import (
 type Tenant struct {
 	ID   uuid.UUID `db:"id"`
 	Name string    `db:"name"`
+	// CallLimits cap all the tenant's calls together, over all its trunks
+	// (docs/limits.md). Zero is no cap.
+	CallLimits
 }
+
+// Limit is the tenant's limit, false when it caps nothing.
+func (t *Tenant) Limit() (Limit, bool) { return t.CallLimits.Limit(TenantLimitKey(t.ID)) }
 
 // APIKey is a tenant's stored credential. Only the SHA-256 of the secret key
 // is kept; the key itself is shown once, when it is made.

@@ -24,6 +24,12 @@ type Trunk struct {
 	// (caller_id): E.164 for twilio trunks (the LiveKit trunk's numbers),
 	// the carrier's form for the bridge's (an exotel trunk's own caller ID
 	// is always one of them).
-	Numbers   []string  `db:"-"`
+	Numbers []string `db:"-"`
+	// CallLimits cap the calls dialed through the trunk, whoever's they
+	// are: the carrier's own caps (docs/limits.md). Zero is no cap.
+	CallLimits
 	CreatedAt time.Time `db:"created_at"`
 }
+
+// Limit is the trunk's limit, false when it caps nothing.
+func (t *Trunk) Limit() (Limit, bool) { return t.CallLimits.Limit(TrunkLimitKey(t.ID)) }

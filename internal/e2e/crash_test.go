@@ -15,7 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/limiter"
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
+	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
 // TestWorkerKilledWhileRingingNeverDialsTwice kills the worker process with
@@ -23,6 +25,8 @@ import (
 // process once the dead one's lease expires, and checks the call got one
 // room, one dispatch and one dial: the retry sees the call was mid-dial and
 // the phone gone, and fails the call rather than ring the person again.
+// Its trunk takes one call at a time: the retry keeps the dead worker's
+// slot (never a second), and the call's end frees it.
 func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
 	t.Parallel()
 	// The task timeout (the API's) outlasts the workers' 5 minute ring.
@@ -30,6 +34,9 @@ func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
 		script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 10 * time.Minute})})
 	bin := buildWorker(t)
 	ctx := context.Background()
+	s.limitTrunk(dialq.CallLimits{MaxConcurrentCalls: 1})
+	lim := limiter.New(testenv.Redis(t), limiter.Config{Prefix: s.limits.Prefix})
+	key := dialq.TrunkLimitKey(s.twilio)
 
 	w1 := s.startWorkerProcess(t, bin)
 	r := s.do(http.MethodPost, "/call/outbound?wait=0", s.body("+15550200000", "twilio", s.twilio))
@@ -68,6 +75,13 @@ func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
 		count[e.Kind]++
 	}
 	require.Equal(t, map[string]int{"queued": 1, "attempt": 2, "room_created": 1, "agent_dispatched": 1, "dialing": 1, "failed": 1}, count)
+	peak, err := lim.Peak(ctx, key)
+	require.NoError(t, err)
+	require.Equal(t, 1, peak, "the retry kept the dead worker's slot")
+	waitFor(t, 5*time.Second, "the call's slot freed", func() bool {
+		n, err := lim.Holders(ctx, key)
+		return err == nil && n == 0
+	})
 }
 
 // TestRetryAfterCrashBetweenStepsSkipsDoneSteps makes the first attempt die
@@ -177,6 +191,7 @@ func (s *stack) startWorkerProcess(t *testing.T, bin string) *exec.Cmd {
 		"DIALQ_QUEUE="+s.queue,
 		"DIALQ_NOTIFY_CHANNEL="+s.channels.Notify,
 		"DIALQ_HANGUP_CHANNEL="+s.channels.Hangup,
+		"DIALQ_LIMIT_PREFIX="+s.limits.Prefix,
 		"DIALQ_RING_TIMEOUT=5m",
 		"DIALQ_DIAL_TIMEOUT=6m",
 		"DIALQ_RETRY_BASE=100ms",

@@ -45,6 +45,7 @@ type stack struct {
 	queue    string
 	channels app.Channels
 	dial     queue.DialOptions
+	limits   app.LimitsConfig // the workers' limiter, under a prefix of the stack's own
 
 	tenant      uuid.UUID
 	key         string
@@ -103,12 +104,21 @@ func newStack(t *testing.T, o stackOptions) *stack {
 
 	s := &stack{t: t, lk: lk, db: db, dsn: dsn, queue: testenv.Name("q_"),
 		channels: app.Channels{Notify: testenv.Name("ch_"), Hangup: testenv.Name("hangup_")},
+		limits:   app.LimitsConfig{Prefix: testenv.Name("lim_") + ":"},
 		tenant:   uuid.New(), assistant: uuid.New(), agentName: testenv.Name("agent-"),
 		exotel: "ST_exotel_" + testenv.Name(""), badTwilio: "ST_missing_" + testenv.Name(""),
 		secretKey:   secret.NewKey(),
 		rooms:       lksdk.NewRoomServiceClient(lk.URL, lk.APIKey, lk.APISecret),
 		dispatchAPI: lksdk.NewAgentDispatchServiceClient(lk.URL, lk.APIKey, lk.APISecret),
 	}
+
+	t.Cleanup(func() {
+		rdb := testenv.Redis(t)
+		iter := rdb.Scan(ctx, 0, s.limits.Prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+	})
 
 	// The SIP service double, on a free loopback port.
 	sip, err := sipdouble.New(sipdouble.Config{LiveKitURL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret,
@@ -239,6 +249,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		SecretKey:   s.secretKey,
 		Reconcile:   o.reconcile,
 		Webhooks:    app.WebhookConfig{AllowPrivate: true},
+		Limits:      s.limits,
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour

@@ -1,6 +1,7 @@
 // Package notify tells API processes that a call changed, over one Redis
 // pub/sub channel, so a request waiting on its call wakes at once instead of
-// polling Postgres.
+// polling Postgres; workers hear the same changes to free the limits of
+// calls that ended.
 package notify
 
 import (
@@ -39,6 +40,50 @@ func (p *Publisher) CallChanged(ctx context.Context, id uuid.UUID, s dialq.CallS
 	if err := p.rdb.Publish(ctx, p.channel, id.String()+" "+string(s)).Err(); err != nil {
 		return fmt.Errorf("publish change of call %s: %w", id, err)
 	}
+	return nil
+}
+
+// Changes hands every call change announced on the channel to one handler:
+// the worker hears each call's end there, whoever ended it, and frees the
+// call's slots of its limits. Messages are hints, as for the Hub: one
+// published while nobody listens is lost.
+type Changes struct {
+	rdb     redis.UniversalClient
+	channel string
+}
+
+// NewChanges returns Changes on channel (DefaultChannel when empty).
+func NewChanges(rdb redis.UniversalClient, channel string) *Changes {
+	if channel == "" {
+		channel = DefaultChannel
+	}
+	return &Changes{rdb: rdb, channel: channel}
+}
+
+// Listen subscribes and calls handle for each change, one at a time, until
+// ctx ends. It returns an error if the subscription fails; once subscribed
+// it returns nil, and stops when ctx ends.
+func (c *Changes) Listen(ctx context.Context, log *slog.Logger, handle func(id uuid.UUID, s dialq.CallStatus)) error {
+	sub := c.rdb.Subscribe(ctx, c.channel)
+	if _, err := sub.Receive(ctx); err != nil {
+		sub.Close()
+		return fmt.Errorf("subscribe to %s: %w", c.channel, err)
+	}
+	go func() {
+		<-ctx.Done()
+		sub.Close()
+	}()
+	go func() {
+		for msg := range sub.Channel() {
+			idText, status, _ := strings.Cut(msg.Payload, " ")
+			id, err := uuid.Parse(idText)
+			if err != nil {
+				log.Warn("ignoring malformed call change", "payload", msg.Payload)
+				continue
+			}
+			handle(id, dialq.CallStatus(status))
+		}
+	}()
 	return nil
 }
 

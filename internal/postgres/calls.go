@@ -347,6 +347,23 @@ func (s *DB) RecordAttemptError(ctx context.Context, id uuid.UUID, msg string) e
 	return err
 }
 
+// RecordThrottled adds a throttled event to the timeline of a queued call
+// its limits hold back (detail says which and why), the first time only:
+// the dial task asks again every second or so, and the timeline says once
+// why the call waits. It changes nothing else, and nothing of a call no
+// longer queued.
+func (s *DB) RecordThrottled(ctx context.Context, id uuid.UUID, detail string) error {
+	_, err := s.exec(ctx, `
+		INSERT INTO call_events (call_id, at, kind, detail, status, ignored)
+		SELECT id, $2, 'throttled', $3, '', false FROM calls
+		WHERE id = $1 AND status = 'queued'
+		  AND NOT EXISTS (SELECT 1 FROM call_events WHERE call_id = $1 AND kind = 'throttled')`, id, s.now(), detail)
+	if err != nil {
+		return fmt.Errorf("record throttled: %w", err)
+	}
+	return nil
+}
+
 // Events returns the call's timeline, oldest first.
 func (s *DB) Events(ctx context.Context, id uuid.UUID) ([]dialq.CallEvent, error) {
 	return s.EventsAfter(ctx, id, 0)

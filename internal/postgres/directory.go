@@ -14,12 +14,47 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 )
 
-// SaveTenant stores t, or renames the tenant of that id.
+// SaveTenant stores t, or updates the tenant of that id: its name and its
+// call limits. Returns EINVALID for a bad limit.
 func (s *DB) SaveTenant(ctx context.Context, t *dialq.Tenant) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`, t.ID, t.Name, s.now())
+	if err := t.CallLimits.Validate(""); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO tenants (id, name, created_at, max_concurrent_calls, calls_per_second) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name,
+			max_concurrent_calls = EXCLUDED.max_concurrent_calls, calls_per_second = EXCLUDED.calls_per_second`,
+		t.ID, t.Name, s.now(), t.MaxConcurrentCalls, t.CallsPerSecond)
 	if err != nil {
 		return fmt.Errorf("insert tenant: %w", err)
+	}
+	return nil
+}
+
+// FindTenant returns tenant id.
+// Returns ENOTFOUND if it does not exist.
+func (s *DB) FindTenant(ctx context.Context, id uuid.UUID) (*dialq.Tenant, error) {
+	var t dialq.Tenant
+	err := s.get(ctx, &t, `SELECT id, name, max_concurrent_calls, calls_per_second FROM tenants WHERE id = $1`, id)
+	if err != nil {
+		return nil, notFound(err, "Tenant %s not found.", id)
+	}
+	return &t, nil
+}
+
+// SetTenantLimits sets the call limits of tenant id, leaving the rest of it.
+// Returns ENOTFOUND if it does not exist, EINVALID for a bad limit.
+func (s *DB) SetTenantLimits(ctx context.Context, id uuid.UUID, l dialq.CallLimits) error {
+	if err := l.Validate(""); err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE tenants SET max_concurrent_calls = $2, calls_per_second = $3 WHERE id = $1`,
+		id, l.MaxConcurrentCalls, l.CallsPerSecond)
+	if err != nil {
+		return fmt.Errorf("set limits of tenant %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return dialq.Errorf(dialq.ENOTFOUND, "Tenant %s not found.", id)
 	}
 	return nil
 }
@@ -108,10 +143,13 @@ func joinTimeoutMS(a *dialq.Assistant) int64 {
 // provider's SIPProfile and their password sealed; its numbers are put in
 // the form calls name them in (trunkNumbers).
 // Returns ECONFLICT if the id belongs to another tenant, EINVALID for bad
-// SIP settings, a bad number, or SIP settings on a provider the bridge does
-// not dial.
+// SIP settings, a bad number, SIP settings on a provider the bridge does
+// not dial, or a bad call limit.
 func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
 	var cfg, pass []byte
+	if err := t.CallLimits.Validate(""); err != nil {
+		return err
+	}
 	numbers, err := trunkNumbers(t)
 	if err != nil {
 		return err
@@ -135,13 +173,16 @@ func (s *DB) SaveTrunk(ctx context.Context, t *dialq.Trunk) error {
 		}
 	}
 	res, err := s.db.ExecContext(ctx, `
-		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id, sip_config, sip_password_enc, numbers, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		INSERT INTO trunks (id, tenant_id, name, provider, livekit_trunk_id, sip_config, sip_password_enc, numbers, created_at,
+			max_concurrent_calls, calls_per_second)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, provider = EXCLUDED.provider,
 			livekit_trunk_id = EXCLUDED.livekit_trunk_id, sip_config = EXCLUDED.sip_config,
-			sip_password_enc = EXCLUDED.sip_password_enc, numbers = EXCLUDED.numbers
+			sip_password_enc = EXCLUDED.sip_password_enc, numbers = EXCLUDED.numbers,
+			max_concurrent_calls = EXCLUDED.max_concurrent_calls, calls_per_second = EXCLUDED.calls_per_second
 		WHERE trunks.tenant_id = EXCLUDED.tenant_id`,
-		t.ID, t.TenantID, t.Name, t.Provider, t.LiveKitTrunkID, cfg, pass, pq.Array(numbers), s.now())
+		t.ID, t.TenantID, t.Name, t.Provider, t.LiveKitTrunkID, cfg, pass, pq.Array(numbers), s.now(),
+		t.MaxConcurrentCalls, t.CallsPerSecond)
 	return saved(res, err, "trunk", t.ID)
 }
 
@@ -247,7 +288,7 @@ func (s *DB) FindTrunk(ctx context.Context, tenantID uuid.UUID, id string) (*dia
 	return &t, nil
 }
 
-const trunkColumns = `id, tenant_id, name, provider, livekit_trunk_id, numbers, created_at`
+const trunkColumns = `id, tenant_id, name, provider, livekit_trunk_id, numbers, created_at, max_concurrent_calls, calls_per_second`
 
 // trunkRow is a trunks row as scanned, without its SIP settings.
 type trunkRow struct {

@@ -170,12 +170,12 @@ type AutoPause struct {
 
 // Campaign limits and defaults.
 const (
-	MaxCampaignName        = 200
-	MaxCampaignConcurrency = 1000
-	MaxCallsPerSecond      = 100
-	MaxRetries             = 10
-	MaxRetryDelay          = 7 * 24 * time.Hour
-	MaxCallingWindows      = 28
+	MaxCampaignName           = 200
+	MaxCampaignConcurrency    = 1000
+	MaxCampaignCallsPerSecond = 100
+	MaxRetries                = 10
+	MaxRetryDelay             = 7 * 24 * time.Hour
+	MaxCallingWindows         = 28
 )
 
 // WithDefaults returns s with every unset field at its default.
@@ -214,8 +214,8 @@ func (s CampaignSettings) Validate(service CallService, prefix string, bad func(
 	if s.MaxConcurrency < 0 || s.MaxConcurrency > MaxCampaignConcurrency {
 		named("max_concurrency", "must be from 1 to %d", MaxCampaignConcurrency)
 	}
-	if math.IsNaN(s.CallsPerSecond) || s.CallsPerSecond < 0 || s.CallsPerSecond > MaxCallsPerSecond {
-		named("calls_per_second", "must be a number above 0, at most %d", MaxCallsPerSecond)
+	if math.IsNaN(s.CallsPerSecond) || s.CallsPerSecond < 0 || s.CallsPerSecond > MaxCampaignCallsPerSecond {
+		named("calls_per_second", "must be a number above 0, at most %d", MaxCampaignCallsPerSecond)
 	}
 	if len(s.Windows) > MaxCallingWindows {
 		named("calling_windows", "has %d windows; at most %d are allowed", len(s.Windows), MaxCallingWindows)

@@ -71,6 +71,9 @@ type Dialer struct {
 	// AgentPoll is how often the room is looked at while the call waits for
 	// its agent to join (150 ms when zero).
 	AgentPoll time.Duration
+	// Campaigns checks a campaign's call right before its dial
+	// (campaign.go); nil dials campaign calls unchecked.
+	Campaigns CampaignCheck
 }
 
 // defaultAgentPoll keeps the wait for the agent within a poll of its join
@@ -130,7 +133,7 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 	}
 
 	err = d.place(ctx, log, c)
-	if err == nil {
+	if err == nil || errors.Is(err, errHeld) {
 		return c, nil
 	}
 
@@ -175,6 +178,9 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
 	if c.Status == dialq.StatusQueued {
 		// It will be dialed: refuse before making a room nobody will use.
+		if err := d.holdCampaignCall(ctx, log, c); err != nil {
+			return err
+		}
 		if err := d.checkBudget(ctx, c); err != nil {
 			return err
 		}

@@ -68,6 +68,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		if strings.HasPrefix(r.Path, "/webhooks/") {
 			param = "{webhook_id}"
 		}
+		if strings.HasPrefix(r.Path, "/campaigns/") {
+			param = "{campaign_id}"
+		}
 		served = append(served, r.Method+" "+strings.ReplaceAll(r.Path, ":id", param))
 	}
 	slices.Sort(documented)

@@ -160,6 +160,13 @@ func run(args []string) error {
 	fs.IntVar(&so.Ports, "soak-ports", 100, "soak: livekit-server's WebRTC UDP ports (make run's server has 100)")
 	fs.DurationVar(&so.Settle, "soak-settle", 3*time.Minute, "soak: how long to wait after the last call for livekit-server to hold no room")
 	fs.StringVar(&so.Scenario, "soak-scenario", "deploy/sipp/exotel-phone.xml", "soak: make run's sipp Exotel phone")
+	co := campaignOptions{}
+	fs.IntVar(&co.Contacts, "campaign-contacts", 2000, "campaign-rate: contacts of the campaign")
+	fs.Float64Var(&co.CallsPerSecond, "campaign-cps", 10, "campaign-rate: its calls_per_second")
+	fs.IntVar(&co.MaxConcurrency, "campaign-concurrency", 30, "campaign-rate: its max_concurrency")
+	fs.DurationVar(&co.Duration, "campaign-duration", time.Minute, "campaign-rate: how long it is measured")
+	fs.IntVar(&co.Workers, "campaign-workers", 2, "campaign-rate: worker processes")
+	fs.DurationVar(&co.Talk, "campaign-talk", 2*time.Second, "campaign-rate: the workers' reconcile interval, which ends each answered call")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -216,6 +223,7 @@ func run(args []string) error {
 	step("list", func() (err error) { rep.List, err = runList(ctx, e, l, *logDir); return })
 	step("webhook", func() (err error) { rep.Webhook, err = runWebhook(ctx, e, wh, *logDir); return })
 	step("soak", func() (err error) { rep.Soak, err = runSoak(ctx, e, so, *logDir); return })
+	step("campaign-rate", func() (err error) { rep.Campaign, err = runCampaign(ctx, e, co, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()
@@ -244,7 +252,7 @@ func run(args []string) error {
 
 // defaultSet are the benchmarks a run without -only runs, and a full run
 // (the one that rewrites the figures) has.
-const defaultSet = "accept,sync,idle,join,bridge,list,webhook"
+const defaultSet = "accept,sync,idle,join,bridge,list,webhook,campaign-rate"
 
 // logf prints a progress line on stderr.
 func logf(format string, args ...any) {

@@ -76,9 +76,6 @@ type CampaignConfig struct {
 	// Tick is how often the scheduler passes over the campaigns
 	// (DIALQ_CAMPAIGN_TICK). Default 250 ms.
 	Tick time.Duration
-	// Off runs no scheduler in this worker (it still serves the campaign
-	// queue). Only tests and benchmarks set it.
-	Off bool
 }
 
 // ReconcileConfig is the reconciler's part of the worker's config.
@@ -260,10 +257,8 @@ func (w *Worker) newCampaigns(client *asynq.Client) {
 	w.Campaigns = campaigns.New(w.DB, svc, clog, campaigns.Config{})
 	w.Campaigns.Now = w.now
 	w.Dialer.Campaigns = w.Campaigns
-	if !cfg.Off {
-		w.Scheduler = campaigns.NewScheduler(w.Campaigns, campaigns.SchedulerConfig{Interval: cfg.Tick, Log: clog})
-		w.services = append(w.services, w.Scheduler)
-	}
+	w.Scheduler = campaigns.NewScheduler(w.Campaigns, campaigns.SchedulerConfig{Interval: cfg.Tick, Log: clog})
+	w.services = append(w.services, w.Scheduler)
 	so := w.cfg.Server
 	so.Queue = dial.CampaignQueueName()
 	so.Concurrency = cfg.Concurrency

@@ -205,14 +205,20 @@ func (s *Scheduler) autoPause(ctx context.Context, p dialq.CampaignPass, st dial
 func (s *Scheduler) placeDue(ctx context.Context, p dialq.CampaignPass, st dialq.CampaignSettings, now time.Time,
 	budget int, turn int64, log *slog.Logger) (int, int64, error) {
 	c := p.Campaign()
-	placed := 0
-	for placed < budget {
+	placed, examined := 0, 0
+	// A campaign whose due contacts are all outside their windows (its
+	// first night) moves each to its next opening: a pass moves at most
+	// this many, and the next pass goes on, so that no pass holds the
+	// campaign for long.
+	maxExamined := max(4*budget, 500)
+	for placed < budget && examined < maxExamined {
 		// Contacts not dialed now leave the due ones (their status or
 		// not_before moves), so every round takes new ones.
-		due, err := p.Due(ctx, now, budget-placed)
+		due, err := p.Due(ctx, now, min(max(budget-placed, 50), maxExamined-examined))
 		if err != nil || len(due) == 0 {
 			return placed, turn, err
 		}
+		examined += len(due)
 		numbers := make([]string, len(due))
 		for i, ct := range due {
 			numbers[i] = ct.ToNumber
@@ -269,7 +275,9 @@ func (s *Scheduler) placeDue(ctx context.Context, p dialq.CampaignPass, st dialq
 			if err := p.MarkCalling(ctx, ct.Line, call.ID, ct.Attempts+1); err != nil {
 				return placed, turn, err
 			}
-			placed++
+			if placed++; placed == budget {
+				break // the rest of this round stays due, untouched
+			}
 		}
 	}
 	return placed, turn, nil

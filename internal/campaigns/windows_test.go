@@ -147,3 +147,24 @@ func TestDialCheckHoldsCampaignCalls(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, held)
 }
+
+// Contacts all outside their window are moved to the next opening a few
+// hundred per pass, so that no pass holds its campaign for long; none is
+// called.
+func TestSchedulerDefersInBoundedPasses(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, monday)
+	list := numbers(700)
+	for i := range list {
+		list[i].zone = "America/New_York" // 07:00 there
+	}
+	c := r.campaign(dialq.CampaignSettings{CallsPerSecond: 10, Windows: nineToFive}, list...)
+	due := func() string {
+		return testenv.SQL(t, r.dsn, `SELECT count(*)::text FROM campaign_contacts WHERE campaign_id = $1 AND not_before <= $2`, c.ID, monday)
+	}
+	r.pass(r.sched)
+	require.Equal(t, "200", due(), "500 moved by the first pass")
+	r.pass(r.sched)
+	require.Equal(t, "0", due())
+	require.Empty(t, r.calls(c.ID))
+}

@@ -325,3 +325,34 @@ func TestCampaignPaceWithTwoWorkers(t *testing.T) {
 	t.Logf("campaign dial rate: %d calls in %s, %.3f calls/s (configured 2)", len(window), span.Round(time.Millisecond), rate)
 	require.InDelta(t, 2.0, rate, 0.1, "within 5%%")
 }
+
+// A call asked for through the API does not wait behind a campaign: with
+// every campaign slot of the worker taken by ringing campaign calls and
+// more of them queued, the API's call is dialed and answered at once, on
+// the dial queue's own slots.
+func TestCampaignDoesNotDelayAPICalls(t *testing.T) {
+	t.Parallel()
+	const apiNumber = "+15550670000"
+	s := newStack(t, stackOptions{campaigns: app.CampaignConfig{Concurrency: 2},
+		script: sipdouble.ByNumber(map[string]sipdouble.Outcome{apiNumber: {Code: 200, RingFor: 100 * time.Millisecond}},
+			sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 8 * time.Second}))})
+	c := s.campaign(dialq.CampaignSettings{CallsPerSecond: 20, MaxConcurrency: 10, AutoPause: dialq.AutoPause{Disabled: true}},
+		campaignNumbers("+1555066", 10)...)
+	campaignQueue := s.dial.CampaignQueueName()
+	insp := s.inspector()
+	waitFor(t, 10*time.Second, "the campaign's slots full and calls waiting behind them", func() bool {
+		info, err := insp.GetQueueInfo(campaignQueue)
+		return err == nil && info.Active == 2 && info.Pending >= 1
+	})
+	start := time.Now()
+	r := s.do(http.MethodPost, "/call/outbound", s.body(apiNumber, "twilio", s.twilio))
+	took := time.Since(start)
+	t.Logf("API call answered in %s with the campaign's slots full", took.Round(time.Millisecond))
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	require.Equal(t, "answered", r.Body["data"].(map[string]any)["status"])
+	require.Less(t, took, 3*time.Second, "the API call waited %s", took)
+	info, err := insp.GetQueueInfo(campaignQueue)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, info.Pending, 1, "campaign calls were still waiting for a slot")
+	require.Equal(t, 2, dialed(s.campaignCalls(c.ID)), "only the campaign's 2 slots dialed")
+}

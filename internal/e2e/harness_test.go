@@ -90,6 +90,8 @@ type stackOptions struct {
 	// reconcile tunes the worker's reconciler; its interval defaults to 1 h
 	// here, so a test sees webhooks end calls unless it asks for it.
 	reconcile app.ReconcileConfig
+	// campaigns tunes the worker's campaign queue and scheduler.
+	campaigns app.CampaignConfig
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -232,6 +234,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		SecretKey:   s.secretKey,
 		Reconcile:   o.reconcile,
 		Webhooks:    app.WebhookConfig{AllowPrivate: true},
+		Campaigns:   o.campaigns,
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour

@@ -184,11 +184,25 @@ func (s *DB) CampaignMetadataKeys(ctx context.Context, id uuid.UUID) ([]string, 
 	return keys, nil
 }
 
+// exportTimeout bounds one export's query.
+const exportTimeout = "30min"
+
 // ExportCampaign calls fn with every contact of the campaign in line order,
 // with its last call, as Postgres streams them: memory stays flat however
 // many there are. An error of fn stops it and is returned.
 func (s *DB) ExportCampaign(ctx context.Context, id uuid.UUID, fn func(dialq.ContactExport) error) error {
-	rows, err := s.db.QueryxContext(ctx, `SELECT `+prefixed("cc.", contactColumns)+`,
+	// The rows go out as fast as the client reads them: a big campaign
+	// over a slow link outlasts the store's statement_timeout, which is
+	// for statements that hold a connection by themselves.
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL statement_timeout = '`+exportTimeout+`'`); err != nil {
+		return fmt.Errorf("export campaign %s: %w", id, err)
+	}
+	rows, err := tx.QueryxContext(ctx, `SELECT `+prefixed("cc.", contactColumns)+`,
 			coalesce(c.sip_status_code, 0) AS sip_status_code,
 			CASE WHEN c.answered_at IS NOT NULL AND c.ended_at IS NOT NULL
 			     THEN extract(epoch FROM c.ended_at - c.answered_at) END AS duration_seconds,

@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -16,6 +17,12 @@ type CampaignCheck interface {
 	// ended the call (canceled, with why) and moved its contact. A call
 	// that is not a campaign's is never held.
 	HoldCampaignCall(ctx context.Context, c *dialq.Call) (bool, error)
+}
+
+// roomDeleter closes a room (livekit.Client): a call held after its room
+// and dispatch were made takes its agent out with it.
+type roomDeleter interface {
+	DeleteRoom(ctx context.Context, room string) error
 }
 
 // errHeld ends a dial task whose campaign call was held: the call is over,
@@ -41,4 +48,31 @@ func (d *Dialer) holdCampaignCall(ctx context.Context, log *slog.Logger, c *dial
 	c.Status = dialq.StatusCanceled
 	d.changed(ctx, log, c.ID, dialq.StatusCanceled)
 	return errHeld
+}
+
+// holdBeforeRing is the same check right before the dial itself, after
+// the wait for the agent to join: a campaign paused (or a number
+// suppressed) during that wait is not dialed either. The room and agent
+// dispatch made for the call are closed with it.
+func (d *Dialer) holdBeforeRing(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
+	if c.CampaignID == nil || c.DispatchState != dialq.DispatchRunning {
+		return nil // no agent wait since the first check
+	}
+	// The wait is over: the window need only be open now.
+	probe := *c
+	probe.AgentJoinTimeout = 0
+	err := d.holdCampaignCall(ctx, log, &probe)
+	if !errors.Is(err, errHeld) {
+		return err
+	}
+	c.Status = probe.Status
+	if c.RoomName == "" {
+		return err
+	}
+	if rd, ok := d.Rooms.(roomDeleter); ok {
+		if derr := rd.DeleteRoom(context.WithoutCancel(ctx), c.RoomName); derr != nil {
+			log.Warn("close the room of a held campaign call", "room", c.RoomName, "err", derr)
+		}
+	}
+	return err
 }

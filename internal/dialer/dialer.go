@@ -323,6 +323,9 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call) erro
 		return d.dialed(ctx, log, c, res)
 	}
 
+	if err := d.holdBeforeRing(ctx, log, c); err != nil {
+		return err
+	}
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)
 	if err := d.Store.MarkDialing(ctx, c.ID, identity, d.Now()); err != nil {
 		return fmt.Errorf("mark dialing: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	lkp "github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/app"
@@ -355,4 +356,38 @@ func TestCampaignDoesNotDelayAPICalls(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, info.Pending, 1, "campaign calls were still waiting for a slot")
 	require.Equal(t, 2, dialed(s.campaignCalls(c.ID)), "only the campaign's 2 slots dialed")
+}
+
+// A campaign paused while one of its calls waits for its agent to join is
+// not dialed either: the check runs again right before the dial, and the
+// call's room (with the agent in it) is closed.
+func TestCampaignPausedDuringTheAgentWait(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{agent: true, script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 100 * time.Millisecond})})
+	c := s.campaign(dialq.CampaignSettings{}, "+15550680001")
+	var call *dialq.Call
+	waitFor(t, 10*time.Second, "the call's agent dispatched", func() bool {
+		list := s.campaignCalls(c.ID)
+		if len(list) == 1 && list[0].DispatchID != "" {
+			call = list[0]
+		}
+		return call != nil
+	})
+	require.Equal(t, dialq.StatusQueued, call.Status, "still waiting for its agent")
+	r := s.do(http.MethodPost, "/campaigns/"+c.ID.String()+"/pause", nil)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	waitFor(t, 15*time.Second, "the call held", func() bool { return s.call(call.ID.String()).Status.Terminal() })
+	got := s.call(call.ID.String())
+	require.Equal(t, dialq.StatusCanceled, got.Status)
+	require.Equal(t, "the campaign is paused", got.EndReason)
+	require.Nil(t, got.DialedAt)
+	require.Equal(t, 0, s.dialsTo("+15550680001"))
+	ct := s.contactOf(c.ID, 2)
+	require.Equal(t, dialq.ContactPending, ct.Status)
+	require.Equal(t, 0, ct.Attempts)
+	waitFor(t, 10*time.Second, "the held call's room closed", func() bool {
+		rooms, err := s.rooms.ListRooms(context.Background(), &lkp.ListRoomsRequest{Names: []string{got.RoomName}})
+		require.NoError(t, err)
+		return len(rooms.Rooms) == 0
+	})
 }

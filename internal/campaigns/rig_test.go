@@ -67,20 +67,30 @@ func newRig(t *testing.T, start time.Time) *rig {
 // service builds a campaigns service and scheduler over db, as a worker
 // does: another "worker" of the same stack when db is another pool.
 func (r *rig) service(db *postgres.DB) (*campaigns.Service, *campaigns.Scheduler) {
+	return r.serviceAt(db, 0)
+}
+
+// serviceAt is service on a machine whose clock is skew off the rig's.
+func (r *rig) serviceAt(db *postgres.DB, skew time.Duration) (*campaigns.Service, *campaigns.Scheduler) {
+	now := func() time.Time { return r.clock.Now().Add(skew) }
 	cs := calls.New(db, r.queue, nil, nil, r.log, calls.Config{})
-	cs.Now = r.clock.Now
+	cs.Now = now
 	svc := campaigns.New(db, cs, r.log, campaigns.Config{})
-	svc.Now = r.clock.Now
-	return svc, campaigns.NewScheduler(svc, campaigns.SchedulerConfig{Now: r.clock.Now, Log: r.log, ReportGrace: 5 * time.Second})
+	svc.Now = now
+	return svc, campaigns.NewScheduler(svc, campaigns.SchedulerConfig{Now: now, Log: r.log, ReportGrace: 5 * time.Second})
 }
 
 // secondWorker opens another pool on the same schema, with its own
 // service and scheduler.
 func (r *rig) secondWorker() (*campaigns.Service, *campaigns.Scheduler) {
-	db, err := postgres.Open(context.Background(), r.dsn, 10, postgres.WithClock(r.clock.Now))
+	return r.secondWorkerAt(0)
+}
+
+func (r *rig) secondWorkerAt(skew time.Duration) (*campaigns.Service, *campaigns.Scheduler) {
+	db, err := postgres.Open(context.Background(), r.dsn, 10, postgres.WithClock(func() time.Time { return r.clock.Now().Add(skew) }))
 	require.NoError(r.t, err)
 	r.t.Cleanup(func() { db.Close() })
-	return r.service(db)
+	return r.serviceAt(db, skew)
 }
 
 // contact is one contact to add: number, zone and metadata.

@@ -99,7 +99,10 @@ func (s *Scheduler) Pass(ctx context.Context) (PassResult, error) {
 		c := p.Campaign()
 		done = append(done, c.ID)
 		res.Campaigns++
-		placed, outcomes, err := s.campaign(ctx, p, now)
+		// The pace counts from the moment the campaign is ours: the pass
+		// before it (another worker's) committed by then, so the time
+		// since its paced_at was counted by nobody else.
+		placed, outcomes, err := s.campaign(ctx, p, s.cfg.Now())
 		if err == nil {
 			err = p.Commit()
 		}
@@ -154,7 +157,13 @@ func (s *Scheduler) campaign(ctx context.Context, p dialq.CampaignPass, now time
 	// What the pace owed and no due contact took is carried, within the
 	// one second's burst Pace caps it at.
 	credit += float64(budget - placed)
-	if err := p.SavePace(ctx, now, credit, turn); err != nil {
+	// paced_at never goes back (a worker whose clock is behind), or the
+	// time between would be paced twice.
+	pacedAt := now
+	if c.PacedAt != nil && c.PacedAt.After(now) {
+		pacedAt = *c.PacedAt
+	}
+	if err := p.SavePace(ctx, pacedAt, credit, turn); err != nil {
 		return placed, outcomes, err
 	}
 

@@ -53,6 +53,26 @@ func TestSchedulerPaceAcrossWorkers(t *testing.T) {
 	require.Equal(t, 2, <-done+<-done, "a second's worth, once")
 }
 
+// A worker whose clock is behind the others' does not pace the same time
+// twice: paced_at never goes back.
+func TestSchedulerPaceWithASkewedClock(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, monday)
+	_, behind := r.secondWorkerAt(-400 * time.Millisecond)
+	c := r.campaign(dialq.CampaignSettings{CallsPerSecond: 2, MaxConcurrency: 1000}, numbers(100)...)
+	placed := 0
+	for i := 0; i <= 60; i++ {
+		s := r.sched
+		if i%2 == 1 {
+			s = behind
+		}
+		placed += r.pass(s).Placed
+		r.clock.Advance(250 * time.Millisecond)
+	}
+	require.Equal(t, 32, placed, "a second's worth, then 2 a second for 15 s")
+	require.Len(t, r.calls(c.ID), 32)
+}
+
 // At most max_concurrency calls of a campaign are live at once, whatever
 // the pace owes; an ended call frees its slot on the next pass.
 func TestSchedulerMaxConcurrency(t *testing.T) {

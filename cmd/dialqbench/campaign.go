@@ -88,15 +88,12 @@ func runCampaign(ctx context.Context, e env, o campaignOptions, logDir string) (
 		Service: dialq.ServiceTwilio, Status: dialq.CampaignRunning, CreatedAt: now, UpdatedAt: now,
 		Settings: dialq.CampaignSettings{CallsPerSecond: o.CallsPerSecond, MaxConcurrency: o.MaxConcurrency,
 			AutoPause: dialq.AutoPause{Disabled: true}}.WithDefaults()}
-	if err := f.DB.CreateCampaign(ctx, c); err != nil {
-		return nil, err
-	}
 	contacts := make([]dialq.Contact, o.Contacts)
 	for i := range contacts {
 		contacts[i] = dialq.Contact{CampaignID: c.ID, Line: int64(i + 2), ToNumber: fmt.Sprintf("+1555030%04d", i%10000),
 			Timezone: "UTC", Metadata: map[string]any{"name": "Contact", "company": "Acme"}}
 	}
-	if err := f.DB.InsertContacts(ctx, contacts); err != nil {
+	if err := f.DB.CreateCampaign(ctx, c, contacts...); err != nil {
 		return nil, err
 	}
 	logf("campaign: %d contacts at %g calls/s, max_concurrency %d, %d workers, for %s", o.Contacts, o.CallsPerSecond, o.MaxConcurrency, o.Workers, o.Duration)

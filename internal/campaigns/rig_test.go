@@ -115,7 +115,6 @@ func (r *rig) campaignOf(tenant uuid.UUID, st dialq.CampaignSettings, contacts .
 	if st.StartAt != nil {
 		c.Status = dialq.CampaignScheduled
 	}
-	require.NoError(r.t, r.db.CreateCampaign(ctx, c))
 	list := make([]dialq.Contact, len(contacts))
 	for i, ct := range contacts {
 		zone := ct.zone
@@ -128,7 +127,7 @@ func (r *rig) campaignOf(tenant uuid.UUID, st dialq.CampaignSettings, contacts .
 			list[i].NotBefore = *st.StartAt
 		}
 	}
-	require.NoError(r.t, r.db.InsertContacts(ctx, list))
+	require.NoError(r.t, r.db.CreateCampaign(ctx, c, list...))
 	return c
 }
 

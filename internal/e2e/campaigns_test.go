@@ -27,13 +27,12 @@ func (s *stack) campaign(st dialq.CampaignSettings, numbers ...string) *dialq.Ca
 	now := time.Now()
 	c := &dialq.Campaign{ID: uuid.New(), TenantID: s.tenant, Name: "e2e", AssistantID: s.assistant, TrunkID: s.twilio,
 		Service: dialq.ServiceTwilio, Settings: st.WithDefaults(), Status: dialq.CampaignRunning, CreatedAt: now, UpdatedAt: now}
-	require.NoError(s.t, s.db.CreateCampaign(ctx, c))
 	list := make([]dialq.Contact, len(numbers))
 	for i, n := range numbers {
 		list[i] = dialq.Contact{CampaignID: c.ID, Line: int64(i + 2), ToNumber: n, Timezone: "UTC", NotBefore: now,
 			Metadata: map[string]any{"name": fmt.Sprintf("Contact %d", i+2), "company": "Acme", "agent_name": "Sarah"}}
 	}
-	require.NoError(s.t, s.db.InsertContacts(ctx, list))
+	require.NoError(s.t, s.db.CreateCampaign(ctx, c, list...))
 	return c
 }
 

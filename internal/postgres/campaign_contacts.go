@@ -32,17 +32,26 @@ func (r *contactRow) contact() (*dialq.Contact, error) {
 
 // InsertContacts adds contacts to their campaign (each names it) in one
 // COPY, and counts them in its contacts_total. A contact without a status
-// is pending; without not_before, due now.
+// is pending; without not_before, due now. A dialing campaign whose
+// contacts are all done before the rest is added completes: give a new
+// campaign its contacts with CreateCampaign.
 func (s *DB) InsertContacts(ctx context.Context, contacts []dialq.Contact) error {
-	if len(contacts) == 0 {
-		return nil
-	}
-	now := s.now()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.insertContacts(ctx, tx, contacts); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *DB) insertContacts(ctx context.Context, tx *sql.Tx, contacts []dialq.Contact) error {
+	if len(contacts) == 0 {
+		return nil
+	}
+	now := s.now()
 	st, err := tx.PrepareContext(ctx, pq.CopyIn("campaign_contacts", "campaign_id", "line", "to_number", "metadata",
 		"timezone", "status", "not_before", "updated_at"))
 	if err != nil {
@@ -81,7 +90,7 @@ func (s *DB) InsertContacts(ctx context.Context, contacts []dialq.Contact) error
 			return fmt.Errorf("count contacts of campaign %s: %w", id, err)
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // FindContact returns contact line of campaign id (the caller checked the

@@ -34,20 +34,32 @@ func (r *campaignRow) campaign() (*dialq.Campaign, error) {
 }
 
 // CreateCampaign stores a new campaign as c says (its settings with their
-// defaults filled), without contacts: InsertContacts adds them.
-func (s *DB) CreateCampaign(ctx context.Context, c *dialq.Campaign) error {
+// defaults filled) with contacts, in one transaction (contacts_total
+// counts them): a scheduler never
+// sees a dialing campaign whose contacts are not all there yet (it would
+// complete it). InsertContacts adds more to a campaign that is not
+// dialing.
+func (s *DB) CreateCampaign(ctx context.Context, c *dialq.Campaign, contacts ...dialq.Contact) error {
 	b, err := json.Marshal(c.Settings)
 	if err != nil {
 		return fmt.Errorf("encode campaign settings: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO campaigns (id, tenant_id, name, assistant_id, trunk_id, call_service,
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO campaigns (id, tenant_id, name, assistant_id, trunk_id, call_service,
 		settings, status, status_reason, contacts_total, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
-		c.ID, c.TenantID, c.Name, c.AssistantID, c.TrunkID, c.Service, b, c.Status, c.StatusReason, c.ContactsTotal, c.CreatedAt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10)`,
+		c.ID, c.TenantID, c.Name, c.AssistantID, c.TrunkID, c.Service, b, c.Status, c.StatusReason, c.CreatedAt)
 	if err != nil {
 		return fmt.Errorf("insert campaign: %w", err)
 	}
-	return nil
+	if err := s.insertContacts(ctx, tx, contacts); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // FindCampaign returns the tenant's campaign id.

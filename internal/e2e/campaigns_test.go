@@ -340,9 +340,9 @@ func TestCampaignDoesNotDelayAPICalls(t *testing.T) {
 		campaignNumbers("+1555066", 10)...)
 	campaignQueue := s.dial.CampaignQueueName()
 	insp := s.inspector()
-	waitFor(t, 10*time.Second, "the campaign's slots full and calls waiting behind them", func() bool {
+	waitFor(t, 10*time.Second, "the campaign's slots ringing and calls waiting behind them", func() bool {
 		info, err := insp.GetQueueInfo(campaignQueue)
-		return err == nil && info.Active == 2 && info.Pending >= 1
+		return err == nil && info.Active == 2 && info.Pending >= 1 && dialed(s.campaignCalls(c.ID)) == 2
 	})
 	start := time.Now()
 	r := s.do(http.MethodPost, "/call/outbound", s.body(apiNumber, "twilio", s.twilio))
@@ -354,7 +354,7 @@ func TestCampaignDoesNotDelayAPICalls(t *testing.T) {
 	info, err := insp.GetQueueInfo(campaignQueue)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, info.Pending, 1, "campaign calls were still waiting for a slot")
-	require.Equal(t, 2, dialed(s.campaignCalls(c.ID)), "only the campaign's 2 slots dialed")
+	require.Equal(t, 2, dialed(s.campaignCalls(c.ID)), "only the campaign's 2 slots dialed, still ringing")
 }
 
 // A campaign paused while one of its calls waits for its agent to join is

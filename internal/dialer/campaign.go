@@ -51,12 +51,13 @@ func (d *Dialer) holdCampaignCall(ctx context.Context, log *slog.Logger, c *dial
 }
 
 // holdBeforeRing is the same check right before the dial itself, after
-// the wait for the agent to join: a campaign paused (or a number
-// suppressed) during that wait is not dialed either. The room and agent
-// dispatch made for the call are closed with it.
+// the room, the dispatch and the wait for the agent to join (seconds, at
+// times): a campaign paused (or a number suppressed) meanwhile is not
+// dialed either. The room and agent dispatch made for the call are closed
+// with it.
 func (d *Dialer) holdBeforeRing(ctx context.Context, log *slog.Logger, c *dialq.Call) error {
-	if c.CampaignID == nil || c.DispatchState != dialq.DispatchRunning {
-		return nil // no agent wait since the first check
+	if c.CampaignID == nil {
+		return nil
 	}
 	// The wait is over: the window need only be open now.
 	probe := *c

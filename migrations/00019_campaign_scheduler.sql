@@ -15,7 +15,12 @@ ALTER TABLE campaigns ADD COLUMN failures_from timestamptz;
 -- ended calls, without reading all of them.
 CREATE INDEX calls_campaign_ended ON calls (campaign_id, ended_at) WHERE campaign_id IS NOT NULL AND ended_at IS NOT NULL;
 
+-- The scheduler's look at the campaigns paused or canceled lately, whose
+-- live calls it still follows.
+CREATE INDEX campaigns_stopped ON campaigns (updated_at) WHERE status IN ('paused', 'canceled');
+
 -- +goose Down
+DROP INDEX campaigns_stopped;
 DROP INDEX calls_campaign_ended;
 ALTER TABLE campaigns DROP COLUMN failures_from;
 ALTER TABLE campaign_contacts DROP COLUMN reason;

@@ -264,6 +264,12 @@ func prefixed(prefix, columns string) string {
 	return strings.Join(parts, ", ")
 }
 
+// stoppedLookback is how long after a campaign paused or was canceled its
+// passes look for live calls to apply: past the longest call
+// (DIALQ_MAX_CALL_DURATION, 1 h by default) and its ring, with room to
+// spare, so that the canceled campaigns of years are not read every tick.
+const stoppedLookback = "6 hours"
+
 // ClaimCampaign begins a scheduler pass over one campaign with work to do
 // at now: dialing (running, or scheduled past its start_at), or paused or
 // canceled with calls still live whose outcomes are to apply. skip are the
@@ -284,7 +290,7 @@ func (s *DB) ClaimCampaign(ctx context.Context, now time.Time, skip []uuid.UUID)
 	err = tx.GetContext(ctx, &r, `SELECT `+campaignColumns+` FROM campaigns cp
 		WHERE (status = 'running'
 		    OR (status = 'scheduled' AND coalesce((settings->>'start_at')::timestamptz <= $1, true))
-		    OR (status IN ('paused', 'canceled') AND EXISTS (
+		    OR (status IN ('paused', 'canceled') AND updated_at > $1 - interval '`+stoppedLookback+`' AND EXISTS (
 		        SELECT 1 FROM campaign_contacts cc WHERE cc.campaign_id = cp.id AND cc.status = 'calling')))
 		  AND NOT (id = ANY($2::uuid[]))
 		ORDER BY paced_at NULLS FIRST, id

@@ -165,6 +165,13 @@ func run(args []string) error {
 	fs.IntVar(&up.Large, "upload-large", 1_000_000, "campaign-upload: contacts of the upload and dry run whose memory is sampled")
 	fs.IntVar(&up.JSON, "upload-json", 100_000, "campaign-upload: contacts of a JSON upload (0: none)")
 	fs.DurationVar(&up.Sample, "upload-sample", 500*time.Millisecond, "campaign-upload: how often the API's RSS is read")
+	co := campaignOptions{}
+	fs.IntVar(&co.Contacts, "campaign-contacts", 2000, "campaign-rate: contacts of the campaign")
+	fs.Float64Var(&co.CallsPerSecond, "campaign-cps", 10, "campaign-rate: its calls_per_second")
+	fs.IntVar(&co.MaxConcurrency, "campaign-concurrency", 30, "campaign-rate: its max_concurrency")
+	fs.DurationVar(&co.Duration, "campaign-duration", time.Minute, "campaign-rate: how long it is measured")
+	fs.IntVar(&co.Workers, "campaign-workers", 2, "campaign-rate: worker processes")
+	fs.DurationVar(&co.Talk, "campaign-talk", 2*time.Second, "campaign-rate: the workers' reconcile interval, which ends each answered call")
 	docs := fs.String("docs", "", "rewrite the figures block of this Markdown file (docs/benchmarks.md)")
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	logDir := fs.String("log-dir", "", "where the servers' logs go (default $DIALQ_STATE_DIR/logs)")
@@ -222,6 +229,7 @@ func run(args []string) error {
 	step("webhook", func() (err error) { rep.Webhook, err = runWebhook(ctx, e, wh, *logDir); return })
 	step("soak", func() (err error) { rep.Soak, err = runSoak(ctx, e, so, *logDir); return })
 	step("campaign-upload", func() (err error) { rep.Upload, err = runUpload(ctx, e, up, *logDir); return })
+	step("campaign-rate", func() (err error) { rep.Campaign, err = runCampaign(ctx, e, co, *logDir); return })
 	rep.Machine.LoadAfter = loadAverage()
 
 	md := rep.markdown()
@@ -250,7 +258,7 @@ func run(args []string) error {
 
 // defaultSet are the benchmarks a run without -only runs, and a full run
 // (the one that rewrites the figures) has.
-const defaultSet = "accept,sync,idle,join,bridge,list,webhook,campaign-upload"
+const defaultSet = "accept,sync,idle,join,bridge,list,webhook,campaign-upload,campaign-rate"
 
 // logf prints a progress line on stderr.
 func logf(format string, args ...any) {

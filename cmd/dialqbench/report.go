@@ -25,20 +25,21 @@ const (
 
 // report is everything one run found.
 type report struct {
-	Date     string         `json:"date"`
-	Commit   string         `json:"commit"`
-	Machine  machineInfo    `json:"machine"`
-	Versions []string       `json:"versions"`
-	Accept   *acceptResult  `json:"accept,omitempty"`
-	Sync     *syncResult    `json:"sync,omitempty"`
-	Idle     *idleResult    `json:"idle,omitempty"`
-	Join     *joinResult    `json:"join,omitempty"`
-	Bridge   *bridgeResult  `json:"bridge,omitempty"`
-	List     *listResult    `json:"list,omitempty"`
-	Webhook  *webhookResult `json:"webhook,omitempty"`
-	Soak     *soakResult    `json:"soak,omitempty"`
-	Upload   *uploadResult  `json:"campaign_upload,omitempty"`
-	Broken   []string       `json:"broken,omitempty"`
+	Date     string          `json:"date"`
+	Commit   string          `json:"commit"`
+	Machine  machineInfo     `json:"machine"`
+	Versions []string        `json:"versions"`
+	Accept   *acceptResult   `json:"accept,omitempty"`
+	Sync     *syncResult     `json:"sync,omitempty"`
+	Idle     *idleResult     `json:"idle,omitempty"`
+	Join     *joinResult     `json:"join,omitempty"`
+	Bridge   *bridgeResult   `json:"bridge,omitempty"`
+	List     *listResult     `json:"list,omitempty"`
+	Webhook  *webhookResult  `json:"webhook,omitempty"`
+	Soak     *soakResult     `json:"soak,omitempty"`
+	Campaign *campaignResult `json:"campaign,omitempty"`
+	Upload   *uploadResult   `json:"campaign_upload,omitempty"`
+	Broken   []string        `json:"broken,omitempty"`
 }
 
 type machineInfo struct {
@@ -230,6 +231,9 @@ func (r *report) markdown() string {
 	}
 	if u := r.Upload; u != nil {
 		b.WriteString(u.markdown())
+	}
+	if c := r.Campaign; c != nil {
+		b.WriteString(c.markdown())
 	}
 	if len(r.Broken) > 0 {
 		p("Broken: %s\n\n", strings.Join(r.Broken, "; "))

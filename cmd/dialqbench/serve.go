@@ -52,6 +52,9 @@ type dialqProcs struct {
 	// WebhookAllowPrivate lets the tenants' webhook endpoints be on
 	// loopback, as make run does (DIALQ_WEBHOOK_ALLOW_PRIVATE).
 	WebhookAllowPrivate bool `json:",omitempty"`
+	// ReconcileInterval, when set, runs the worker's reconciler this often
+	// (the campaign benchmark: it ends the calls whose phone never joined).
+	ReconcileInterval time.Duration `json:",omitempty"`
 }
 
 func (p dialqProcs) channels() app.Channels {
@@ -103,6 +106,9 @@ func (p dialqProcs) workerConfig() app.WorkerConfig {
 		if p.APIAddr != "" {
 			c.PublicURL = "http://" + p.APIAddr
 		}
+	}
+	if p.ReconcileInterval > 0 {
+		c.Reconcile.Interval = p.ReconcileInterval
 	}
 	if p.SecretKey != "" {
 		c.Bridge = &app.BridgeConfig{SecretKey: p.SecretKey, SIPListen: "127.0.0.1:0", RTPBindIP: "127.0.0.1",

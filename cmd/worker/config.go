@@ -38,6 +38,10 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 			RetryBase:         l.Duration("DIALQ_RETRY_BASE", sd.RetryBase),
 			RetryCheck:        l.Duration("DIALQ_RETRY_CHECK_INTERVAL", sd.RetryCheck),
 		},
+		Campaigns: app.CampaignConfig{
+			Concurrency: l.Int("DIALQ_CAMPAIGN_CONCURRENCY", 100),
+			Tick:        l.Duration("DIALQ_CAMPAIGN_TICK", 250*time.Millisecond),
+		},
 		RingTimeout: l.Duration("DIALQ_RING_TIMEOUT", 30*time.Second),
 		SweepAge:    l.Duration("DIALQ_SWEEP_AGE", time.Minute),
 		Webhooks: app.WebhookConfig{
@@ -85,6 +89,8 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 		"(%s) must exceed DIALQ_RING_TIMEOUT (%s) by at least 30s, or a task would time out while the phone rings and be retried",
 		c.Dial.Timeout, c.RingTimeout)
 	l.Check(c.Server.Concurrency > 0, "DIALQ_WORKER_CONCURRENCY", "must be more than 0")
+	l.Check(c.Campaigns.Concurrency > 0, "DIALQ_CAMPAIGN_CONCURRENCY", "must be more than 0")
+	l.Check(c.Campaigns.Tick >= 10*time.Millisecond, "DIALQ_CAMPAIGN_TICK", "must be at least 10ms")
 	l.Check(c.Server.TaskCheckInterval > 0, "DIALQ_TASK_CHECK_INTERVAL", "must be more than 0")
 	l.Check(c.Server.RetryBase > 0, "DIALQ_RETRY_BASE", "must be more than 0")
 	l.Check(c.Server.RetryCheck > 0, "DIALQ_RETRY_CHECK_INTERVAL", "must be more than 0")

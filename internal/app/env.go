@@ -29,7 +29,7 @@ func ReadChannels(l *envconf.Loader) Channels {
 }
 
 // ReadDial reads the dial task's options: DIALQ_QUEUE, DIALQ_DIAL_MAX_RETRY,
-// DIALQ_DIAL_TIMEOUT and DIALQ_TASK_RETENTION.
+// DIALQ_DIAL_TIMEOUT, DIALQ_TASK_RETENTION and DIALQ_CAMPAIGN_QUEUE.
 func ReadDial(l *envconf.Loader) queue.DialOptions {
 	d := queue.DefaultDialOptions()
 	o := queue.DialOptions{
@@ -37,6 +37,8 @@ func ReadDial(l *envconf.Loader) queue.DialOptions {
 		MaxRetry:  l.Int("DIALQ_DIAL_MAX_RETRY", d.MaxRetry),
 		Timeout:   l.Duration("DIALQ_DIAL_TIMEOUT", d.Timeout),
 		Retention: l.Duration("DIALQ_TASK_RETENTION", d.Retention),
+		// Campaign calls: DialOptions.CampaignQueueName's default.
+		CampaignQueue: l.String("DIALQ_CAMPAIGN_QUEUE", ""),
 	}
 	l.Check(o.MaxRetry >= 0, "DIALQ_DIAL_MAX_RETRY", "must be 0 or more")
 	return o

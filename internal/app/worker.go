@@ -12,6 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/internal/background"
+	"github.com/dialq/dialq/internal/calls"
+	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/limiter"
@@ -64,6 +66,8 @@ type WorkerConfig struct {
 	Webhooks WebhookConfig
 	// Limits is the call limiter's part (docs/limits.md).
 	Limits LimitsConfig
+	// Campaigns is how the worker dials campaigns.
+	Campaigns CampaignConfig
 }
 
 // LimitsConfig is the call limiter's part of the worker's config.
@@ -76,6 +80,17 @@ type LimitsConfig struct {
 	// whose end no worker heard (DIALQ_LIMIT_SWEEP_INTERVAL); 30 s when
 	// zero.
 	SweepInterval time.Duration
+}
+
+// CampaignConfig is the campaigns' part of the worker's config.
+type CampaignConfig struct {
+	// Concurrency is how many campaign calls the worker dials at once, on
+	// the campaign queue (DIALQ_CAMPAIGN_CONCURRENCY), apart from the dial
+	// queue's DIALQ_WORKER_CONCURRENCY. Default 100.
+	Concurrency int
+	// Tick is how often the scheduler passes over the campaigns
+	// (DIALQ_CAMPAIGN_TICK). Default 250 ms.
+	Tick time.Duration
 }
 
 // ReconcileConfig is the reconciler's part of the worker's config.
@@ -149,8 +164,14 @@ type Worker struct {
 	Limiter *limiter.Limiter
 	// Reconciler closes the LiveKit SIP calls no webhook ended.
 	Reconciler *reconcile.Reconciler
-	ua         *sipua.UA
-	srv        *asynq.Server
+	// Campaigns is the campaigns service the scheduler and the dialer's
+	// check before each campaign call use; Scheduler places their calls.
+	Campaigns *campaigns.Service
+	Scheduler *campaigns.Scheduler
+	ua        *sipua.UA
+	srv       *asynq.Server
+	// campaignSrv serves the campaign queue with its own concurrency.
+	campaignSrv *asynq.Server
 	// services run beside the asynq server: the sweeper, the reconciler,
 	// the limiter's janitor, the webhook dispatcher and sweeper, and the
 	// bridge's heartbeat, orphan closer and relay log.
@@ -227,6 +248,7 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	scfg.Queues[whQueue] = 1
 	w.srv = asynq.NewServerFromRedisClient(w.Redis, scfg)
 	client := asynq.NewClientFromRedisClient(w.Redis)
+	w.newCampaigns(client)
 	w.services = append(w.services, dialer.NewSweeper(dialer.SweeperConfig{Store: w.DB,
 		Enqueue: queue.NewEnqueuer(client, cfg.Dial), Log: log, Age: cfg.SweepAge, Now: w.now}))
 	w.Reconciler = reconcile.NewReconciler(reconcile.Config{Store: w.DB, LiveKit: lk, Notify: pub, Log: log,
@@ -238,6 +260,34 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		return nil, err
 	}
 	return w, nil
+}
+
+// newCampaigns builds the campaigns' part of the worker: the campaigns
+// service over a calls service of its own (the scheduler places calls as
+// the API does), the check before each campaign call's dial, the
+// scheduler, and a second asynq server for the campaign queue, so that
+// campaign calls never take the dial queue's worker slots.
+func (w *Worker) newCampaigns(client *asynq.Client) {
+	cfg := w.cfg.Campaigns
+	dial := w.cfg.Dial
+	if dial.Queue == "" {
+		dial.Queue = w.cfg.Server.Queue
+	}
+	clog := w.log.With("component", "campaigns")
+	svc := calls.New(w.DB, queue.NewEnqueuer(client, dial), nil, nil, clog, calls.Config{CacheTTL: 5 * time.Second})
+	svc.Now = w.now
+	w.Campaigns = campaigns.New(w.DB, svc, clog, campaigns.Config{})
+	w.Campaigns.Now = w.now
+	w.Dialer.Campaigns = w.Campaigns
+	w.Scheduler = campaigns.NewScheduler(w.Campaigns, campaigns.SchedulerConfig{Interval: cfg.Tick, Log: clog})
+	w.services = append(w.services, w.Scheduler)
+	so := w.cfg.Server
+	so.Queue = dial.CampaignQueueName()
+	so.Concurrency = cfg.Concurrency
+	if so.Concurrency <= 0 {
+		so.Concurrency = 100
+	}
+	w.campaignSrv = asynq.NewServerFromRedisClient(w.Redis, dialer.ServerConfig(so, w.log))
 }
 
 // newWebhooks builds the webhook delivery: the deliverer the asynq server
@@ -354,12 +404,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.srv.Start(mux); err != nil {
 		return fmt.Errorf("start asynq server: %w", err)
 	}
+	// The campaign queue runs the same call:dial handler.
+	campaignMux := asynq.NewServeMux()
+	w.Dialer.Register(campaignMux)
+	if err := w.campaignSrv.Start(campaignMux); err != nil {
+		w.srv.Shutdown()
+		return fmt.Errorf("start the campaign queue's asynq server: %w", err)
+	}
 	w.log.Info("worker started", "queue", w.cfg.Server.Queue, "concurrency", w.cfg.Server.Concurrency,
 		"livekit", w.cfg.LiveKit.URL, "ring_timeout", w.cfg.RingTimeout)
 
 	<-ctx.Done()
 	w.log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", w.cfg.Server.ShutdownTimeout)
+	// Both servers let their dials in flight finish, side by side.
+	campaignsDone := make(chan struct{})
+	go func() { w.campaignSrv.Shutdown(); close(campaignsDone) }()
 	w.srv.Shutdown()
+	<-campaignsDone
 	if w.Bridge != nil {
 		w.Bridge.Drain(w.cfg.Bridge.DrainTimeout)
 	}

@@ -2,6 +2,7 @@ package calls
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,6 +23,28 @@ type PlaceRequest struct {
 	// Wait is how long Place waits for the call to be placed or to fail
 	// (dialq.Call.Placed); 0 returns once it is queued.
 	Wait time.Duration
+	// Campaign, when set, makes this one attempt at a campaign's contact:
+	// the call records which, goes to the campaign queue, and takes the
+	// idempotency key of the attempt (CampaignAttempt.IdempotencyKey)
+	// instead of IdempotencyKey.
+	Campaign *CampaignAttempt
+}
+
+// CampaignAttempt is the attempt at a campaign's contact a call is.
+type CampaignAttempt struct {
+	CampaignID uuid.UUID
+	Line       int64
+	// Attempt counts the contact's attempts from 1.
+	Attempt int
+	// DialBy is when the contact's calling window closes; zero: never.
+	DialBy time.Time
+}
+
+// IdempotencyKey is the key of the attempt: a scheduler that dies between
+// placing the call and marking its contact places the same attempt again
+// and gets the first call back, never a second one.
+func (a CampaignAttempt) IdempotencyKey() string {
+	return fmt.Sprintf("campaign:%s:%d:%d", a.CampaignID, a.Line, a.Attempt)
 }
 
 // Placed is what Place did.
@@ -49,6 +72,10 @@ func (s *Service) Place(ctx context.Context, r PlaceRequest) (Placed, error) {
 		return Placed{}, err
 	}
 	var key string
+	if r.Campaign != nil {
+		k := r.Campaign.IdempotencyKey()
+		r.IdempotencyKey = &k
+	}
 	if r.IdempotencyKey != nil {
 		key = *r.IdempotencyKey
 		if err := dialq.CheckIdempotencyKey(key); err != nil {
@@ -69,6 +96,14 @@ func (s *Service) Place(ctx context.Context, r PlaceRequest) (Placed, error) {
 	}
 	if r.IdempotencyKey != nil {
 		call.IdempotencyKey, call.RequestHash = key, req.Fingerprint()
+	}
+	if a := r.Campaign; a != nil {
+		id, line := a.CampaignID, a.Line
+		call.CampaignID, call.ContactLine = &id, &line
+		if !a.DialBy.IsZero() {
+			by := a.DialBy
+			call.DialBy = &by
+		}
 	}
 
 	// Watch before the task can run, so no change is missed.

@@ -112,6 +112,9 @@ type Dialer struct {
 	// ThrottleRetry is how long a call waits for a free slot before it
 	// asks again (a second when zero; asynq reschedules to the second).
 	ThrottleRetry time.Duration
+	// Campaigns checks a campaign's call right before its dial
+	// (campaign.go); nil dials campaign calls unchecked.
+	Campaigns CampaignCheck
 }
 
 // defaultAgentPoll keeps the wait for the agent within a poll of its join
@@ -180,7 +183,7 @@ func (d *Dialer) Attempt(ctx context.Context, id uuid.UUID, mayRetry bool) (*dia
 	}
 
 	err = d.place(ctx, log, c, limits)
-	if err == nil {
+	if err == nil || errors.Is(err, errHeld) {
 		return c, nil
 	}
 
@@ -246,6 +249,9 @@ func (d *Dialer) notStarted(ctx context.Context, id uuid.UUID, err error) error 
 func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call, limits []dialq.Limit) error {
 	if c.Status == dialq.StatusQueued {
 		// It will be dialed: refuse before making a room nobody will use.
+		if err := d.holdCampaignCall(ctx, log, c); err != nil {
+			return err
+		}
 		if err := d.checkBudget(ctx, c); err != nil {
 			return err
 		}
@@ -391,6 +397,9 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call, limi
 	}
 
 	if err := d.paceDial(ctx, log, c, limits); err != nil {
+		return err
+	}
+	if err := d.holdBeforeRing(ctx, log, c); err != nil {
 		return err
 	}
 	identity := dialq.ParticipantIdentityFor(c.ToNumber)

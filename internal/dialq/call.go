@@ -148,6 +148,14 @@ type Call struct {
 
 	// Report is the agent's latest report of the call; nil until it sends one.
 	Report *Report `db:"-"`
+
+	// CampaignID and ContactLine name the campaign contact this call
+	// dials; nil for a call asked for through the API.
+	CampaignID  *uuid.UUID `db:"campaign_id"`
+	ContactLine *int64     `db:"contact_line"`
+	// DialBy is when the contact's calling window closes: a call not dialed
+	// by then is not dialed at all (the campaign's dial check). Nil: any time.
+	DialBy *time.Time `db:"dial_by"`
 }
 
 // Placed reports whether the call went out as far as a synchronous request

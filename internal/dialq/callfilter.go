@@ -20,6 +20,9 @@ type CallFilter struct {
 	Status      CallStatus
 	ToNumber    string
 	AssistantID uuid.UUID
+	// CampaignID selects the calls of one campaign (GET
+	// /campaigns/{id}/calls).
+	CampaignID uuid.UUID
 	// CreatedFrom and CreatedTo bound created_at: from inclusive, to
 	// exclusive.
 	CreatedFrom, CreatedTo time.Time

@@ -65,6 +65,15 @@ type Campaign struct {
 	CreatedAt     time.Time  `db:"created_at"`
 	UpdatedAt     time.Time  `db:"updated_at"`
 	EndedAt       *time.Time `db:"ended_at"`
+
+	// The scheduler's state: when it last paced the campaign and the
+	// fraction of a call it owed then (Pace), the caller ID pool's next
+	// turn, and since when its failures count towards the auto-pause (the
+	// last resume).
+	PacedAt      *time.Time `db:"paced_at"`
+	PaceCredit   float64    `db:"pace_credit"`
+	CallerIDNext int64      `db:"caller_id_next"`
+	FailuresFrom *time.Time `db:"failures_from"`
 }
 
 // Contact is one number of a campaign, with the metadata that fills its
@@ -82,6 +91,9 @@ type Contact struct {
 	NotBefore time.Time  `db:"not_before"`
 	CallID    *uuid.UUID `db:"call_id"`
 	UpdatedAt time.Time  `db:"updated_at"`
+	// Reason says in words why it is where it is: the retry it waits for,
+	// why it was not dialed, why it is done.
+	Reason string `db:"reason"`
 }
 
 // CampaignSettings is how a campaign dials. Zero fields take the defaults

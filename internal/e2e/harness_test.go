@@ -93,6 +93,8 @@ type stackOptions struct {
 	reconcile app.ReconcileConfig
 	// monitoring mounts Asynqmon on the API, reading the stack's Redis.
 	monitoring *httpapi.MonitoringConfig
+	// campaigns tunes the worker's campaign queue and scheduler.
+	campaigns app.CampaignConfig
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -250,6 +252,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		Reconcile:   o.reconcile,
 		Webhooks:    app.WebhookConfig{AllowPrivate: true},
 		Limits:      s.limits,
+		Campaigns:   o.campaigns,
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour

@@ -47,6 +47,10 @@ type callView struct {
 	EndedAt    *time.Time `json:"ended_at,omitempty"`
 	// Report is the agent's latest report (POST /call/{id}/report).
 	Report *dialq.Report `json:"report,omitempty"`
+	// CampaignID and ContactLine name the campaign contact a campaign's
+	// call dials; left out for a call asked for through the API.
+	CampaignID  *uuid.UUID `json:"campaign_id,omitempty"`
+	ContactLine *int64     `json:"contact_line,omitempty"`
 	// Events is left out when nil: a view built without the timeline (one
 	// query per call) says nothing rather than "no events". A call's own view
 	// sets it, to [] when the call has none yet.
@@ -99,6 +103,7 @@ func viewOf(call *dialq.Call) callView {
 		ToNumber: call.ToNumber, CallService: call.Service, Metadata: call.Metadata,
 		RoomName: call.RoomName, EndReason: call.EndReason, CreatedAt: call.CreatedAt, UpdatedAt: call.UpdatedAt,
 		DialedAt: call.DialedAt, AnsweredAt: call.AnsweredAt, EndedAt: call.EndedAt, Report: call.Report,
+		CampaignID: call.CampaignID, ContactLine: call.ContactLine,
 	}
 	v.EndedBy = call.EndedBy
 	if !call.Options.IsZero() {

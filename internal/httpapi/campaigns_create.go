@@ -35,9 +35,9 @@ func (s *Server) campaignCreateRoutes(api *gin.RouterGroup) {
 	api.DELETE("/suppressions/:number", s.handleUnsuppress)
 }
 
-// campaignsService returns the campaigns service, or answers 503 when the
-// API runs without one.
-func (s *Server) campaignsService(c *gin.Context) *campaigns.Service {
+// campaignsOrAnswer returns the campaigns service, or answers 503 when
+// the API runs without one.
+func (s *Server) campaignsOrAnswer(c *gin.Context) *campaigns.Service {
 	if s.cfg.Campaigns == nil {
 		writeError(c, s.log, dialq.Errorf(dialq.EUNAVAILABLE, "Campaigns are not configured on this server."))
 		return nil
@@ -63,7 +63,7 @@ func (s *Server) uploadTooLarge() error {
 // what was skipped; 200 for a dry run; 400 with the validation report when
 // rows are refused.
 func (s *Server) handleCreateCampaign(c *gin.Context) {
-	svc := s.campaignsService(c)
+	svc := s.campaignsOrAnswer(c)
 	if svc == nil {
 		return
 	}

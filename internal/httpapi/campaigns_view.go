@@ -24,6 +24,9 @@ type campaignView struct {
 	CreatedAt     time.Time              `json:"created_at"`
 	UpdatedAt     time.Time              `json:"updated_at"`
 	EndedAt       *time.Time             `json:"ended_at,omitempty"`
+	// Progress is set by GET /campaigns/{id} only: the list and the
+	// controls answer without counting.
+	Progress *dialq.CampaignProgress `json:"progress,omitempty"`
 }
 
 func campaignViewOf(c *dialq.Campaign) campaignView {

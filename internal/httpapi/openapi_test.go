@@ -68,6 +68,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		if strings.HasPrefix(r.Path, "/webhooks/") {
 			param = "{webhook_id}"
 		}
+		if strings.HasPrefix(r.Path, "/campaigns/") {
+			param = "{campaign_id}"
+		}
 		path := strings.ReplaceAll(r.Path, ":number", "{number}")
 		served = append(served, r.Method+" "+strings.ReplaceAll(path, ":id", param))
 	}

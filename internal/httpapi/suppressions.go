@@ -16,7 +16,7 @@ import (
 // handleSuppress is POST /suppressions: {"numbers": [...], "reason"?} put
 // on the tenant's do-not-call list; numbers already on it are fine.
 func (s *Server) handleSuppress(c *gin.Context) {
-	svc := s.campaignsService(c)
+	svc := s.campaignsOrAnswer(c)
 	if svc == nil {
 		return
 	}
@@ -72,7 +72,7 @@ type suppressionList struct {
 // handleListSuppressions is GET /suppressions?limit=&cursor=: a page of
 // the tenant's do-not-call list, newest first.
 func (s *Server) handleListSuppressions(c *gin.Context) {
-	svc := s.campaignsService(c)
+	svc := s.campaignsOrAnswer(c)
 	if svc == nil {
 		return
 	}
@@ -115,7 +115,7 @@ func (s *Server) handleListSuppressions(c *gin.Context) {
 // handleUnsuppress is DELETE /suppressions/{number}: the number (E.164,
 // its + sent as is or as %2B) taken off the tenant's do-not-call list.
 func (s *Server) handleUnsuppress(c *gin.Context) {
-	svc := s.campaignsService(c)
+	svc := s.campaignsOrAnswer(c)
 	if svc == nil {
 		return
 	}

@@ -25,8 +25,9 @@ const insertCallSQL = `
 WITH c AS (
 	INSERT INTO calls (id, tenant_id, assistant_id, trunk_id, to_number, call_service, metadata,
 	                   prompt, start_instruction, agent_name, livekit_trunk_id, status, created_at, updated_at,
-	                   idempotency_key, request_hash, agent_join_timeout_ms, end_call_on_agent_leave, dial_options)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16, $17, $18)
+	                   idempotency_key, request_hash, agent_join_timeout_ms, end_call_on_agent_leave, dial_options,
+	                   campaign_id, contact_line, dial_by)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, NULLIF($14, ''), $15, $16, $17, $18, $19, $20, $21)
 	ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING id, status, created_at, call_service, to_number
 )
@@ -37,7 +38,8 @@ const callColumns = `id, tenant_id, assistant_id, trunk_id, to_number, call_serv
 	prompt, start_instruction, agent_name, livekit_trunk_id, status, failure_reason,
 	sip_status_code, sip_status, last_error, attempts, room_name, dispatch_id, dispatch_state,
 	participant_sid, participant_identity, sip_call_id, end_reason, ended_by, hangup_reason, hangup_by, created_at, updated_at, dialed_at,
-	answered_at, ended_at, agent_join_timeout_ms, report, end_call_on_agent_leave, agent_left_at, dial_options`
+	answered_at, ended_at, agent_join_timeout_ms, report, end_call_on_agent_leave, agent_left_at, dial_options,
+	campaign_id, contact_line, dial_by`
 
 // callRow is a calls row as scanned; metadata is JSON in the table.
 type callRow struct {
@@ -88,7 +90,8 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	}
 	res, err := s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
 		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt,
-		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds(), !c.KeepCallOnAgentLeave, optsJSON)
+		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds(), !c.KeepCallOnAgentLeave, optsJSON,
+		c.CampaignID, c.ContactLine, c.DialBy)
 	if err != nil {
 		return nil, fmt.Errorf("insert call: %w", err)
 	}
@@ -437,6 +440,9 @@ func ListCallsSQL(tenantID uuid.UUID, f dialq.CallFilter) (string, []any) {
 	}
 	if f.AssistantID != uuid.Nil {
 		q += ` AND assistant_id = ` + arg(f.AssistantID)
+	}
+	if f.CampaignID != uuid.Nil {
+		q += ` AND campaign_id = ` + arg(f.CampaignID)
 	}
 	if !f.CreatedFrom.IsZero() {
 		q += ` AND created_at >= ` + arg(f.CreatedFrom)

@@ -22,7 +22,8 @@ func NewEnqueuer(client *asynq.Client, opts DialOptions) *Enqueuer {
 	return &Enqueuer{client: client, opts: opts}
 }
 
-// EnqueueDial puts the dial task of c on the queue. A task that already
+// EnqueueDial puts the dial task of c on the queue, a campaign's call on
+// the campaign queue (DialOptions.CampaignQueueName). A task that already
 // exists for the call is not an error: the call is queued once.
 // Returns EUNAVAILABLE if Redis cannot be reached.
 func (e *Enqueuer) EnqueueDial(ctx context.Context, c *dialq.Call) error {
@@ -31,6 +32,9 @@ func (e *Enqueuer) EnqueueDial(ctx context.Context, c *dialq.Call) error {
 	// timeout: the task must outlast the ring, or it is retried while the
 	// phone rings.
 	opts.Timeout = dialq.DialTaskTimeout(c, opts.Timeout)
+	if c.CampaignID != nil {
+		opts.Queue = opts.CampaignQueueName()
+	}
 	t, err := NewDialTask(DialPayload{CallID: c.ID, TenantID: c.TenantID}, opts)
 	if err != nil {
 		return err

@@ -23,6 +23,10 @@ const (
 // QueueCalls is the queue dial tasks go to.
 const QueueCalls = "calls"
 
+// CampaignQueueSuffix names a dial queue's campaign queue by default:
+// calls → calls-campaigns.
+const CampaignQueueSuffix = "-campaigns"
+
 // DialPayload is the payload of a TypeCallDial task. It carries only ids:
 // Postgres holds the call, so the payload shows no phone number or prompt.
 type DialPayload struct {
@@ -34,6 +38,11 @@ type DialPayload struct {
 type DialOptions struct {
 	// Queue defaults to QueueCalls; tests use their own queue to stay apart.
 	Queue string
+	// CampaignQueue is where campaign calls' dial tasks go
+	// (DIALQ_CAMPAIGN_QUEUE); empty: Queue + CampaignQueueSuffix. Workers
+	// serve it with a concurrency of its own, so a single call asked for
+	// through the API never waits behind a campaign for a worker slot.
+	CampaignQueue string
 	// MaxRetry bounds retries of failures that may pass (LiveKit down).
 	// Failures of the call itself are never retried.
 	MaxRetry int
@@ -48,6 +57,18 @@ type DialOptions struct {
 // DefaultDialOptions are the options dialq runs with unless configured.
 func DefaultDialOptions() DialOptions {
 	return DialOptions{Queue: QueueCalls, MaxRetry: 3, Timeout: 90 * time.Second, Retention: 24 * time.Hour}
+}
+
+// CampaignQueueName is the queue campaign calls go to.
+func (o DialOptions) CampaignQueueName() string {
+	if o.CampaignQueue != "" {
+		return o.CampaignQueue
+	}
+	q := o.Queue
+	if q == "" {
+		q = QueueCalls
+	}
+	return q + CampaignQueueSuffix
 }
 
 // NewDialTask returns the dial task of one call. Its TaskID is the call id,

@@ -70,6 +70,10 @@ type Upload struct {
 // MaxUploadRows bounds the contacts of one campaign.
 const MaxUploadRows = 10_000_000
 
+// UploadsInProgress is how many uploads this process is staging now, of
+// at most Config.MaxUploads.
+func (s *Service) UploadsInProgress() int { return len(s.uploads) }
+
 // BeginUpload starts creating a campaign of tenant. Returns EUNAVAILABLE
 // when Config.MaxUploads uploads are in progress in this process already.
 func (s *Service) BeginUpload(ctx context.Context, tenant uuid.UUID, opts UploadOptions) (*Upload, error) {

@@ -37,6 +37,7 @@ type harness struct {
 	db        *postgres.DB
 	dsn       string
 	logs      *syncBuffer // the API's log, JSON lines
+	campaigns *campaigns.Service
 	insp      *asynq.Inspector
 	queue     string
 	tenant    uuid.UUID
@@ -98,7 +99,7 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 	t.Cleanup(srv.Close)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 
-	h := &harness{t: t, srv: srv, api: api, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
+	h := &harness{t: t, srv: srv, api: api, campaigns: cfg.HTTP.Campaigns, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
 		twilio: "ST_" + testenv.Name("tw"), exotel: "ST_" + testenv.Name("ex"), notify: notify.NewPublisher(rdb, channel)}
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: h.tenant, Name: "acme"}))
 	k, key := dialq.NewAPIKey(h.tenant)

@@ -557,11 +557,16 @@ func TestCampaignUploadsAtOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *harnessConfig) { c.Campaigns.MaxUploads = 1 })
 
+	// The first upload streams from a pipe; the test holds its last row
+	// back until the second has been refused. Bounded, so that a lost
+	// answer fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	first := make(chan response, 1)
 	go func() {
-		req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/campaigns", pr)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+"/campaigns", pr)
 		req.Header.Set("Authorization", "Bearer "+h.key)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		resp, err := http.DefaultClient.Do(req)
@@ -573,22 +578,33 @@ func TestCampaignUploadsAtOnce(t *testing.T) {
 		raw, _ := io.ReadAll(resp.Body)
 		first <- response{Status: resp.StatusCode, Raw: string(raw)}
 	}()
-	cj, _ := json.Marshal(h.campaignJSON(nil))
-	p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Disposition": {`form-data; name="campaign"`}})
-	p.Write(cj)
-	p, _ = mw.CreateFormFile("contacts", "c.csv")
-	io.WriteString(p, "to_number,name,company\n+15550950001,A,B\n")
+	finish := make(chan struct{})
+	go func() {
+		defer pw.Close()
+		cj, _ := json.Marshal(h.campaignJSON(nil))
+		p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Disposition": {`form-data; name="campaign"`}})
+		p.Write(cj)
+		p, _ = mw.CreateFormFile("contacts", "c.csv")
+		io.WriteString(p, "to_number,name,company\n+15550950001,A,B\n")
+		select {
+		case <-finish:
+			io.WriteString(p, "+15550950003,A,B\n")
+			mw.Close()
+		case <-ctx.Done():
+		}
+	}()
 
+	require.Eventually(t, func() bool { return h.campaigns.UploadsInProgress() == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the first upload takes the one slot")
 	csv := "to_number,name,company\n+15550950002,A,B\n"
-	require.Eventually(t, func() bool {
-		return h.uploadCSV("", h.campaignJSON(nil), csv).Status == http.StatusServiceUnavailable
-	}, 10*time.Second, 20*time.Millisecond, "the one slot is the first upload's while it streams")
+	r := h.uploadCSV("", h.campaignJSON(nil), csv)
+	require.Equal(t, http.StatusServiceUnavailable, r.Status, "the one slot is the first upload's while it streams: %s", r.Raw)
 
-	io.WriteString(p, "+15550950003,A,B\n")
-	require.NoError(t, mw.Close())
-	require.NoError(t, pw.Close())
-	r := <-first
+	close(finish)
+	r = <-first
 	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	require.Eventually(t, func() bool { return h.campaigns.UploadsInProgress() == 0 }, 10*time.Second, 5*time.Millisecond,
+		"its slot given back")
 	r = h.uploadCSV("", h.campaignJSON(nil), csv)
 	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
 }

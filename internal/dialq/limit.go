@@ -100,6 +100,11 @@ func TrunkLimitKey(id string) string { return "trunk:" + id }
 // TenantLimitKey is the key of tenant id's limit.
 func TenantLimitKey(id uuid.UUID) string { return "tenant:" + id.String() }
 
+// CampaignLimitKey is the key of campaign id's limit: its max_concurrency.
+// Its calls_per_second is the scheduler's, which places the calls at that
+// pace; the limiter holds the live ones to the cap across every worker.
+func CampaignLimitKey(id uuid.UUID) string { return "campaign:" + id.String() }
+
 // Admission is a limiter's answer to a call that asks to be dialed.
 type Admission struct {
 	// OK: the call holds a slot of each of its limits and may be dialed now.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dialq/dialq/internal/app"
 	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/limiter"
 	"github.com/dialq/dialq/internal/testkit/sipdouble"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
@@ -309,6 +310,11 @@ func TestCampaignPaceWithTwoWorkers(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	require.Equal(t, 3, peak, "the cap was reached")
+	// The limiter's own count, over both workers' dials.
+	lim := limiter.New(testenv.Redis(t), limiter.Config{Prefix: s.limits.Prefix})
+	held, err := lim.Peak(context.Background(), dialq.CampaignLimitKey(c.ID))
+	require.NoError(t, err)
+	require.Equal(t, 3, held, "the limiter never let more than max_concurrency hold a slot")
 
 	// The first pass starts a second's worth at once; the rate is the
 	// spacing of the calls that follow it, over 15 s.

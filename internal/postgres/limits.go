@@ -18,15 +18,18 @@ import (
 // call was accepted caps nothing.
 func (s *DB) LimitsOf(ctx context.Context, c *dialq.Call) ([]dialq.Limit, error) {
 	var r struct {
-		Tenant dialq.CallLimits `db:"tenant"`
-		Trunk  dialq.CallLimits `db:"trunk"`
+		Tenant   dialq.CallLimits `db:"tenant"`
+		Trunk    dialq.CallLimits `db:"trunk"`
+		Campaign int              `db:"campaign"`
 	}
 	err := s.get(ctx, &r, `
 		SELECT t.max_concurrent_calls AS "tenant.max_concurrent_calls", t.calls_per_second AS "tenant.calls_per_second",
 		       coalesce(tr.max_concurrent_calls, 0) AS "trunk.max_concurrent_calls",
-		       coalesce(tr.calls_per_second, 0) AS "trunk.calls_per_second"
+		       coalesce(tr.calls_per_second, 0) AS "trunk.calls_per_second",
+		       coalesce((ca.settings->>'max_concurrency')::integer, 0) AS campaign
 		FROM tenants t LEFT JOIN trunks tr ON tr.id = $2 AND tr.tenant_id = t.id
-		WHERE t.id = $1`, c.TenantID, c.TrunkID)
+		LEFT JOIN campaigns ca ON ca.id = $3 AND ca.tenant_id = t.id
+		WHERE t.id = $1`, c.TenantID, c.TrunkID, c.CampaignID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil // no tenant: it was deleted, and its calls with it
 	}
@@ -39,6 +42,9 @@ func (s *DB) LimitsOf(ctx context.Context, c *dialq.Call) ([]dialq.Limit, error)
 	}
 	if l, ok := r.Tenant.Limit(dialq.TenantLimitKey(c.TenantID)); ok {
 		out = append(out, l)
+	}
+	if c.CampaignID != nil && r.Campaign > 0 {
+		out = append(out, dialq.Limit{Key: dialq.CampaignLimitKey(*c.CampaignID), MaxConcurrent: r.Campaign})
 	}
 	return out, nil
 }

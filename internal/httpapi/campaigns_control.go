@@ -31,7 +31,7 @@ func (s *Server) campaignControlRoutes(api *gin.RouterGroup) {
 // runs without one.
 func (s *Server) campaignsService() (*campaigns.Service, error) {
 	if s.cfg.Campaigns == nil {
-		return nil, dialq.Errorf(dialq.EUNAVAILABLE, "Campaigns are not available on this server.")
+		return nil, dialq.Errorf(dialq.EUNAVAILABLE, "Campaigns are not configured on this server.")
 	}
 	return s.cfg.Campaigns, nil
 }
@@ -60,9 +60,8 @@ var campaignListParams = []string{"limit", "cursor"}
 // handleListCampaigns is GET /campaigns: a page of the tenant's campaigns,
 // newest first, without their progress.
 func (s *Server) handleListCampaigns(c *gin.Context) {
-	svc, err := s.campaignsService()
-	if err != nil {
-		writeError(c, s.log, err)
+	svc := s.campaignsOrAnswer(c)
+	if svc == nil {
 		return
 	}
 	limit, cursor, err := decodeCampaignList(c.Request.URL.RawQuery)

@@ -38,11 +38,11 @@ func (s *Server) campaignCreateRoutes(api *gin.RouterGroup) {
 // campaignsOrAnswer returns the campaigns service, or answers 503 when
 // the API runs without one.
 func (s *Server) campaignsOrAnswer(c *gin.Context) *campaigns.Service {
-	if s.cfg.Campaigns == nil {
-		writeError(c, s.log, dialq.Errorf(dialq.EUNAVAILABLE, "Campaigns are not configured on this server."))
-		return nil
+	svc, err := s.campaignsService()
+	if err != nil {
+		writeError(c, s.log, err)
 	}
-	return s.cfg.Campaigns
+	return svc
 }
 
 // isUpload reports whether c is POST /campaigns, whose body is an upload

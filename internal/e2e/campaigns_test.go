@@ -19,21 +19,25 @@ import (
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
-// campaign stores a running campaign of the stack's tenant calling numbers
-// through its twilio trunk, as the upload stores one: settings with their
-// defaults, every contact pending from now.
+// campaign creates a campaign of the stack's tenant calling numbers
+// through its twilio trunk as its users do, a POST /campaigns of JSON:
+// settings with their defaults filled, every contact in UTC, dialed from
+// now. Its contacts are lines 1, 2, ... (a JSON body's contact's line is
+// its position in the array). It returns the campaign as stored.
 func (s *stack) campaign(st dialq.CampaignSettings, numbers ...string) *dialq.Campaign {
 	s.t.Helper()
-	ctx := context.Background()
-	now := time.Now()
-	c := &dialq.Campaign{ID: uuid.New(), TenantID: s.tenant, Name: "e2e", AssistantID: s.assistant, TrunkID: s.twilio,
-		Service: dialq.ServiceTwilio, Settings: st.WithDefaults(), Status: dialq.CampaignRunning, CreatedAt: now, UpdatedAt: now}
-	list := make([]dialq.Contact, len(numbers))
+	contacts := make([]map[string]any, len(numbers))
 	for i, n := range numbers {
-		list[i] = dialq.Contact{CampaignID: c.ID, Line: int64(i + 2), ToNumber: n, Timezone: "UTC", NotBefore: now,
-			Metadata: map[string]any{"name": fmt.Sprintf("Contact %d", i+2), "company": "Acme", "agent_name": "Sarah"}}
+		contacts[i] = map[string]any{"to_number": n, "timezone": "UTC",
+			"metadata": map[string]any{"name": fmt.Sprintf("Contact %d", i+1), "company": "Acme", "agent_name": "Sarah"}}
 	}
-	require.NoError(s.t, s.db.CreateCampaign(ctx, c, list...))
+	r := s.do(http.MethodPost, "/campaigns", map[string]any{"name": "e2e", "assistant_id": s.assistant, "trunk_id": s.twilio,
+		"call_service": "twilio", "settings": st.WithDefaults(), "contacts": contacts})
+	require.Equal(s.t, http.StatusCreated, r.Status, r.Raw)
+	data := r.Body["data"].(map[string]any)
+	require.EqualValues(s.t, len(numbers), data["contacts_total"], r.Raw)
+	c, err := s.db.FindCampaign(context.Background(), s.tenant, uuid.MustParse(data["id"].(string)))
+	require.NoError(s.t, err)
 	return c
 }
 
@@ -241,8 +245,8 @@ func TestCampaignRetriesAndSuppression(t *testing.T) {
 		status   dialq.ContactStatus
 		outcome  dialq.CallStatus
 		attempts int
-	}{{2, dialq.ContactDone, dialq.StatusBusy, 2}, {3, dialq.ContactDone, dialq.StatusNoAnswer, 3},
-		{4, dialq.ContactDone, dialq.StatusCompleted, 1}, {5, dialq.ContactSuppressed, "", 0}} {
+	}{{1, dialq.ContactDone, dialq.StatusBusy, 2}, {2, dialq.ContactDone, dialq.StatusNoAnswer, 3},
+		{3, dialq.ContactDone, dialq.StatusCompleted, 1}, {4, dialq.ContactSuppressed, "", 0}} {
 		ct := s.contactOf(c.ID, want.line)
 		require.Equal(t, want.status, ct.Status, "line %d", want.line)
 		require.Equal(t, want.outcome, ct.Outcome, "line %d", want.line)
@@ -254,16 +258,16 @@ func TestCampaignRetriesAndSuppression(t *testing.T) {
 	require.Len(t, r.Body["data"], 2)
 	for _, item := range r.Body["data"].([]any) {
 		require.Equal(t, c.ID.String(), item.(map[string]any)["campaign_id"])
-		require.Equal(t, 2.0, item.(map[string]any)["contact_line"])
+		require.Equal(t, 1.0, item.(map[string]any)["contact_line"])
 	}
-	ct := s.contactOf(closed.ID, 2)
+	ct := s.contactOf(closed.ID, 1)
 	require.Equal(t, dialq.ContactPending, ct.Status)
 	require.True(t, ct.NotBefore.After(time.Now()), "waits for tomorrow's window")
 	require.Equal(t, 0, s.dialsTo(closedN))
 
 	raw := s.raw(http.MethodGet, "/campaigns/"+c.ID.String()+"/export")
 	require.Contains(t, raw, "line,to_number,timezone,status,outcome,attempts,reason,call_id,sip_status_code,duration_seconds,answered_by,disposition,summary,agent_name,company,name\n")
-	require.Contains(t, raw, "\n2,"+busyN+",UTC,done,busy,2,busy: no retries left (1 of 1 used),")
+	require.Contains(t, raw, "\n1,"+busyN+",UTC,done,busy,2,busy: no retries left (1 of 1 used),")
 }
 
 // A campaign whose calls fail too often pauses itself on both workers.
@@ -387,7 +391,7 @@ func TestCampaignPausedDuringTheAgentWait(t *testing.T) {
 	require.Equal(t, "the campaign is paused", got.EndReason)
 	require.Nil(t, got.DialedAt)
 	require.Equal(t, 0, s.dialsTo("+15550680001"))
-	ct := s.contactOf(c.ID, 2)
+	ct := s.contactOf(c.ID, 1)
 	require.Equal(t, dialq.ContactPending, ct.Status)
 	require.Equal(t, 0, ct.Attempts)
 	waitFor(t, 10*time.Second, "the held call's room closed", func() bool {

@@ -120,6 +120,7 @@ func campaignNumbers(prefix string, n int) []string {
 // scheduler and serving the campaign queue, and a reconciler that ends
 // answered calls whose phone hung up.
 func newCampaignStack(t *testing.T, script sipdouble.Script) *stack {
+	t.Helper()
 	o := stackOptions{script: script, noWorker: true, reconcile: app.ReconcileConfig{Interval: 300 * time.Millisecond}}
 	s := newStack(t, o)
 	s.startWorker(o)
@@ -127,14 +128,27 @@ func newCampaignStack(t *testing.T, script sipdouble.Script) *stack {
 	return s
 }
 
+// newCampaignProcesses is a stack with two cmd/worker processes, each
+// running the scheduler and serving the campaign queue.
+func newCampaignProcesses(t *testing.T, script sipdouble.Script) *stack {
+	t.Helper()
+	s := newStack(t, stackOptions{script: script, noWorker: true})
+	bin := buildWorker(t)
+	for range 2 {
+		s.startWorkerProcess(t, bin, "DIALQ_RING_TIMEOUT=20s", "DIALQ_DIAL_TIMEOUT=1m", "DIALQ_RECONCILE_INTERVAL=300ms")
+	}
+	return s
+}
+
 // Pause, resume and cancel through the API take effect on both workers
 // within a second: no call of a paused campaign is dialed after it, calls
 // already queued are held before their dial, resume goes on from there,
 // cancel ends it for good. No contact is dialed twice. Another tenant can
-// neither see nor control the campaign.
+// neither see nor control the campaign. The workers are two cmd/worker
+// processes.
 func TestCampaignControlWithTwoWorkers(t *testing.T) {
 	t.Parallel()
-	s := newCampaignStack(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 200 * time.Millisecond}))
+	s := newCampaignProcesses(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 200 * time.Millisecond}))
 	numbers := campaignNumbers("+1555061", 40)
 	c := s.campaign(dialq.CampaignSettings{CallsPerSecond: 5, MaxConcurrency: 4}, numbers...)
 	path := "/campaigns/" + c.ID.String()
@@ -289,11 +303,11 @@ func TestCampaignAutoPause(t *testing.T) {
 	require.LessOrEqual(t, dialed(s.campaignCalls(c.ID)), 5, "min_calls and the concurrency bound what fails before the pause")
 }
 
-// The pace holds across two workers: 2 calls a second for 15 s, and never
-// more than max_concurrency live.
+// The pace holds across two worker processes: 2 calls a second for 15 s,
+// and never more than max_concurrency live.
 func TestCampaignPaceWithTwoWorkers(t *testing.T) {
 	t.Parallel()
-	s := newCampaignStack(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 1500 * time.Millisecond}))
+	s := newCampaignProcesses(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 1500 * time.Millisecond}))
 	c := s.campaign(dialq.CampaignSettings{CallsPerSecond: 2, MaxConcurrency: 3, AutoPause: dialq.AutoPause{Disabled: true}},
 		campaignNumbers("+1555064", 200)...)
 	// A second campaign, dialed side by side, that its cap does not hold

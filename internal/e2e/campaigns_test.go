@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,13 +27,19 @@ import (
 // its position in the array). It returns the campaign as stored.
 func (s *stack) campaign(st dialq.CampaignSettings, numbers ...string) *dialq.Campaign {
 	s.t.Helper()
+	return s.campaignOn(dialq.ServiceTwilio, s.twilio, st, numbers...)
+}
+
+// campaignOn is campaign through another of the stack's trunks.
+func (s *stack) campaignOn(service dialq.CallService, trunk string, st dialq.CampaignSettings, numbers ...string) *dialq.Campaign {
+	s.t.Helper()
 	contacts := make([]map[string]any, len(numbers))
 	for i, n := range numbers {
 		contacts[i] = map[string]any{"to_number": n, "timezone": "UTC",
 			"metadata": map[string]any{"name": fmt.Sprintf("Contact %d", i+1), "company": "Acme", "agent_name": "Sarah"}}
 	}
-	r := s.do(http.MethodPost, "/campaigns", map[string]any{"name": "e2e", "assistant_id": s.assistant, "trunk_id": s.twilio,
-		"call_service": "twilio", "settings": st.WithDefaults(), "contacts": contacts})
+	r := s.do(http.MethodPost, "/campaigns", map[string]any{"name": "e2e", "assistant_id": s.assistant, "trunk_id": trunk,
+		"call_service": service, "settings": st.WithDefaults(), "contacts": contacts})
 	require.Equal(s.t, http.StatusCreated, r.Status, r.Raw)
 	data := r.Body["data"].(map[string]any)
 	require.EqualValues(s.t, len(numbers), data["contacts_total"], r.Raw)
@@ -413,4 +420,106 @@ func TestCampaignPausedDuringTheAgentWait(t *testing.T) {
 		require.NoError(t, err)
 		return len(rooms.Rooms) == 0
 	})
+}
+
+// A trunk's max_concurrent_calls holds for a campaign and the API's calls
+// together: with two lines, a campaign of six and two calls placed through
+// the API while the campaign holds both, never more than two calls are on
+// the trunk at once (the limiter's own count, and the calls' dial-to-end
+// spans), and every call is dialed once and completes.
+func TestTrunkCapSharedByCampaignAndAPICalls(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{reconcile: app.ReconcileConfig{Interval: 300 * time.Millisecond},
+		script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 100 * time.Millisecond, HangUpAfter: 1500 * time.Millisecond})})
+	s.limitTrunk(dialq.CallLimits{MaxConcurrentCalls: 2})
+	lim := limiter.New(testenv.Redis(t), limiter.Config{Prefix: s.limits.Prefix})
+	key := dialq.TrunkLimitKey(s.twilio)
+	watch := watchHolders(t, lim, key)
+
+	numbers := campaignNumbers("+1555069", 6)
+	c := s.campaign(dialq.CampaignSettings{CallsPerSecond: 10, MaxConcurrency: 10, AutoPause: dialq.AutoPause{Disabled: true}}, numbers...)
+	waitFor(t, 10*time.Second, "the campaign holding both lines", func() bool { return dialed(s.campaignCalls(c.ID)) >= 2 })
+	var apiCalls []string
+	for _, n := range []string{"+15550691001", "+15550691002"} {
+		r := s.do(http.MethodPost, "/call/outbound?wait=0", s.body(n, "twilio", s.twilio))
+		require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
+		apiCalls = append(apiCalls, r.Body["data"].(map[string]any)["call_id"].(string))
+	}
+	all := func() []*dialq.Call {
+		list := s.campaignCalls(c.ID)
+		for _, id := range apiCalls {
+			list = append(list, s.call(id))
+		}
+		return list
+	}
+	waitFor(t, 45*time.Second, "every call over", func() bool { list := all(); return len(list) == 8 && over(list) })
+	watch.close()
+	peak, err := lim.Peak(context.Background(), key)
+	require.NoError(t, err)
+	require.Equal(t, 2, peak, "the limiter let at most two hold the trunk")
+
+	// The calls' own spans, from their dial to their end, overlap at most
+	// two deep.
+	type edge struct {
+		at time.Time
+		d  int
+	}
+	var edges []edge
+	for _, call := range all() {
+		require.Equal(t, dialq.StatusCompleted, call.Status, "call to %s: %s", call.ToNumber, call.EndReason)
+		require.NotNil(t, call.DialedAt)
+		require.Equal(t, 1, s.dialsTo(call.ToNumber), "%s dialed once", call.ToNumber)
+		edges = append(edges, edge{*call.DialedAt, 1}, edge{*call.EndedAt, -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.d - b.d // an end before a dial at the same instant
+	})
+	live, most := 0, 0
+	for _, e := range edges {
+		live += e.d
+		most = max(most, live)
+	}
+	require.LessOrEqual(t, most, 2, "calls on the trunk at once")
+	for _, id := range apiCalls {
+		call := s.call(id)
+		require.Equal(t, 1, s.kinds(call)["throttled"], "the API call waited for a line the campaign held, told once")
+		require.Equal(t, 1, call.Attempts, "an API call waiting for a line is not a failed attempt")
+	}
+}
+
+// A campaign through the Exotel bridge is retried by outcome as the SIP
+// phone (sipp) answers: every INVITE refused 486 Busy Here, each contact
+// is dialed once and retried twice, as its policy says, and ends busy.
+func TestCampaignRetriesBusyThroughTheBridge(t *testing.T) {
+	t.Parallel()
+	phone := testenv.Sipp(t, testenv.SippOptions{Scenario: "../testkit/testenv/sipp/reject.xml.tmpl",
+		Data: struct {
+			Code   int
+			Reason string
+		}{486, "Busy Here"}})
+	s := newStack(t, stackOptions{exotelPhone: phone})
+	c := s.campaignOn(dialq.ServiceExotel, s.exotel, dialq.CampaignSettings{CallsPerSecond: 2,
+		Retry: dialq.RetryPolicy{Busy: dialq.RetryRule{MaxRetries: 2, DelaySeconds: 1}}}, "+15550692001", "+15550692002")
+	waitFor(t, 45*time.Second, "the campaign completed", func() bool {
+		cp, err := s.db.FindCampaign(context.Background(), s.tenant, c.ID)
+		require.NoError(t, err)
+		return cp.Status == dialq.CampaignCompleted
+	})
+	calls := s.campaignCalls(c.ID)
+	require.Len(t, calls, 6, "two contacts, three attempts each")
+	for _, call := range calls {
+		require.Equal(t, dialq.StatusBusy, call.Status)
+		require.Equal(t, dialq.ServiceExotel, call.Service)
+		require.Equal(t, 486, call.SIPStatusCode)
+		require.Equal(t, "Busy Here", call.SIPStatus)
+	}
+	for line := int64(1); line <= 2; line++ {
+		ct := s.contactOf(c.ID, line)
+		require.Equal(t, dialq.ContactDone, ct.Status, "line %d", line)
+		require.Equal(t, dialq.StatusBusy, ct.Outcome, "line %d", line)
+		require.Equal(t, 3, ct.Attempts, "line %d", line)
+	}
 }

@@ -74,7 +74,10 @@ func (r *callRow) call() (*dialq.Call, error) {
 // so its call.queued webhooks), and returns it. When the tenant already
 // has a call with c's IdempotencyKey it stores nothing and returns that
 // call instead. Returns ECONFLICT if that call was made by a different
-// request.
+// request. The calls that come while a statement of others runs are
+// inserted together, each as it would be alone (callbatch.go); once asked,
+// it waits for its statement even if ctx ends, so that its answer says
+// whether the call was stored.
 func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error) {
 	md := c.Metadata
 	if md == nil {
@@ -88,15 +91,17 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 	if err != nil {
 		return nil, fmt.Errorf("encode dial options: %w", err)
 	}
-	res, err := s.insertCall.ExecContext(ctx, c.ID, c.TenantID, c.AssistantID, c.TrunkID, c.ToNumber,
-		c.Service, mdJSON, c.Prompt, c.StartInstruction, c.AgentName, c.LiveKitTrunkID, c.Status, c.CreatedAt,
-		c.IdempotencyKey, c.RequestHash, c.AgentJoinTimeout.Milliseconds(), !c.KeepCallOnAgentLeave, optsJSON,
-		c.CampaignID, c.ContactLine, c.DialBy)
+	row := &newCallRow{id: c.ID, tenant: c.TenantID, assistant: c.AssistantID, trunk: c.TrunkID, to: c.ToNumber,
+		service: string(c.Service), metadata: mdJSON, prompt: c.Prompt, start: c.StartInstruction, agent: c.AgentName,
+		lkTrunk: c.LiveKitTrunkID, status: string(c.Status), createdAt: c.CreatedAt, idempotencyKey: c.IdempotencyKey,
+		requestHash: c.RequestHash, joinMS: c.AgentJoinTimeout.Milliseconds(), endOnLeave: !c.KeepCallOnAgentLeave,
+		options: optsJSON, campaignID: c.CampaignID, contactLine: c.ContactLine, dialBy: c.DialBy}
+	inserted, err := s.calls.insert(ctx, row)
 	if err != nil {
 		return nil, fmt.Errorf("insert call: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		return c, err
+	if inserted {
+		return c, nil
 	}
 	var r struct {
 		callRow

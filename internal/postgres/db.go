@@ -29,8 +29,10 @@ import (
 type DB struct {
 	db *sqlx.DB
 
-	// prepared once: the accept path runs these on every request
-	insertCall *sqlx.Stmt
+	// prepared once: the accept path runs these on every request, through
+	// calls, which inserts the calls that come together in one statement
+	insertCall, insertCalls *sqlx.Stmt
+	calls                   *callBatcher
 	// stmts holds the other hot statements, prepared on first use (see
 	// prepared).
 	stmts sync.Map // query string → *sqlx.Stmt
@@ -105,12 +107,28 @@ func Open(ctx context.Context, dsn string, maxConns int, opts ...Option) (*DB, e
 		db.Close()
 		return nil, fmt.Errorf("prepare insert call (is the schema migrated?): %w", err)
 	}
+	if s.insertCalls, err = db.PreparexContext(ctx, insertCallsSQL); err != nil {
+		s.insertCall.Close()
+		db.Close()
+		return nil, fmt.Errorf("prepare insert calls: %w", err)
+	}
+	// A quarter of the pool inserts calls: a batch is what waits while
+	// they run, so more statements at once would only make smaller batches.
+	// Their statements end with Postgres's statement_timeout, or a minute
+	// without one: no caller's context ends a statement of many calls.
+	batchTimeout := time.Minute
+	if o.statementTimeout > 0 {
+		batchTimeout = o.statementTimeout + 5*time.Second
+	}
+	s.calls = newCallBatcher(s.insertCall, s.insertCalls, max(1, maxConns/4), batchTimeout)
 	return s, nil
 }
 
 // Close closes the pool.
 func (s *DB) Close() error {
+	s.calls.close()
 	s.insertCall.Close()
+	s.insertCalls.Close()
 	s.stmts.Range(func(_, v any) bool {
 		v.(*sqlx.Stmt).Close()
 		return true

@@ -12,3 +12,6 @@ func (s *DB) QueryString(ctx context.Context, query string, args ...any) (string
 
 // DSNWithStatementTimeout is withStatementTimeout, for its table test.
 var DSNWithStatementTimeout = withStatementTimeout
+
+// LargestCallBatch is the most calls one statement of the store inserted.
+func (s *DB) LargestCallBatch() int { return int(s.calls.largest.Load()) }

@@ -197,6 +197,7 @@ func (s *stack) startWorkerProcess(t *testing.T, bin string) *exec.Cmd {
 		"DIALQ_RETRY_BASE=100ms",
 		"DIALQ_SWEEP_AGE=10m",
 		"DIALQ_LOG_LEVEL=debug",
+		"DIALQ_WORKER_HTTP_ADDR=127.0.0.1:0", // beside other workers
 	)
 	log, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
 	require.NoError(t, err)

@@ -57,6 +57,7 @@ type stack struct {
 	rooms       *lksdk.RoomServiceClient
 	dispatchAPI *lksdk.AgentDispatchClient
 	bridge      *sipbridge.Manager // the worker's SIP bridge, when it has one
+	workerHTTP  string             // where the last worker started serves /metrics, /healthz, /readyz
 	agent       *testagent.Agent   // the registered agent, with stackOptions.agent
 	// secretKey (DIALQ_SECRET_KEY) of the API and the worker: it signs the
 	// agents' report tokens and opens the exotel trunk's sealed password.
@@ -253,6 +254,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		Webhooks:    app.WebhookConfig{AllowPrivate: true},
 		Limits:      s.limits,
 		Campaigns:   o.campaigns,
+		HTTPAddr:    "127.0.0.1:0",
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour
@@ -263,7 +265,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 	}
 	w, err := app.NewWorker(context.Background(), cfg, testenv.Logger(t), opts...)
 	require.NoError(t, err)
-	s.bridge = w.Bridge
+	s.bridge, s.workerHTTP = w.Bridge, w.HTTPURL()
 	run(t, w.Run, w.Close)
 	// A status change before the dispatcher listens is sent only by the
 	// sweeper, half a minute later: a call's first webhook (call.queued)

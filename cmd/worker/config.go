@@ -1,7 +1,9 @@
 package main
 
 import (
+	"net"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/dialq/dialq/internal/app"
@@ -49,7 +51,8 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 			AllowPrivate: l.Bool("DIALQ_WEBHOOK_ALLOW_PRIVATE", false),
 			SweepAge:     l.Duration("DIALQ_WEBHOOK_SWEEP_AGE", 30*time.Second),
 		},
-		Limits: app.ReadLimits(l),
+		Limits:   app.ReadLimits(l),
+		HTTPAddr: l.String("DIALQ_WORKER_HTTP_ADDR", "127.0.0.1:9091"),
 	}
 	c.DatabaseURL, c.DBMaxConns, c.Migrate = app.ReadDatabase(l)
 	c.SecretKey = l.String("DIALQ_SECRET_KEY", "")
@@ -84,6 +87,9 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		l.Check(false, "DIALQ_PUBLIC_URL", "must be an http(s) URL such as https://dialq.example.com, got %q", c.PublicURL)
 	}
+	if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || !validPort(port) {
+		l.Check(false, "DIALQ_WORKER_HTTP_ADDR", "must be host:port such as 127.0.0.1:9091 (port 0 picks one), got %q", c.HTTPAddr)
+	}
 	l.Check(c.RingTimeout >= 5*time.Second, "DIALQ_RING_TIMEOUT", "must be at least 5s")
 	l.Check(c.Dial.Timeout >= c.RingTimeout+30*time.Second, "DIALQ_DIAL_TIMEOUT",
 		"(%s) must exceed DIALQ_RING_TIMEOUT (%s) by at least 30s, or a task would time out while the phone rings and be retried",
@@ -104,4 +110,10 @@ func readConfig(l *envconf.Loader) (app.WorkerConfig, string, error) {
 	l.Check(bridge.Heartbeat >= time.Second, "DIALQ_BRIDGE_HEARTBEAT", "must be at least 1s")
 	l.Check(bridge.Nice >= -20 && bridge.Nice <= 0, "DIALQ_BRIDGE_NICE", "must be from -20 to 0")
 	return c, level, l.Err()
+}
+
+// validPort reports whether p is a TCP port number, 0 (any) included.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
 }

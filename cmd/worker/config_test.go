@@ -57,6 +57,7 @@ func TestReadConfigDefaults(t *testing.T) {
 	require.Equal(t, time.Minute, c.SweepAge)
 	require.Equal(t, "http://127.0.0.1:58080", c.PublicURL, "the API's address as make run serves it")
 	require.Empty(t, c.SecretKey)
+	require.Equal(t, "127.0.0.1:9091", c.HTTPAddr, "/metrics, /healthz and /readyz")
 
 	require.NotNil(t, c.Bridge, "DIALQ_BRIDGE defaults to true")
 	require.Equal(t, -10, c.Bridge.Nice)
@@ -151,6 +152,8 @@ func TestReadConfigRefuses(t *testing.T) {
 		{"no-RTP timeout under 1s", map[string]string{"DIALQ_NO_RTP_TIMEOUT": "500ms"}, "DIALQ_NO_RTP_TIMEOUT must be at least 1s"},
 		{"max call under 1m", map[string]string{"DIALQ_MAX_CALL_DURATION": "30s"}, "DIALQ_MAX_CALL_DURATION must be at least 1m"},
 		{"heartbeat under 1s", map[string]string{"DIALQ_BRIDGE_HEARTBEAT": "500ms"}, "DIALQ_BRIDGE_HEARTBEAT must be at least 1s"},
+		{"HTTP address without a port", map[string]string{"DIALQ_WORKER_HTTP_ADDR": "127.0.0.1"}, "DIALQ_WORKER_HTTP_ADDR must be host:port"},
+		{"HTTP address with a bad port", map[string]string{"DIALQ_WORKER_HTTP_ADDR": "127.0.0.1:99999"}, `DIALQ_WORKER_HTTP_ADDR must be host:port such as 127.0.0.1:9091 (port 0 picks one), got "127.0.0.1:99999"`},
 		{"public URL without a scheme", map[string]string{"DIALQ_PUBLIC_URL": "dialq.example.com"}, "DIALQ_PUBLIC_URL must be an http(s) URL"},
 	}
 	for _, tt := range tests {

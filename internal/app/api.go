@@ -16,6 +16,7 @@ import (
 	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/livekit"
+	"github.com/dialq/dialq/internal/metrics"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/queue"
@@ -58,9 +59,14 @@ type APIConfig struct {
 // the change notifications and the hang-up channel. The API serves it over
 // HTTP; dialqctl calls it directly.
 type Calls struct {
+	// Metrics counts what the process does (the store's status changes
+	// here; the API's requests too).
+	Metrics *metrics.Metrics
 	DB      *postgres.DB
 	Redis   *redis.Client
 	hub     *notify.Hub
+	// liveKit is the API's LiveKit client; nil without LIVEKIT_URL.
+	liveKit *livekit.Client
 	Service *calls.Service
 	// Campaigns is the campaigns service, over Service.
 	Campaigns *campaigns.Service
@@ -70,14 +76,14 @@ type Calls struct {
 func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, err error) {
 	// A failed step returns a nil *Calls: close what the steps before it
 	// opened through this pointer, not through the result.
-	built := &Calls{}
+	built := &Calls{Metrics: metrics.New()}
 	c = built
 	defer func() {
 		if err != nil {
 			built.Close()
 		}
 	}()
-	if c.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate); err != nil {
+	if c.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate, postgres.WithCallMoves(c.Metrics.CallMoved)); err != nil {
 		return nil, err
 	}
 	if c.Redis, err = cfg.Redis.connect(ctx); err != nil {
@@ -94,7 +100,8 @@ func OpenCalls(ctx context.Context, cfg APIConfig, log *slog.Logger) (c *Calls, 
 	c.Service = calls.New(c.DB, enq, c.hub, notify.NewHangups(c.Redis, cfg.Channels.Hangup), log, callsCfg)
 	c.Service.UseReports(&webhooks.Outbox{Store: c.DB})
 	if cfg.LiveKit.URL != "" {
-		c.Service.UseLiveKit(livekit.New(cfg.LiveKit), notify.NewPublisher(c.Redis, cfg.Channels.Notify))
+		c.liveKit = livekit.New(cfg.LiveKit)
+		c.Service.UseLiveKit(c.liveKit, notify.NewPublisher(c.Redis, cfg.Channels.Notify))
 	}
 	c.Campaigns = campaigns.New(c.DB, c.Service, log, cfg.Campaigns)
 	return c, nil
@@ -146,6 +153,8 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 	}
 	httpCfg.Webhooks = webhooks.NewService(a.DB, webhooks.Guard{AllowPrivate: cfg.WebhookAllowPrivate})
 	httpCfg.Campaigns = a.Campaigns
+	httpCfg.Metrics = a.Metrics
+	httpCfg.Health = readiness(log, a.DB, a.Redis, a.liveKit)
 	if a.Handler, err = httpapi.New(a.Service, a.DB, func(ctx context.Context) error { return rdb.Ping(ctx).Err() }, log, httpCfg); err != nil {
 		return nil, err
 	}

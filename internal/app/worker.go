@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +19,7 @@ import (
 	"github.com/dialq/dialq/internal/dialq"
 	"github.com/dialq/dialq/internal/limiter"
 	"github.com/dialq/dialq/internal/livekit"
+	"github.com/dialq/dialq/internal/metrics"
 	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/postgres"
 	"github.com/dialq/dialq/internal/priority"
@@ -68,6 +70,9 @@ type WorkerConfig struct {
 	Limits LimitsConfig
 	// Campaigns is how the worker dials campaigns.
 	Campaigns CampaignConfig
+	// HTTPAddr is where the worker serves /metrics, /healthz and /readyz
+	// (DIALQ_WORKER_HTTP_ADDR; port 0 picks one); empty serves none.
+	HTTPAddr string
 }
 
 // LimitsConfig is the call limiter's part of the worker's config.
@@ -179,6 +184,19 @@ type Worker struct {
 	// dispatcher turns Postgres's notifications of new deliveries into
 	// webhook:deliver tasks.
 	dispatcher *webhooks.Dispatcher
+	// Metrics counts what the worker does; ops serves it, with the
+	// probes, when HTTPAddr is set.
+	Metrics *metrics.Metrics
+	ops     *opsServer
+}
+
+// HTTPURL is where the worker serves /metrics, /healthz and /readyz, ""
+// without HTTPAddr.
+func (w *Worker) HTTPURL() string {
+	if w.ops == nil {
+		return ""
+	}
+	return w.ops.URL()
 }
 
 // WebhooksListening is closed once Run's webhook dispatcher has asked
@@ -196,20 +214,22 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	}
 	// A failed step returns a nil *Worker: close what the steps before it
 	// opened through this pointer, not through the result.
-	built := &Worker{cfg: cfg, log: log, now: time.Now}
+	built := &Worker{cfg: cfg, log: log, now: time.Now, Metrics: metrics.New()}
 	w = built
 	defer func() {
 		if err != nil {
 			built.Close()
 		}
 	}()
-	if w.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate, postgres.WithClock(w.now)); err != nil {
+	if w.DB, err = openDB(ctx, cfg.DatabaseURL, cfg.DBMaxConns, cfg.Migrate, postgres.WithClock(w.now),
+		postgres.WithCallMoves(w.Metrics.CallMoved)); err != nil {
 		return nil, err
 	}
 	if w.Redis, err = cfg.Redis.connect(ctx); err != nil {
 		return nil, err
 	}
-	var lk dialq.LiveKit = livekit.New(cfg.LiveKit)
+	lkClient := livekit.New(cfg.LiveKit)
+	var lk dialq.LiveKit = lkClient
 	if o.wrapLiveKit != nil {
 		lk = o.wrapLiveKit(lk)
 	}
@@ -224,6 +244,7 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 		Now:         w.now,
 		RingTimeout: cfg.RingTimeout,
 		PublicURL:   cfg.PublicURL,
+		Steps:       w.Metrics,
 	}
 	w.Limiter = limiter.New(w.Redis, limiter.Config{Prefix: cfg.Limits.Prefix})
 	w.Dialer.Limiter, w.Dialer.Limits = w.Limiter, []dialer.LimitSource{w.DB}
@@ -259,7 +280,40 @@ func NewWorker(ctx context.Context, cfg WorkerConfig, log *slog.Logger, opts ...
 	if err := w.newWebhooks(ctx, queue.NewWebhookEnqueuer(client, queue.WebhookOptions{Queue: whQueue})); err != nil {
 		return nil, err
 	}
+	w.newMetrics(whQueue)
+	if cfg.HTTPAddr != "" {
+		if w.ops, err = newOpsServer(cfg.HTTPAddr, w.Metrics, readiness(log, w.DB, w.Redis, lkClient), log); err != nil {
+			return nil, err
+		}
+	}
 	return w, nil
+}
+
+// newMetrics adds what is read at each scrape: the queues the worker
+// serves, and what its bridge relayed.
+func (w *Worker) newMetrics(webhookQueue string) {
+	dial := w.cfg.Dial
+	if dial.Queue == "" {
+		dial.Queue = w.cfg.Server.Queue // as newCampaigns names the campaign queue
+	}
+	queues := []string{w.cfg.Server.Queue}
+	for _, q := range []string{dial.CampaignQueueName(), webhookQueue} {
+		if !slices.Contains(queues, q) {
+			queues = append(queues, q)
+		}
+	}
+	w.Metrics.AddQueues(metrics.QueueConfig{Inspector: asynq.NewInspectorFromRedisClient(w.Redis), Queues: queues,
+		Log: w.log.With("component", "metrics")})
+	if w.Bridge == nil {
+		return
+	}
+	bridge := w.Bridge
+	w.Metrics.AddBridge(func() metrics.BridgeStats {
+		s := bridge.Stats()
+		return metrics.BridgeStats{Live: s.Live, Ended: s.Ended, PacketsIn: s.PacketsIn, PacketsDropped: s.PacketsDropped,
+			PacketsOut: s.PacketsOut, LateFrames: s.LateFrames, FramesSkipped: s.FramesSkipped,
+			SendJitter: s.LiveSendJitter, MaxSendJitter: s.MaxSendJitter}
+	})
 }
 
 // newCampaigns builds the campaigns' part of the worker: the campaigns
@@ -298,7 +352,7 @@ func (w *Worker) newWebhooks(ctx context.Context, enq *queue.WebhookEnqueuer) er
 	wlog := w.log.With("component", "webhooks")
 	guard := webhooks.Guard{AllowPrivate: cfg.AllowPrivate}
 	w.Webhooks = webhooks.NewDeliverer(webhooks.DelivererConfig{Store: w.DB, Enqueue: enq,
-		Client: guard.Client(webhooks.RequestTimeout), Log: wlog, Now: w.now})
+		Client: guard.Client(webhooks.RequestTimeout), Log: wlog, Now: w.now, Observe: w.Metrics.ObserveWebhook})
 	channel, err := w.DB.WebhookChannel(ctx)
 	if err != nil {
 		return err
@@ -368,6 +422,12 @@ func (w *Worker) newBridge(cfg BridgeConfig, n sipbridge.Notifier) error {
 // vouching for them and hearing hang-up requests until the last one ends;
 // then it stops the background services.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.ops != nil {
+		// First in, last out: the probes and the metrics answer through
+		// the drain.
+		w.ops.start()
+		defer w.ops.close()
+	}
 	for _, s := range w.services {
 		s.Start()
 	}
@@ -441,6 +501,9 @@ func (w *Worker) callChanged(id uuid.UUID, s dialq.CallStatus) {
 
 // Close releases what NewWorker opened. Call it after Run returns.
 func (w *Worker) Close() {
+	if w.ops != nil {
+		w.ops.close()
+	}
 	if w.ua != nil {
 		w.ua.Close()
 	}

@@ -115,6 +115,34 @@ type Dialer struct {
 	// Campaigns checks a campaign's call right before its dial
 	// (campaign.go); nil dials campaign calls unchecked.
 	Campaigns CampaignCheck
+	// Steps is told how long each step of placing a call took
+	// (metrics.Metrics); nil tells nobody.
+	Steps StepObserver
+}
+
+// StepObserver hears how long each step of placing a call took: step is
+// StepRoom, StepDispatch or StepDial, err the step's failure or nil.
+type StepObserver interface {
+	ObserveDialStep(step string, service dialq.CallService, d time.Duration, err error)
+}
+
+// The steps a StepObserver hears of.
+const (
+	// StepRoom creates the call's LiveKit room.
+	StepRoom = "room"
+	// StepDispatch dispatches the agent into it (or finds the dispatch an
+	// earlier attempt made).
+	StepDispatch = "dispatch"
+	// StepDial dials the phone through the call's line: to the answer for a
+	// LiveKit SIP call, to the INVITE handed over for dialq's bridge.
+	StepDial = "dial"
+)
+
+// observe tells Steps that step of c, started at start, ended with err.
+func (d *Dialer) observe(step string, c *dialq.Call, start time.Time, err error) {
+	if d.Steps != nil {
+		d.Steps.ObserveDialStep(step, c.Service, time.Since(start), err)
+	}
 }
 
 // defaultAgentPoll keeps the wait for the agent within a poll of its join
@@ -258,7 +286,10 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call, lim
 	}
 	if c.RoomName == "" {
 		room := dialq.RoomNameFor(c)
-		if err := d.Rooms.CreateRoom(ctx, room, roomMetadata(c)); err != nil {
+		start := time.Now()
+		err := d.Rooms.CreateRoom(ctx, room, roomMetadata(c))
+		d.observe(StepRoom, c, start, err)
+		if err != nil {
 			return err
 		}
 		if err := d.Store.RecordRoom(ctx, c.ID, room); err != nil {
@@ -271,20 +302,11 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call, lim
 	if c.DispatchID == "" {
 		md := dialq.DispatchMetadataFor(c, dialq.ReportAccess{
 			URL: dialq.ReportURL(d.PublicURL, c.ID), Token: d.ReportTokens.Issue(c)})
-		var disp dialq.Dispatch
-		found := false
-		if c.Attempts > 1 {
-			// An earlier attempt may have dispatched and died before recording it.
-			var err error
-			if disp, found, err = d.Rooms.FindDispatch(ctx, c.RoomName, c.AgentName, md); err != nil {
-				return err
-			}
-		}
-		if !found {
-			var err error
-			if disp, err = d.Rooms.CreateDispatch(ctx, c.RoomName, c.AgentName, md); err != nil {
-				return err
-			}
+		start := time.Now()
+		disp, found, err := d.dispatch(ctx, c, md)
+		d.observe(StepDispatch, c, start, err)
+		if err != nil {
+			return err
 		}
 		if err := d.Store.RecordDispatch(ctx, c.ID, disp.ID, disp.State); err != nil {
 			return fmt.Errorf("record dispatch: %w", err)
@@ -299,6 +321,18 @@ func (d *Dialer) place(ctx context.Context, log *slog.Logger, c *dialq.Call, lim
 		}
 	}
 	return d.dial(ctx, log, c, limits)
+}
+
+// dispatch dispatches c's agent into its room, or finds the dispatch an
+// earlier attempt made and died before recording (found).
+func (d *Dialer) dispatch(ctx context.Context, c *dialq.Call, md string) (disp dialq.Dispatch, found bool, err error) {
+	if c.Attempts > 1 {
+		if disp, found, err = d.Rooms.FindDispatch(ctx, c.RoomName, c.AgentName, md); err != nil || found {
+			return disp, found, err
+		}
+	}
+	disp, err = d.Rooms.CreateDispatch(ctx, c.RoomName, c.AgentName, md)
+	return disp, false, err
 }
 
 // joinWait is how long c may still wait for its agent before the dial.
@@ -409,7 +443,9 @@ func (d *Dialer) dial(ctx context.Context, log *slog.Logger, c *dialq.Call, limi
 	c.Status, c.ParticipantIdentity = dialq.StatusDialing, identity
 	d.changed(ctx, log, c.ID, dialq.StatusDialing)
 
+	start := time.Now()
 	res, err := line.Dial(ctx, c)
+	d.observe(StepDial, c, start, err)
 	if err != nil {
 		// Only a dial that provably never left goes back to queued, to be
 		// dialed again; any other failure leaves it dialing, and a retry

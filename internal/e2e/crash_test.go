@@ -198,6 +198,7 @@ func (s *stack) startWorkerProcess(t *testing.T, bin string, env ...string) *exe
 		"DIALQ_RETRY_BASE=100ms",
 		"DIALQ_SWEEP_AGE=10m",
 		"DIALQ_LOG_LEVEL=debug",
+		"DIALQ_WORKER_HTTP_ADDR=127.0.0.1:0", // beside other workers
 	)
 	cmd.Env = append(cmd.Env, env...)
 	log, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))

@@ -57,6 +57,7 @@ type stack struct {
 	rooms       *lksdk.RoomServiceClient
 	dispatchAPI *lksdk.AgentDispatchClient
 	bridge      *sipbridge.Manager // the worker's SIP bridge, when it has one
+	workerHTTP  string             // where the last worker started serves /metrics, /healthz, /readyz
 	agent       *testagent.Agent   // the registered agent, with stackOptions.agent
 	// secretKey (DIALQ_SECRET_KEY) of the API and the worker: it signs the
 	// agents' report tokens and opens the exotel trunk's sealed password.
@@ -95,6 +96,17 @@ type stackOptions struct {
 	monitoring *httpapi.MonitoringConfig
 	// campaigns tunes the worker's campaign queue and scheduler.
 	campaigns app.CampaignConfig
+	// redisAddr points the API and the worker at a Redis of the test's
+	// own instead of the stack's (REDIS_ADDR).
+	redisAddr string
+}
+
+// redis is where the stack's processes find Redis.
+func (o stackOptions) redis(t *testing.T) app.Redis {
+	if o.redisAddr != "" {
+		return app.Redis{Addr: o.redisAddr}
+	}
+	return app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -189,7 +201,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 	a, err := app.NewAPI(ctx, app.APIConfig{
 		Addr: apiAddr, DatabaseURL: dsn,
-		LiveKit: livekit.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, RequestTimeout: 3 * time.Second}, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels, Dial: s.dial,
+		LiveKit: livekit.Config{URL: lk.URL, APIKey: lk.APIKey, APISecret: lk.APISecret, RequestTimeout: 3 * time.Second}, Redis: o.redis(t), Channels: s.channels, Dial: s.dial,
 		HTTP:      httpCfg,
 		Calls:     calls.Config{PollInterval: time.Second, CacheTTL: 5 * time.Second},
 		SecretKey: s.secretKey,
@@ -240,7 +252,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		lkURL = o.liveKitURL
 	}
 	cfg := app.WorkerConfig{
-		DatabaseURL: s.dsn, Redis: app.Redis{Addr: testenv.Env(t, "REDIS_ADDR")}, Channels: s.channels,
+		DatabaseURL: s.dsn, Redis: o.redis(t), Channels: s.channels,
 		LiveKit: livekit.Config{URL: lkURL, APIKey: s.lk.APIKey, APISecret: s.lk.APISecret, SIPURL: s.sipURL, RequestTimeout: 3 * time.Second},
 		Dial:    s.dial,
 		Server: dialer.ServerOptions{Queue: s.queue, Concurrency: 20, TaskCheckInterval: 5 * time.Millisecond,
@@ -253,6 +265,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 		Webhooks:    app.WebhookConfig{AllowPrivate: true},
 		Limits:      s.limits,
 		Campaigns:   o.campaigns,
+		HTTPAddr:    "127.0.0.1:0",
 	}
 	if cfg.Reconcile.Interval == 0 {
 		cfg.Reconcile.Interval = time.Hour
@@ -263,7 +276,7 @@ func (s *stack) startWorkerOpts(t *testing.T, o stackOptions, opts ...app.Worker
 	}
 	w, err := app.NewWorker(context.Background(), cfg, testenv.Logger(t), opts...)
 	require.NoError(t, err)
-	s.bridge = w.Bridge
+	s.bridge, s.workerHTTP = w.Bridge, w.HTTPURL()
 	run(t, w.Run, w.Close)
 	// A status change before the dispatcher listens is sent only by the
 	// sweeper, half a minute later: a call's first webhook (call.queued)

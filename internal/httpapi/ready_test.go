@@ -56,11 +56,11 @@ func TestReadyzNamesFailedChecksAndLogsWhy(t *testing.T) {
 		store  httpapi.Store
 		rdb    *redis.Client
 		status int
-		checks map[string]any
+		checks map[string]string // name → status, in this order: postgres, redis
 	}{
-		{"ready", db, live, http.StatusOK, map[string]any{"postgres": "ok", "redis": "ok"}},
-		{"redis down", db, dead, http.StatusServiceUnavailable, map[string]any{"postgres": "ok", "redis": "unavailable"}},
-		{"both down", closed, dead, http.StatusServiceUnavailable, map[string]any{"postgres": "unavailable", "redis": "unavailable"}},
+		{"ready", db, live, http.StatusOK, map[string]string{"postgres": "ok", "redis": "ok"}},
+		{"redis down", db, dead, http.StatusServiceUnavailable, map[string]string{"postgres": "ok", "redis": "unavailable"}},
+		{"both down", closed, dead, http.StatusServiceUnavailable, map[string]string{"postgres": "unavailable", "redis": "unavailable"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,14 +84,15 @@ func TestReadyzNamesFailedChecksAndLogsWhy(t *testing.T) {
 			}
 			if tt.status == http.StatusOK {
 				require.Equal(t, "ready", body["status"])
-				require.Equal(t, tt.checks, body["checks"])
+				requireChecks(t, tt.checks, body["checks"])
 				require.Empty(t, logs.String())
 				return
 			}
 			require.Equal(t, false, body["success"])
 			require.Equal(t, "unavailable", body["error"].(map[string]any)["code"])
 			data := body["data"].(map[string]any)
-			require.Equal(t, tt.checks, data["checks"])
+			require.Equal(t, "unavailable", data["status"])
+			requireChecks(t, tt.checks, data["checks"])
 			require.Equal(t, "5", resp.Header.Get("Retry-After"))
 			require.Contains(t, logs.String(), "127.0.0.1:1", "the log keeps the detail")
 			if tt.checks["postgres"] == "unavailable" {
@@ -99,5 +100,22 @@ func TestReadyzNamesFailedChecksAndLogsWhy(t *testing.T) {
 				require.Contains(t, logs.String(), "database is closed")
 			}
 		})
+	}
+}
+
+// requireChecks: the checks of a /readyz body are postgres then redis, each
+// with the status want says and its latency.
+func requireChecks(t *testing.T, want map[string]string, got any) {
+	t.Helper()
+	list, ok := got.([]any)
+	require.True(t, ok, "checks is a list: %v", got)
+	require.Len(t, list, len(want))
+	for i, name := range []string{"postgres", "redis"} {
+		c := list[i].(map[string]any)
+		require.Equal(t, name, c["name"])
+		require.Equal(t, want[name], c["status"], name)
+		require.Contains(t, c, "latency_ms")
+		require.GreaterOrEqual(t, c["latency_ms"], 0.0)
+		require.Less(t, c["latency_ms"], 2000.0, "each check has a short timeout")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,6 +15,8 @@ import (
 	"github.com/dialq/dialq/internal/calls"
 	"github.com/dialq/dialq/internal/campaigns"
 	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/health"
+	"github.com/dialq/dialq/internal/metrics"
 	"github.com/dialq/dialq/internal/ttlcache"
 	"github.com/dialq/dialq/internal/webhooks"
 )
@@ -62,13 +63,18 @@ type Config struct {
 	// MaxStream is the longest an event stream stays open; the client then
 	// reconnects with Last-Event-ID. Default 1 h.
 	MaxStream time.Duration
+	// Health answers /readyz; nil checks Postgres (Store.Ping) and the
+	// ready func New is given, as "redis".
+	Health *health.Checker
+	// Metrics counts every request and is served at /metrics; nil makes
+	// one of the server's own.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP API.
 type Server struct {
 	calls  *calls.Service
 	store  Store
-	ready  func(context.Context) error
 	log    *slog.Logger
 	cfg    Config
 	now    func() time.Time
@@ -80,7 +86,7 @@ type Server struct {
 }
 
 // New returns the API over the calls service svc. ready, if set, is checked
-// by /readyz besides Postgres.
+// by /readyz besides Postgres, unless cfg.Health says what /readyz checks.
 func New(svc *calls.Service, store Store, ready func(context.Context) error, log *slog.Logger, cfg Config) (*Server, error) {
 	if cfg.MaxWait == 0 {
 		cfg.MaxWait = 60 * time.Second
@@ -97,12 +103,27 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	if cfg.UploadTimeout <= 0 {
 		cfg.UploadTimeout = DefaultUploadTimeout
 	}
-	s := &Server{calls: svc, store: store, ready: ready, log: log, cfg: cfg, now: time.Now}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	if cfg.Health == nil {
+		var checks []health.Check
+		if store != nil {
+			checks = append(checks, health.Check{Name: "postgres", Run: store.Ping})
+		}
+		if ready != nil {
+			checks = append(checks, health.Check{Name: "redis", Run: ready})
+		}
+		cfg.Health = health.New(log, 0, checks...)
+	}
+	s := &Server{calls: svc, store: store, log: log, cfg: cfg, now: time.Now}
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	s.keys = ttlcache.New[[32]byte, uuid.UUID](cfg.CacheTTL, 10000, s.now)
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// Outermost, so it counts what the recovery answers a panic with.
+	r.Use(s.countRequest)
 	r.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
 		log.Error("handler panicked", "path", c.Request.URL.Path, "panic", err)
 		writeError(c, log, dialq.Errorf(dialq.EINTERNAL, "Internal error."))
@@ -122,8 +143,11 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 			c.Request.Method, c.Request.URL.Path, c.Writer.Header().Get("Allow")))
 	})
 
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	r.GET("/readyz", s.handleReady)
+	// The probes and the metrics are not authenticated: they carry no
+	// tenant's data (docs/operations.md).
+	r.GET("/healthz", gin.WrapF(health.Alive))
+	r.GET("/readyz", gin.WrapH(cfg.Health))
+	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPISpec) })
 	r.POST(LiveKitWebhookPath, s.handleLiveKitWebhook)
 
@@ -162,47 +186,10 @@ func (s *Server) EndStreams() { s.endStreams() }
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
-// handleReady is GET /readyz. Its caller is not authenticated, so the
-// answer names each check and whether it passed; why one failed (addresses,
-// driver errors) goes to the log only.
-func (s *Server) handleReady(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-	defer cancel()
-	checks := []readyCheck{{"postgres", s.store.Ping}}
-	if s.ready != nil {
-		checks = append(checks, readyCheck{"redis", s.ready})
-	}
-	results := make(map[string]string, len(checks))
-	var failed []string
-	for _, ch := range checks {
-		if err := ch.run(ctx); err != nil {
-			s.log.Warn("readiness check failed", "check", ch.name, "err", err)
-			results[ch.name] = "unavailable"
-			failed = append(failed, ch.name)
-			continue
-		}
-		results[ch.name] = "ok"
-	}
-	if len(failed) > 0 {
-		c.Header("Retry-After", "5")
-		c.JSON(HTTPStatus(dialq.EUNAVAILABLE), errorBody{
-			Message: "Not ready: " + strings.Join(failed, ", ") + " unavailable.",
-			Error:   errorDetail{Code: dialq.EUNAVAILABLE},
-			Data:    readiness{Status: "unavailable", Checks: results},
-		})
-		return
-	}
-	c.JSON(http.StatusOK, readiness{Status: "ready", Checks: results})
-}
-
-type readyCheck struct {
-	name string
-	run  func(context.Context) error
-}
-
-// readiness is the body of /readyz: each check by name, "ok" or
-// "unavailable".
-type readiness struct {
-	Status string            `json:"status"`
-	Checks map[string]string `json:"checks"`
+// countRequest counts each request by its route's pattern (never the path
+// as asked: it holds call ids) and the status it was answered with.
+func (s *Server) countRequest(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.cfg.Metrics.ObserveRequest(c.Request.Method, c.FullPath(), c.Writer.Status(), time.Since(start))
 }

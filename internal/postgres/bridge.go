@@ -92,20 +92,32 @@ func (s *DB) TouchBridged(ctx context.Context, worker string, ids []uuid.UUID) (
 // their ids.
 func (s *DB) CloseOrphanedBridged(ctx context.Context, staleBefore time.Time) ([]uuid.UUID, error) {
 	const msg = "the worker holding the call's SIP session stopped vouching for it; it was closed as lost"
-	var ids []uuid.UUID
-	err := s.db.SelectContext(ctx, &ids, `
+	var rows []struct {
+		ID      uuid.UUID         `db:"id"`
+		Service dialq.CallService `db:"call_service"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `
 		WITH u AS (
 			UPDATE calls SET status = 'failed', failure_reason = 'worker_lost', last_error = $2,
 				end_reason = $2, ended_by = 'dialq', ended_at = $3, updated_at = $3
 			WHERE bridge_worker <> '' AND status IN ('dialing', 'ringing', 'answered') AND bridge_seen_at < $1
-			RETURNING id, bridge_worker
+			RETURNING id, bridge_worker, call_service
 		), e AS (
 			INSERT INTO call_events (call_id, at, kind, detail, status)
 			SELECT id, $3, 'failed', 'worker_lost: worker ' || bridge_worker || ' went silent', 'failed' FROM u
 		)
-		SELECT id FROM u`, staleBefore, msg, s.now())
+		SELECT id, call_service FROM u`, staleBefore, msg, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("close orphaned bridged calls: %w", err)
+	}
+	ids := make([]uuid.UUID, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+		if s.moves != nil {
+			end := dialq.Failed(dialq.Failure{Reason: dialq.ReasonWorkerLost, Message: msg})
+			end.By = dialq.EndedByDialq
+			s.moves(dialq.CallMove{Service: r.Service, To: end.Status, End: &end})
+		}
 	}
 	return ids, nil
 }

@@ -101,6 +101,9 @@ func (s *DB) CreateCall(ctx context.Context, c *dialq.Call) (*dialq.Call, error)
 		return nil, fmt.Errorf("insert call: %w", err)
 	}
 	if inserted {
+		if s.moves != nil {
+			s.moves(dialq.CallMove{Service: c.Service, To: c.Status})
+		}
 		return c, nil
 	}
 	var r struct {
@@ -168,22 +171,39 @@ func (s *DB) StartAttempt(ctx context.Context, id uuid.UUID) (*dialq.Call, error
 // changed. args[0] is the call's id: in set and guard it is $1, args[1:] are
 // $5 on, and $4 is the store's now, which updated_at and the event's at take.
 func (s *DB) record(ctx context.Context, status dialq.CallStatus, kind, detail, set, guard string, args ...any) (bool, error) {
-	q := `WITH u AS (UPDATE calls SET ` + set + `, updated_at = $4 WHERE id = $1 ` + guard + ` RETURNING id)
-		INSERT INTO call_events (call_id, at, kind, detail, status, ignored)
-		SELECT id, $4, $2, $3, '` + string(status) + `', false FROM u
-		UNION ALL
-		SELECT id, $4, $2, $3 || ' (ignored: the call is ' || status || ')', '', true FROM calls
-		WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u)
-		RETURNING ignored`
-	var ignored bool
-	err := s.get(ctx, &ignored, q, append([]any{args[0], kind, detail, s.now()}, args[1:]...)...)
+	ok, _, err := s.recordMove(ctx, status, kind, detail, set, guard, args...)
+	return ok, err
+}
+
+// moved is what recordMove read of the row it changed.
+type moved struct {
+	Ignored bool            `db:"ignored"`
+	Service string          `db:"call_service"`
+	Answer  sql.NullFloat64 `db:"answer_s"`
+}
+
+// recordMove is record, also returning what the change's CallMove needs.
+func (s *DB) recordMove(ctx context.Context, status dialq.CallStatus, kind, detail, set, guard string, args ...any) (bool, moved, error) {
+	q := `WITH u AS (UPDATE calls SET ` + set + `, updated_at = $4 WHERE id = $1 ` + guard + `
+			RETURNING id, call_service, extract(epoch FROM answered_at - dialed_at)::float8 AS answer_s),
+		e AS (
+			INSERT INTO call_events (call_id, at, kind, detail, status, ignored)
+			SELECT id, $4, $2, $3, '` + string(status) + `', false FROM u
+			UNION ALL
+			SELECT id, $4, $2, $3 || ' (ignored: the call is ' || status || ')', '', true FROM calls
+			WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM u)
+			RETURNING ignored)
+		SELECT e.ignored, coalesce((SELECT call_service FROM u), '') AS call_service,
+			(SELECT answer_s FROM u) AS answer_s FROM e`
+	var m moved
+	err := s.get(ctx, &m, q, append([]any{args[0], kind, detail, s.now()}, args[1:]...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil // no such call
+		return false, m, nil // no such call
 	}
 	if err != nil {
-		return false, fmt.Errorf("record %s: %w", kind, err)
+		return false, m, fmt.Errorf("record %s: %w", kind, err)
 	}
-	return !ignored, nil
+	return !m.Ignored, m, nil
 }
 
 // step records a change of a live call that is not a change of its status.
@@ -196,7 +216,21 @@ func (s *DB) step(ctx context.Context, kind, detail, set string, args ...any) (b
 // rest of the change. It reports false, and records the event as ignored,
 // when it does not.
 func (s *DB) move(ctx context.Context, to dialq.CallStatus, kind, detail, set string, args ...any) (bool, error) {
-	return s.record(ctx, to, kind, detail, `status = '`+string(to)+`', `+set, fromGuard(to), args...)
+	return s.moveEnd(ctx, to, nil, kind, detail, set, args...)
+}
+
+// moveEnd is move for a change that ends the call as end says (nil for a
+// live status), told to the store's CallMoves when it happened.
+func (s *DB) moveEnd(ctx context.Context, to dialq.CallStatus, end *dialq.End, kind, detail, set string, args ...any) (bool, error) {
+	ok, m, err := s.recordMove(ctx, to, kind, detail, `status = '`+string(to)+`', `+set, fromGuard(to), args...)
+	if ok && s.moves != nil {
+		cm := dialq.CallMove{Service: dialq.CallService(m.Service), To: to, End: end}
+		if to == dialq.StatusAnswered && m.Answer.Valid && m.Answer.Float64 >= 0 {
+			cm.Answer = time.Duration(m.Answer.Float64 * float64(time.Second))
+		}
+		s.moves(cm)
+	}
+	return ok, err
 }
 
 // fromGuard is the WHERE clause that lets a call move to status to only
@@ -315,7 +349,7 @@ func (s *DB) RecordEnded(ctx context.Context, id uuid.UUID, e dialq.End, at time
 			sip_status = CASE WHEN $9 > 0 THEN $10 ELSE sip_status END, last_error = $11`
 		args = append(args, f.Reason, f.SIPCode, f.SIPStatus, f.Message)
 	}
-	return s.move(ctx, e.Status, string(e.Status), detail, set, args...)
+	return s.moveEnd(ctx, e.Status, &e, string(e.Status), detail, set, args...)
 }
 
 // RecordFailed ends a call by failure f (dialq.Failed: busy, no_answer, ...,

@@ -307,5 +307,10 @@ func (s *DB) HoldCampaignCall(ctx context.Context, c *dialq.Call, h dialq.Campai
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("commit: %w", err)
 	}
+	if s.moves != nil {
+		f := dialq.Failure{Reason: dialq.ReasonCanceled, Message: h.Reason}
+		end := dialq.End{Status: dialq.StatusCanceled, By: dialq.EndedByDialq, Reason: h.Reason, Failure: &f}
+		s.moves(dialq.CallMove{Service: c.Service, To: end.Status, End: &end})
+	}
 	return true, nil
 }

@@ -43,6 +43,10 @@ type DB struct {
 	// clock is where every time the store writes comes from (WithClock),
 	// never the database server's now().
 	clock func() time.Time
+
+	// moves hears every status change the store records (WithCallMoves);
+	// nil hears none.
+	moves CallMoves
 }
 
 // now reads the store's clock to the microsecond, as Postgres keeps it.
@@ -61,6 +65,7 @@ type Option func(*options)
 type options struct {
 	statementTimeout time.Duration
 	now              func() time.Time
+	moves            CallMoves
 }
 
 // WithStatementTimeout sets the statement_timeout of the store's
@@ -78,6 +83,19 @@ func WithStatementTimeout(d time.Duration) Option {
 // timeline compare with theirs. Default time.Now.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
+}
+
+// CallMoves hears each status change right after the statement recording it
+// succeeded, once per change (a repeated or late event that changed nothing
+// is not heard). It must not block: the caller's statement waits on it.
+type CallMoves func(dialq.CallMove)
+
+// WithCallMoves has the store tell moves of every status change it records,
+// the creation of a call (queued) included: whichever process and component
+// moved the call, this is the one place every change passes (the metrics of
+// calls by status and end).
+func WithCallMoves(moves CallMoves) Option {
+	return func(o *options) { o.moves = moves }
 }
 
 // Open connects to dsn and prepares the hot statements. It does not migrate;
@@ -102,7 +120,7 @@ func Open(ctx context.Context, dsn string, maxConns int, opts ...Option) (*DB, e
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &DB{db: db, clock: o.now}
+	s := &DB{db: db, clock: o.now, moves: o.moves}
 	if s.insertCall, err = db.PreparexContext(ctx, insertCallSQL); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("prepare insert call (is the schema migrated?): %w", err)

@@ -22,6 +22,9 @@ type Stats struct {
 	// MaxSendJitter is the furthest behind its schedule any frame to a
 	// phone went out, in any call.
 	MaxSendJitter time.Duration
+	// LiveSendJitter is the same over the calls held now only (0 with
+	// none): what a gauge of the bridge's health shows.
+	LiveSendJitter time.Duration
 }
 
 // LatePct is the share of the frames sent to the phones that went out more
@@ -33,8 +36,8 @@ func (s Stats) LatePct() float64 {
 	return float64(s.LateFrames) / float64(s.PacketsOut) * 100
 }
 
-// Since is what was relayed between the reading prev and s; Live and
-// MaxSendJitter stay s's.
+// Since is what was relayed between the reading prev and s; Live,
+// MaxSendJitter and LiveSendJitter stay s's.
 func (s Stats) Since(prev Stats) Stats {
 	return Stats{
 		Live:           s.Live,
@@ -45,6 +48,7 @@ func (s Stats) Since(prev Stats) Stats {
 		LateFrames:     s.LateFrames - prev.LateFrames,
 		FramesSkipped:  s.FramesSkipped - prev.FramesSkipped,
 		MaxSendJitter:  s.MaxSendJitter,
+		LiveSendJitter: s.LiveSendJitter,
 	}
 }
 
@@ -64,7 +68,9 @@ func (m *Manager) Stats() Stats {
 	s := m.ended
 	s.Live = len(m.calls)
 	for _, b := range m.calls {
-		s.add(b.sess.Stats())
+		st := b.sess.Stats()
+		s.add(st)
+		s.LiveSendJitter = max(s.LiveSendJitter, st.MaxSendJitter)
 	}
 	return s
 }

@@ -45,7 +45,21 @@ type DelivererConfig struct {
 	// Lease is how long an attempt holds its delivery: longer than a
 	// request may take. Default a minute.
 	Lease time.Duration
+	// Observe hears the result of each attempt: AttemptDelivered,
+	// AttemptRetrying or AttemptFailed (metrics.Metrics.ObserveWebhook).
+	// Optional.
+	Observe func(result string)
 }
+
+// The results of an attempt Observe hears.
+const (
+	// AttemptDelivered: the endpoint answered 2xx.
+	AttemptDelivered = "delivered"
+	// AttemptRetrying: it failed and another attempt is scheduled.
+	AttemptRetrying = "retrying"
+	// AttemptFailed: it failed and was the last; the delivery failed.
+	AttemptFailed = "failed"
+)
 
 // Deliverer runs the webhook:deliver tasks: one attempt at one delivery,
 // then the next step of its schedule.
@@ -109,17 +123,21 @@ func (d *Deliverer) Deliver(ctx context.Context, id int64) (bool, error) {
 	log := d.cfg.Log.With("call_id", job.CallID, "delivery_id", job.ID, "webhook_id", job.WebhookID, "event", job.EventType)
 	a := d.send(ctx, job, now)
 	o := postgres.WebhookOutcome{Attempt: a, Status: dialq.DeliveryDelivered, NextAttemptAt: now}
+	result := AttemptDelivered
 	switch {
 	case a.Error == "":
 		log.Debug("webhook delivered", "status_code", a.StatusCode, "latency_ms", a.LatencyMS, "attempt", job.Attempts+1)
 	case job.Attempts < len(d.cfg.Backoff):
-		o.Status = dialq.DeliveryPending
+		o.Status, result = dialq.DeliveryPending, AttemptRetrying
 		o.NextAttemptAt = a.At.Add(time.Duration(a.LatencyMS)*time.Millisecond + d.cfg.Backoff[job.Attempts]).Truncate(time.Microsecond)
 		log.Info("webhook attempt failed; will retry", "status_code", a.StatusCode, "err", a.Error,
 			"attempt", job.Attempts+1, "retry_at", o.NextAttemptAt)
 	default:
-		o.Status = dialq.DeliveryFailed
+		o.Status, result = dialq.DeliveryFailed, AttemptFailed
 		log.Warn("webhook attempt failed; giving up", "status_code", a.StatusCode, "err", a.Error, "attempt", job.Attempts+1)
+	}
+	if d.cfg.Observe != nil {
+		d.cfg.Observe(result)
 	}
 	// The attempt is recorded even if the task's context is over: the
 	// request went out.

@@ -125,6 +125,7 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.handleReady)
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPISpec) })
+	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIJSON) })
 	r.POST(LiveKitWebhookPath, s.handleLiveKitWebhook)
 
 	api := r.Group("/", s.authenticate)

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialq/dialq/internal/dialq"
@@ -83,17 +82,22 @@ func runCampaign(ctx context.Context, e env, o campaignOptions, logDir string) (
 		defer w.stop()
 	}
 
-	now := time.Now()
-	c := &dialq.Campaign{ID: uuid.New(), TenantID: f.Tenant, Name: "bench", AssistantID: f.Assistant.ID, TrunkID: f.Trunk.ID,
-		Service: dialq.ServiceTwilio, Status: dialq.CampaignRunning, CreatedAt: now, UpdatedAt: now,
-		Settings: dialq.CampaignSettings{CallsPerSecond: o.CallsPerSecond, MaxConcurrency: o.MaxConcurrency,
-			AutoPause: dialq.AutoPause{Disabled: true}}.WithDefaults()}
-	contacts := make([]dialq.Contact, o.Contacts)
-	for i := range contacts {
-		contacts[i] = dialq.Contact{CampaignID: c.ID, Line: int64(i + 2), ToNumber: fmt.Sprintf("+1555030%04d", i%10000),
-			Timezone: "UTC", Metadata: map[string]any{"name": "Contact", "company": "Acme"}}
+	// The campaign is created as its users create one, through the API.
+	api, err := startSelf(ctx, "dialq API", logPath, "serve", dialqProcs{API: true, DSN: f.DSN, Redis: e.RedisAddr, Queue: q, Channel: procs.Channel})
+	if err != nil {
+		return nil, err
 	}
-	if err := f.DB.CreateCampaign(ctx, c, contacts...); err != nil {
+	defer api.stop()
+	now := time.Now()
+	contacts := make([]map[string]any, o.Contacts)
+	for i := range contacts {
+		contacts[i] = map[string]any{"to_number": fmt.Sprintf("+1555030%04d", i%10000), "timezone": "UTC",
+			"metadata": map[string]any{"name": "Contact", "company": "Acme"}}
+	}
+	id, err := postCampaign(ctx, api.Addr, f.Key, map[string]any{"name": "bench", "assistant_id": f.Assistant.ID, "trunk_id": f.Trunk.ID,
+		"call_service": "twilio", "contacts": contacts, "settings": dialq.CampaignSettings{CallsPerSecond: o.CallsPerSecond,
+			MaxConcurrency: o.MaxConcurrency, AutoPause: dialq.AutoPause{Disabled: true}}.WithDefaults()})
+	if err != nil {
 		return nil, err
 	}
 	logf("campaign: %d contacts at %g calls/s, max_concurrency %d, %d workers, for %s", o.Contacts, o.CallsPerSecond, o.MaxConcurrency, o.Workers, o.Duration)
@@ -105,7 +109,7 @@ func runCampaign(ctx context.Context, e env, o campaignOptions, logDir string) (
 		var live, calling int
 		if err := f.admin.QueryRowContext(ctx, `SELECT
 				(SELECT count(*) FROM `+schema+`.calls WHERE campaign_id = $1 AND ended_at IS NULL),
-				(SELECT count(*) FROM `+schema+`.campaign_contacts WHERE campaign_id = $1 AND status = 'calling')`, c.ID).Scan(&live, &calling); err != nil {
+				(SELECT count(*) FROM `+schema+`.campaign_contacts WHERE campaign_id = $1 AND status = 'calling')`, id).Scan(&live, &calling); err != nil {
 			return nil, err
 		}
 		res.PeakLive, res.PeakCalling = max(res.PeakLive, live), max(res.PeakCalling, calling)
@@ -113,13 +117,13 @@ func runCampaign(ctx context.Context, e env, o campaignOptions, logDir string) (
 			return nil, err
 		}
 	}
-	if _, err := f.DB.MoveCampaign(ctx, f.Tenant, c.ID, []dialq.CampaignStatus{dialq.CampaignRunning}, dialq.CampaignCanceled, "the benchmark is over", false); err != nil {
+	if _, err := f.DB.MoveCampaign(ctx, f.Tenant, id, []dialq.CampaignStatus{dialq.CampaignRunning}, dialq.CampaignCanceled, "the benchmark is over", false); err != nil {
 		logf("campaign: cancel: %v", err)
 	}
 
 	// The rate: the calls after the first pass's burst (one second's worth),
 	// within the measured duration.
-	rows, err := f.admin.QueryContext(ctx, `SELECT created_at FROM `+schema+`.calls WHERE campaign_id = $1 ORDER BY created_at`, c.ID)
+	rows, err := f.admin.QueryContext(ctx, `SELECT created_at FROM `+schema+`.calls WHERE campaign_id = $1 ORDER BY created_at`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +155,7 @@ func runCampaign(ctx context.Context, e env, o campaignOptions, logDir string) (
 	}
 	res.Placed, res.Span = len(window), window[len(window)-1].Sub(window[0])
 	res.Rate = float64(res.Placed-1) / res.Span.Seconds()
-	st, err := f.admin.QueryContext(ctx, `SELECT status, count(*) FROM `+schema+`.calls WHERE campaign_id = $1 GROUP BY status`, c.ID)
+	st, err := f.admin.QueryContext(ctx, `SELECT status, count(*) FROM `+schema+`.calls WHERE campaign_id = $1 GROUP BY status`, id)
 	if err == nil {
 		for st.Next() {
 			var s string

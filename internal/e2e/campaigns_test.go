@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,21 +20,31 @@ import (
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
-// campaign stores a running campaign of the stack's tenant calling numbers
-// through its twilio trunk, as the upload stores one: settings with their
-// defaults, every contact pending from now.
+// campaign creates a campaign of the stack's tenant calling numbers
+// through its twilio trunk as its users do, a POST /campaigns of JSON:
+// settings with their defaults filled, every contact in UTC, dialed from
+// now. Its contacts are lines 1, 2, ... (a JSON body's contact's line is
+// its position in the array). It returns the campaign as stored.
 func (s *stack) campaign(st dialq.CampaignSettings, numbers ...string) *dialq.Campaign {
 	s.t.Helper()
-	ctx := context.Background()
-	now := time.Now()
-	c := &dialq.Campaign{ID: uuid.New(), TenantID: s.tenant, Name: "e2e", AssistantID: s.assistant, TrunkID: s.twilio,
-		Service: dialq.ServiceTwilio, Settings: st.WithDefaults(), Status: dialq.CampaignRunning, CreatedAt: now, UpdatedAt: now}
-	list := make([]dialq.Contact, len(numbers))
+	return s.campaignOn(dialq.ServiceTwilio, s.twilio, st, numbers...)
+}
+
+// campaignOn is campaign through another of the stack's trunks.
+func (s *stack) campaignOn(service dialq.CallService, trunk string, st dialq.CampaignSettings, numbers ...string) *dialq.Campaign {
+	s.t.Helper()
+	contacts := make([]map[string]any, len(numbers))
 	for i, n := range numbers {
-		list[i] = dialq.Contact{CampaignID: c.ID, Line: int64(i + 2), ToNumber: n, Timezone: "UTC", NotBefore: now,
-			Metadata: map[string]any{"name": fmt.Sprintf("Contact %d", i+2), "company": "Acme", "agent_name": "Sarah"}}
+		contacts[i] = map[string]any{"to_number": n, "timezone": "UTC",
+			"metadata": map[string]any{"name": fmt.Sprintf("Contact %d", i+1), "company": "Acme", "agent_name": "Sarah"}}
 	}
-	require.NoError(s.t, s.db.CreateCampaign(ctx, c, list...))
+	r := s.do(http.MethodPost, "/campaigns", map[string]any{"name": "e2e", "assistant_id": s.assistant, "trunk_id": trunk,
+		"call_service": service, "settings": st.WithDefaults(), "contacts": contacts})
+	require.Equal(s.t, http.StatusCreated, r.Status, r.Raw)
+	data := r.Body["data"].(map[string]any)
+	require.EqualValues(s.t, len(numbers), data["contacts_total"], r.Raw)
+	c, err := s.db.FindCampaign(context.Background(), s.tenant, uuid.MustParse(data["id"].(string)))
+	require.NoError(s.t, err)
 	return c
 }
 
@@ -116,6 +127,7 @@ func campaignNumbers(prefix string, n int) []string {
 // scheduler and serving the campaign queue, and a reconciler that ends
 // answered calls whose phone hung up.
 func newCampaignStack(t *testing.T, script sipdouble.Script) *stack {
+	t.Helper()
 	o := stackOptions{script: script, noWorker: true, reconcile: app.ReconcileConfig{Interval: 300 * time.Millisecond}}
 	s := newStack(t, o)
 	s.startWorker(o)
@@ -123,14 +135,27 @@ func newCampaignStack(t *testing.T, script sipdouble.Script) *stack {
 	return s
 }
 
+// newCampaignProcesses is a stack with two cmd/worker processes, each
+// running the scheduler and serving the campaign queue.
+func newCampaignProcesses(t *testing.T, script sipdouble.Script) *stack {
+	t.Helper()
+	s := newStack(t, stackOptions{script: script, noWorker: true})
+	bin := buildWorker(t)
+	for range 2 {
+		s.startWorkerProcess(t, bin, "DIALQ_RING_TIMEOUT=20s", "DIALQ_DIAL_TIMEOUT=1m", "DIALQ_RECONCILE_INTERVAL=300ms")
+	}
+	return s
+}
+
 // Pause, resume and cancel through the API take effect on both workers
 // within a second: no call of a paused campaign is dialed after it, calls
 // already queued are held before their dial, resume goes on from there,
 // cancel ends it for good. No contact is dialed twice. Another tenant can
-// neither see nor control the campaign.
+// neither see nor control the campaign. The workers are two cmd/worker
+// processes.
 func TestCampaignControlWithTwoWorkers(t *testing.T) {
 	t.Parallel()
-	s := newCampaignStack(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 200 * time.Millisecond}))
+	s := newCampaignProcesses(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 200 * time.Millisecond}))
 	numbers := campaignNumbers("+1555061", 40)
 	c := s.campaign(dialq.CampaignSettings{CallsPerSecond: 5, MaxConcurrency: 4}, numbers...)
 	path := "/campaigns/" + c.ID.String()
@@ -241,8 +266,8 @@ func TestCampaignRetriesAndSuppression(t *testing.T) {
 		status   dialq.ContactStatus
 		outcome  dialq.CallStatus
 		attempts int
-	}{{2, dialq.ContactDone, dialq.StatusBusy, 2}, {3, dialq.ContactDone, dialq.StatusNoAnswer, 3},
-		{4, dialq.ContactDone, dialq.StatusCompleted, 1}, {5, dialq.ContactSuppressed, "", 0}} {
+	}{{1, dialq.ContactDone, dialq.StatusBusy, 2}, {2, dialq.ContactDone, dialq.StatusNoAnswer, 3},
+		{3, dialq.ContactDone, dialq.StatusCompleted, 1}, {4, dialq.ContactSuppressed, "", 0}} {
 		ct := s.contactOf(c.ID, want.line)
 		require.Equal(t, want.status, ct.Status, "line %d", want.line)
 		require.Equal(t, want.outcome, ct.Outcome, "line %d", want.line)
@@ -254,16 +279,16 @@ func TestCampaignRetriesAndSuppression(t *testing.T) {
 	require.Len(t, r.Body["data"], 2)
 	for _, item := range r.Body["data"].([]any) {
 		require.Equal(t, c.ID.String(), item.(map[string]any)["campaign_id"])
-		require.Equal(t, 2.0, item.(map[string]any)["contact_line"])
+		require.Equal(t, 1.0, item.(map[string]any)["contact_line"])
 	}
-	ct := s.contactOf(closed.ID, 2)
+	ct := s.contactOf(closed.ID, 1)
 	require.Equal(t, dialq.ContactPending, ct.Status)
 	require.True(t, ct.NotBefore.After(time.Now()), "waits for tomorrow's window")
 	require.Equal(t, 0, s.dialsTo(closedN))
 
 	raw := s.raw(http.MethodGet, "/campaigns/"+c.ID.String()+"/export")
 	require.Contains(t, raw, "line,to_number,timezone,status,outcome,attempts,reason,call_id,sip_status_code,duration_seconds,answered_by,disposition,summary,agent_name,company,name\n")
-	require.Contains(t, raw, "\n2,"+busyN+",UTC,done,busy,2,busy: no retries left (1 of 1 used),")
+	require.Contains(t, raw, "\n1,"+busyN+",UTC,done,busy,2,busy: no retries left (1 of 1 used),")
 }
 
 // A campaign whose calls fail too often pauses itself on both workers.
@@ -285,11 +310,11 @@ func TestCampaignAutoPause(t *testing.T) {
 	require.LessOrEqual(t, dialed(s.campaignCalls(c.ID)), 5, "min_calls and the concurrency bound what fails before the pause")
 }
 
-// The pace holds across two workers: 2 calls a second for 15 s, and never
-// more than max_concurrency live.
+// The pace holds across two worker processes: 2 calls a second for 15 s,
+// and never more than max_concurrency live.
 func TestCampaignPaceWithTwoWorkers(t *testing.T) {
 	t.Parallel()
-	s := newCampaignStack(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 1500 * time.Millisecond}))
+	s := newCampaignProcesses(t, sipdouble.Always(sipdouble.Outcome{Code: 486, RingFor: 1500 * time.Millisecond}))
 	c := s.campaign(dialq.CampaignSettings{CallsPerSecond: 2, MaxConcurrency: 3, AutoPause: dialq.AutoPause{Disabled: true}},
 		campaignNumbers("+1555064", 200)...)
 	// A second campaign, dialed side by side, that its cap does not hold
@@ -387,7 +412,7 @@ func TestCampaignPausedDuringTheAgentWait(t *testing.T) {
 	require.Equal(t, "the campaign is paused", got.EndReason)
 	require.Nil(t, got.DialedAt)
 	require.Equal(t, 0, s.dialsTo("+15550680001"))
-	ct := s.contactOf(c.ID, 2)
+	ct := s.contactOf(c.ID, 1)
 	require.Equal(t, dialq.ContactPending, ct.Status)
 	require.Equal(t, 0, ct.Attempts)
 	waitFor(t, 10*time.Second, "the held call's room closed", func() bool {
@@ -395,4 +420,106 @@ func TestCampaignPausedDuringTheAgentWait(t *testing.T) {
 		require.NoError(t, err)
 		return len(rooms.Rooms) == 0
 	})
+}
+
+// A trunk's max_concurrent_calls holds for a campaign and the API's calls
+// together: with two lines, a campaign of six and two calls placed through
+// the API while the campaign holds both, never more than two calls are on
+// the trunk at once (the limiter's own count, and the calls' dial-to-end
+// spans), and every call is dialed once and completes.
+func TestTrunkCapSharedByCampaignAndAPICalls(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, stackOptions{reconcile: app.ReconcileConfig{Interval: 300 * time.Millisecond},
+		script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 100 * time.Millisecond, HangUpAfter: 1500 * time.Millisecond})})
+	s.limitTrunk(dialq.CallLimits{MaxConcurrentCalls: 2})
+	lim := limiter.New(testenv.Redis(t), limiter.Config{Prefix: s.limits.Prefix})
+	key := dialq.TrunkLimitKey(s.twilio)
+	watch := watchHolders(t, lim, key)
+
+	numbers := campaignNumbers("+1555069", 6)
+	c := s.campaign(dialq.CampaignSettings{CallsPerSecond: 10, MaxConcurrency: 10, AutoPause: dialq.AutoPause{Disabled: true}}, numbers...)
+	waitFor(t, 10*time.Second, "the campaign holding both lines", func() bool { return dialed(s.campaignCalls(c.ID)) >= 2 })
+	var apiCalls []string
+	for _, n := range []string{"+15550691001", "+15550691002"} {
+		r := s.do(http.MethodPost, "/call/outbound?wait=0", s.body(n, "twilio", s.twilio))
+		require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
+		apiCalls = append(apiCalls, r.Body["data"].(map[string]any)["call_id"].(string))
+	}
+	all := func() []*dialq.Call {
+		list := s.campaignCalls(c.ID)
+		for _, id := range apiCalls {
+			list = append(list, s.call(id))
+		}
+		return list
+	}
+	waitFor(t, 45*time.Second, "every call over", func() bool { list := all(); return len(list) == 8 && over(list) })
+	watch.close()
+	peak, err := lim.Peak(context.Background(), key)
+	require.NoError(t, err)
+	require.Equal(t, 2, peak, "the limiter let at most two hold the trunk")
+
+	// The calls' own spans, from their dial to their end, overlap at most
+	// two deep.
+	type edge struct {
+		at time.Time
+		d  int
+	}
+	var edges []edge
+	for _, call := range all() {
+		require.Equal(t, dialq.StatusCompleted, call.Status, "call to %s: %s", call.ToNumber, call.EndReason)
+		require.NotNil(t, call.DialedAt)
+		require.Equal(t, 1, s.dialsTo(call.ToNumber), "%s dialed once", call.ToNumber)
+		edges = append(edges, edge{*call.DialedAt, 1}, edge{*call.EndedAt, -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return a.d - b.d // an end before a dial at the same instant
+	})
+	live, most := 0, 0
+	for _, e := range edges {
+		live += e.d
+		most = max(most, live)
+	}
+	require.LessOrEqual(t, most, 2, "calls on the trunk at once")
+	for _, id := range apiCalls {
+		call := s.call(id)
+		require.Equal(t, 1, s.kinds(call)["throttled"], "the API call waited for a line the campaign held, told once")
+		require.Equal(t, 1, call.Attempts, "an API call waiting for a line is not a failed attempt")
+	}
+}
+
+// A campaign through the Exotel bridge is retried by outcome as the SIP
+// phone (sipp) answers: every INVITE refused 486 Busy Here, each contact
+// is dialed once and retried twice, as its policy says, and ends busy.
+func TestCampaignRetriesBusyThroughTheBridge(t *testing.T) {
+	t.Parallel()
+	phone := testenv.Sipp(t, testenv.SippOptions{Scenario: "../testkit/testenv/sipp/reject.xml.tmpl",
+		Data: struct {
+			Code   int
+			Reason string
+		}{486, "Busy Here"}})
+	s := newStack(t, stackOptions{exotelPhone: phone})
+	c := s.campaignOn(dialq.ServiceExotel, s.exotel, dialq.CampaignSettings{CallsPerSecond: 2,
+		Retry: dialq.RetryPolicy{Busy: dialq.RetryRule{MaxRetries: 2, DelaySeconds: 1}}}, "+15550692001", "+15550692002")
+	waitFor(t, 45*time.Second, "the campaign completed", func() bool {
+		cp, err := s.db.FindCampaign(context.Background(), s.tenant, c.ID)
+		require.NoError(t, err)
+		return cp.Status == dialq.CampaignCompleted
+	})
+	calls := s.campaignCalls(c.ID)
+	require.Len(t, calls, 6, "two contacts, three attempts each")
+	for _, call := range calls {
+		require.Equal(t, dialq.StatusBusy, call.Status)
+		require.Equal(t, dialq.ServiceExotel, call.Service)
+		require.Equal(t, 486, call.SIPStatusCode)
+		require.Equal(t, "Busy Here", call.SIPStatus)
+	}
+	for line := int64(1); line <= 2; line++ {
+		ct := s.contactOf(c.ID, line)
+		require.Equal(t, dialq.ContactDone, ct.Status, "line %d", line)
+		require.Equal(t, dialq.StatusBusy, ct.Outcome, "line %d", line)
+		require.Equal(t, 3, ct.Attempts, "line %d", line)
+	}
 }

@@ -180,8 +180,9 @@ func buildWorker(t *testing.T) string {
 	return workerBin
 }
 
-// startWorkerProcess runs the worker binary against this stack.
-func (s *stack) startWorkerProcess(t *testing.T, bin string) *exec.Cmd {
+// startWorkerProcess runs the worker binary against this stack, with env
+// (NAME=value) over its settings.
+func (s *stack) startWorkerProcess(t *testing.T, bin string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
@@ -198,6 +199,7 @@ func (s *stack) startWorkerProcess(t *testing.T, bin string) *exec.Cmd {
 		"DIALQ_SWEEP_AGE=10m",
 		"DIALQ_LOG_LEVEL=debug",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	log, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
 	require.NoError(t, err)
 	cmd.Stdout, cmd.Stderr = log, log

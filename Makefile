@@ -31,3 +31,6 @@ vet: ## go vet
 
 fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')
+
+openapi-check: ## the OpenAPI document loads and validates (kin-openapi), and openapicheck's own tests pass; no stack needed
+	$(GO) test ./internal/testkit/openapicheck/ ./internal/httpapi/ -run 'TestTransport|TestNewRefusesABadDocument|TestOpenAPI|TestServedOpenAPIDocumentLoads' -count=1

@@ -133,7 +133,7 @@ cat <<MSG
 
 ==============================================================================
  dialq is running.
-   API:        http://$API_ADDR          (OpenAPI: http://$API_ADDR/openapi.yaml)
+   API:        http://$API_ADDR          (OpenAPI: http://$API_ADDR/openapi.yaml, /openapi.json)
    Asynqmon:   http://$API_ADDR/monitoring/   (user $DIALQ_ADMIN_USER, password $DIALQ_ADMIN_PASSWORD)
    LiveKit:    $LIVEKIT_URL
 MSG

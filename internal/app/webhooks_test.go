@@ -18,7 +18,9 @@ import (
 	"github.com/dialq/dialq/internal/app"
 	"github.com/dialq/dialq/internal/dialer"
 	"github.com/dialq/dialq/internal/dialq"
+	"github.com/dialq/dialq/internal/httpapi"
 	"github.com/dialq/dialq/internal/livekit"
+	"github.com/dialq/dialq/internal/testkit/openapicheck"
 	"github.com/dialq/dialq/internal/testkit/testenv"
 )
 
@@ -71,6 +73,10 @@ func TestWebhookThroughTheProcesses(t *testing.T) {
 	}))
 	t.Cleanup(rc.Close)
 
+	// Each answer is checked against the OpenAPI document the API serves.
+	checker, err := openapicheck.New(httpapi.OpenAPIDocument())
+	require.NoError(t, err)
+	client := checker.Client(t)
 	call := func(method, path, body string) map[string]any {
 		req, err := http.NewRequest(method, api.URL()+path, strings.NewReader(body))
 		require.NoError(t, err)
@@ -78,7 +84,7 @@ func TestWebhookThroughTheProcesses(t *testing.T) {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		var out map[string]any

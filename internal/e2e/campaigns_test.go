@@ -75,7 +75,7 @@ func (s *stack) raw(method, path string) string {
 	req, err := http.NewRequest(method, s.apiURL+path, nil)
 	require.NoError(s.t, err)
 	req.Header.Set("Authorization", "Bearer "+s.key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)

@@ -34,12 +34,15 @@ import (
 // them (package app), and the SIP double, each with its own schema, queue
 // and channels on the shared local stack.
 type stack struct {
-	t        *testing.T
-	lk       testenv.LiveKit
-	db       *postgres.DB
-	dsn      string
-	api      *app.API
-	apiURL   string
+	t      *testing.T
+	lk     testenv.LiveKit
+	db     *postgres.DB
+	dsn    string
+	api    *app.API
+	apiURL string
+	// client asks the API; it checks every answer against the OpenAPI
+	// document (checkedClient).
+	client   *http.Client
 	sip      *sipdouble.Server
 	sipURL   string
 	queue    string
@@ -209,7 +212,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		WebhookAllowPrivate: true,
 	}, log)
 	require.NoError(t, err)
-	s.api, s.apiURL = a, a.URL()
+	s.api, s.apiURL, s.client = a, a.URL(), checkedClient(t)
 	run(t, a.Run, a.Close)
 
 	if !o.noWorker {
@@ -327,7 +330,7 @@ func (s *stack) doHeaders(method, path string, body any, hdr map[string]string) 
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	require.NoError(s.t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

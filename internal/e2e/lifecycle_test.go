@@ -113,7 +113,7 @@ func TestLiveKitSIPCallsEndByWebhook(t *testing.T) {
 			if secret != "" {
 				req.Header.Set("Authorization", signWebhook(t, s.lk.APIKey, secret, body))
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := s.client.Do(req)
 			require.NoError(t, err)
 			resp.Body.Close()
 			require.Equal(t, http.StatusUnauthorized, resp.StatusCode, name)
@@ -123,7 +123,7 @@ func TestLiveKitSIPCallsEndByWebhook(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, dialq.StatusAnswered, s.call(id).Status)
 		req.Header.Set("Authorization", signWebhook(t, s.lk.APIKey, s.lk.APISecret, body))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.client.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode)

@@ -108,7 +108,7 @@ func TestCallQueuedWebhookComesFirst(t *testing.T) {
 	req, err := http.NewRequest(http.MethodGet, s.apiURL+"/call/"+id+"/events?stream=true", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+s.key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var kinds []string

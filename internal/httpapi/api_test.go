@@ -31,8 +31,10 @@ import (
 // harness is the API on a real Postgres schema and Redis, with its own
 // queue; no worker runs, so tests here use ?wait=0 or check the queue.
 type harness struct {
-	t         *testing.T
-	srv       *httptest.Server
+	t   *testing.T
+	srv *httptest.Server
+	// client asks srv; it checks every answer against the OpenAPI document.
+	client    *http.Client
 	api       *httpapi.Server
 	db        *postgres.DB
 	dsn       string
@@ -99,7 +101,7 @@ func newHarness(t *testing.T, mutate ...func(*harnessConfig)) *harness {
 	t.Cleanup(srv.Close)
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 
-	h := &harness{t: t, srv: srv, api: api, campaigns: cfg.HTTP.Campaigns, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
+	h := &harness{t: t, srv: srv, client: checkedClient(t), api: api, campaigns: cfg.HTTP.Campaigns, db: db, dsn: dsn, logs: logs, insp: insp, queue: q, tenant: uuid.New(), assistant: uuid.New(),
 		twilio: "ST_" + testenv.Name("tw"), exotel: "ST_" + testenv.Name("ex"), notify: notify.NewPublisher(rdb, channel)}
 	require.NoError(t, db.SaveTenant(ctx, &dialq.Tenant{ID: h.tenant, Name: "acme"}))
 	k, key := dialq.NewAPIKey(h.tenant)
@@ -153,7 +155,7 @@ func (h *harness) doHeaders(method, path string, body []byte, hdr map[string]str
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	require.NoError(h.t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -315,7 +317,7 @@ func TestOutboundRequiresAValidKey(t *testing.T) {
 			if tt.header != "" {
 				req.Header.Set("Authorization", tt.header)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := checkedClient(t).Do(req)
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			var body map[string]any
@@ -427,7 +429,7 @@ func TestEnqueueFailureFailsTheCallWith503(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/call/outbound", bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := checkedClient(t).Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var body map[string]any

@@ -41,7 +41,7 @@ func (h *harness) openStream(ctx context.Context, key, id, lastID string) *sseSt
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	require.NoError(h.t, err)
 	h.t.Cleanup(func() { resp.Body.Close() })
 	s := &sseStream{resp: resp, messages: make(chan sseMessage, 100), comments: make(chan string, 100)}

@@ -407,7 +407,7 @@ func TestCampaignUploadLimit(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+h.key)
 	req.Header.Set("Content-Type", ct)
 	req.ContentLength = -1
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
@@ -569,7 +569,7 @@ func TestCampaignUploadsAtOnce(t *testing.T) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+"/campaigns", pr)
 		req.Header.Set("Authorization", "Bearer "+h.key)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := h.client.Do(req)
 		if err != nil {
 			first <- response{Status: -1, Raw: err.Error()}
 			return

@@ -45,7 +45,8 @@ func get(t *testing.T, url string, auth func(*http.Request)) (int, string, http.
 	if auth != nil {
 		auth(req)
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Transport: checkedTransport(t, nil),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -109,7 +110,7 @@ func TestMonitoringNeedsAdminCredentials(t *testing.T) {
 	// Read-only: the dashboard's write API refuses.
 	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/monitoring/api/queues/"+h.queue+"/pending_tasks/"+list.Tasks[0].ID, nil)
 	admin(req)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := checkedClient(t).Do(req)
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

@@ -72,7 +72,7 @@ func TestReadyzNamesFailedChecksAndLogsWhy(t *testing.T) {
 			srv := httptest.NewServer(api)
 			t.Cleanup(srv.Close)
 
-			resp, err := http.Get(srv.URL + "/readyz")
+			resp, err := checkedClient(t).Get(srv.URL + "/readyz")
 			require.NoError(t, err)
 			defer resp.Body.Close()
 			var body map[string]any

@@ -15,7 +15,7 @@ import (
 // lists for the Error schema.
 func (h *harness) documentedErrorCodes() []string {
 	h.t.Helper()
-	resp, err := http.Get(h.srv.URL + "/openapi.yaml")
+	resp, err := checkedClient(h.t).Get(h.srv.URL + "/openapi.yaml")
 	require.NoError(h.t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -23,20 +23,12 @@ func (h *harness) documentedErrorCodes() []string {
 	var spec struct {
 		Components struct {
 			Schemas map[string]struct {
-				Properties struct {
-					Error struct {
-						Properties struct {
-							Code struct {
-								Enum []string `yaml:"enum"`
-							} `yaml:"code"`
-						} `yaml:"properties"`
-					} `yaml:"error"`
-				} `yaml:"properties"`
+				Enum []string `yaml:"enum"`
 			} `yaml:"schemas"`
 		} `yaml:"components"`
 	}
 	require.NoError(h.t, yaml.Unmarshal(raw, &spec))
-	codes := spec.Components.Schemas["Error"].Properties.Error.Properties.Code.Enum
+	codes := spec.Components.Schemas["ErrorCode"].Enum
 	require.NotEmpty(h.t, codes)
 	return codes
 }
@@ -62,7 +54,8 @@ func TestRouteErrorsAreJSONWithDocumentedCodes(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	documented := h.documentedErrorCodes()
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noRedirect := &http.Client{Transport: checkedTransport(t, nil),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	id := uuid.NewString()
 	tests := []struct {
 		method, path string

@@ -149,6 +149,7 @@ func New(svc *calls.Service, store Store, ready func(context.Context) error, log
 	r.GET("/readyz", gin.WrapH(cfg.Health))
 	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
 	r.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml", openAPISpec) })
+	r.GET("/openapi.json", func(c *gin.Context) { c.Data(http.StatusOK, "application/json", openAPIJSON) })
 	r.POST(LiveKitWebhookPath, s.handleLiveKitWebhook)
 
 	api := r.Group("/", s.authenticate)

@@ -187,7 +187,7 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 // URL is where the API answers, e.g. http://127.0.0.1:58080.
 func (a *API) URL() string { return "http://" + a.ln.Addr().String() }
 
-// Run serves until ctx ends, then drains (docs/operations.md, Shutdown):
+// Run serves until ctx ends, then drains (docs/architecture.md, Shutdown):
 // it stops accepting connections, ends every wait on a call's outcome (the
 // request answers 202 with the call as it stands) and every event stream,
 // and lets the requests in flight finish for up to ShutdownTimeout; then it

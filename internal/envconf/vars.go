@@ -60,7 +60,7 @@ var Vars = []Doc{
 	// Worker.
 	{Name: "DIALQ_WORKER_CONCURRENCY", Meaning: "API calls a worker dials at once"},
 	{Name: "DIALQ_TASK_CHECK_INTERVAL", Meaning: "queue poll when idle: pickup p50 ~1.7 ms for ~15% of a core per idle worker (docs/benchmarks.md)"},
-	{Name: "DIALQ_SHUTDOWN_TIMEOUT", Meaning: "on SIGTERM, how long dials and webhook deliveries in flight may take to finish (docs/operations.md, Shutdown)", Default: "DIALQ_RING_TIMEOUT + 15s"},
+	{Name: "DIALQ_SHUTDOWN_TIMEOUT", Meaning: "on SIGTERM, how long dials and webhook deliveries in flight may take to finish (docs/architecture.md, Shutdown)", Default: "DIALQ_RING_TIMEOUT + 15s"},
 	{Name: "DIALQ_RETRY_BASE", Meaning: "first retry delay of a failed dial task (doubling after)"},
 	{Name: "DIALQ_RETRY_CHECK_INTERVAL", Meaning: "how often the worker moves due retries back to the queue"},
 	{Name: "DIALQ_RING_TIMEOUT", Meaning: "how long a phone may ring (a request's ring_timeout overrides it)"},

@@ -185,25 +185,37 @@ func EnvExample(w io.Writer, entries []Entry) {
 	}
 }
 
-// Help writes b's --help: what it does and every variable it reads, with
-// its default and meaning.
-func Help(w io.Writer, b Binary) {
-	fmt.Fprintf(w, "usage: %s [-h]\n\n%s\n\nIt reads these environment variables (README, Configuration):\n\n", b.Name, b.Summary)
+// Of is what b reads, as Collect shows it, in the order of Vars (one Vars
+// lacks last, with no meaning).
+func Of(b Binary) []Entry {
 	docs := map[string]Doc{}
 	order := map[string]int{}
 	for i, d := range Vars {
 		docs[d.Name], order[d.Name] = d, i
 	}
 	reads := b.reads()
-	// In the README's order; a variable Vars lacks (a test fails on it) last.
 	slices.SortStableFunc(reads, func(x, y Read) int { return rank(order, x.Name) - rank(order, y.Name) })
-	for _, r := range reads {
-		e := Entry{Doc: docs[r.Name], Readers: []string{b.Name}, By: map[string]Read{b.Name: r}}
+	out := make([]Entry, len(reads))
+	for i, r := range reads {
+		d, ok := docs[r.Name]
+		if !ok {
+			d = Doc{Name: r.Name}
+		}
+		out[i] = Entry{Doc: d, Readers: []string{b.Name}, By: map[string]Read{b.Name: r}}
+	}
+	return out
+}
+
+// Help writes b's --help: what it does and every variable it reads, with
+// its default and meaning.
+func Help(w io.Writer, b Binary) {
+	fmt.Fprintf(w, "usage: %s [-h]\n\n%s\n\nIt reads these environment variables (README, Configuration):\n\n", b.Name, b.Summary)
+	for _, e := range Of(b) {
 		meaning := e.Meaning
 		if meaning == "" {
 			meaning = "(not described)"
 		}
-		fmt.Fprintf(w, "  %s (default: %s)\n      %s\n", r.Name, e.DefaultText(), meaning)
+		fmt.Fprintf(w, "  %s (default: %s)\n      %s\n", e.Name, e.DefaultText(), meaning)
 	}
 }
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,31 +24,6 @@ import (
 
 // The graceful lifecycle on SIGTERM, sent to real API and worker processes
 // (docs/architecture.md, Shutdown).
-
-var (
-	apiBuildOnce sync.Once
-	apiBin       string
-	apiBuildErr  error
-)
-
-// buildAPI builds cmd/api once per test binary.
-func buildAPI(t *testing.T) string {
-	t.Helper()
-	apiBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "dialq-e2e-api-")
-		if err != nil {
-			apiBuildErr = err
-			return
-		}
-		apiBin = filepath.Join(dir, "api")
-		out, err := exec.Command("go", "build", "-o", apiBin, "github.com/dialq/dialq/cmd/api").CombinedOutput()
-		if err != nil {
-			apiBuildErr = errors.New(string(out))
-		}
-	})
-	require.NoError(t, apiBuildErr)
-	return apiBin
-}
 
 // process is a binary of the stack running as its own process.
 type process struct {
@@ -121,7 +95,7 @@ func (p *process) terminate(t *testing.T, limit time.Duration) time.Duration {
 // startAPIProcess runs cmd/api on addr against this stack.
 func (s *stack) startAPIProcess(t *testing.T, addr string, env ...string) *process {
 	t.Helper()
-	p := start(t, "api", buildAPI(t), append([]string{
+	p := start(t, "api", buildCmd(t, "api"), append([]string{
 		"DATABASE_URL=" + s.dsn,
 		"DIALQ_MIGRATE=false",
 		"DIALQ_API_ADDR=" + addr,

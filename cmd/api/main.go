@@ -12,10 +12,14 @@ import (
 	"syscall"
 
 	"github.com/dialq/dialq/internal/app"
+	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/logging"
 )
 
 func main() {
+	if code := envconf.ParseArgs(app.APIBinary, os.Args[1:], os.Stdout, os.Stderr); code >= 0 {
+		os.Exit(code)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "dialq api:", err)
 		os.Exit(1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/google/uuid"
@@ -18,8 +17,8 @@ import (
 // openDB opens DATABASE_URL, with DIALQ_SECRET_KEY's box when it is set.
 func openDB(ctx context.Context) (*postgres.DB, error) {
 	l := envconf.New()
-	dsn := l.Required("DATABASE_URL")
-	key := l.String("DIALQ_SECRET_KEY", "")
+	dsn := readDatabaseURL(l)
+	key := readSecretKey(l)
 	if err := l.Err(); err != nil {
 		return nil, err
 	}
@@ -202,7 +201,7 @@ func saveTrunk(ctx context.Context, args []string) error {
 		}
 		// The password comes from the environment, not a flag, so it stays
 		// out of shell history and process lists.
-		ex.Password = os.Getenv("DIALQ_EXOTEL_PASSWORD")
+		ex.Password = readExotelPassword(envconf.New())
 		if ex.Password == "" {
 			return fmt.Errorf("set DIALQ_EXOTEL_PASSWORD to the trunk's digest password")
 		}

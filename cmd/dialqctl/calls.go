@@ -19,9 +19,7 @@ import (
 // channels: it reads the same variables as the API for them.
 func openCalls(ctx context.Context) (*app.Calls, error) {
 	l := envconf.New()
-	cfg := app.APIConfig{Redis: app.ReadRedis(l), Channels: app.ReadChannels(l), Dial: app.ReadDial(l)}
-	cfg.DatabaseURL, _, _ = app.ReadDatabase(l)
-	cfg.DBMaxConns = 2
+	cfg := readCallsConfig(l)
 	if err := l.Err(); err != nil {
 		return nil, err
 	}

@@ -15,12 +15,15 @@
 //	dialqctl place-call -tenant <uuid> -assistant <uuid> -trunk ST_... -to +E164 [-service twilio] [-metadata '{...}'] [-wait 20s]
 //	dialqctl calls -tenant <uuid> [-status S] [-to +E164] [-limit N] [-after CURSOR]
 //	dialqctl hangup -tenant <uuid> -call <uuid>
+//	dialqctl env-docs [-check]
+//	dialqctl -h
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 
@@ -33,7 +36,8 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		usage()
+		usage(os.Stderr)
+		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -61,8 +65,17 @@ func main() {
 		err = listCalls(ctx, os.Args[2:])
 	case "hangup":
 		err = hangupCall(ctx, os.Args[2:])
+	case "env-docs":
+		err = envDocs(os.Args[2:])
+	case "-h", "-help", "--help", "help":
+		usage(os.Stdout)
+		fmt.Println()
+		envconf.Help(os.Stdout, ctlBinary)
+		return
 	default:
-		usage()
+		fmt.Fprintf(os.Stderr, "dialqctl: unknown command %q\n", os.Args[1])
+		usage(os.Stderr)
+		os.Exit(2)
 	}
 	if err != nil {
 		msg := err.Error()
@@ -74,8 +87,8 @@ func main() {
 	}
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, `usage: dialqctl COMMAND [flags]   (dialqctl COMMAND -h for its flags)
+func usage(w io.Writer) {
+	fmt.Fprintln(w, `usage: dialqctl COMMAND [flags]   (dialqctl COMMAND -h for its flags; dialqctl -h for the environment)
   migrate          apply the migrations
   create-tenant    make a tenant and print its id
   tenant-limits    set how many calls a tenant may have live at once and dial per second
@@ -89,13 +102,14 @@ func usage() {
   seed-demo        the demo tenant make run uses
   place-call       place a call as POST /call/outbound does, and print it
   calls            list a tenant's calls, newest first
-  hangup           hang up a live bridged call`)
-	os.Exit(2)
+  hangup           hang up a live bridged call
+  env-docs         write the README's Configuration table and .env.example from what the
+                   binaries read (-check: say whether they are up to date, change nothing)`)
 }
 
 func migrate(ctx context.Context) error {
 	l := envconf.New()
-	dsn := l.Required("DATABASE_URL")
+	dsn := readDatabaseURL(l)
 	if err := l.Err(); err != nil {
 		return err
 	}
@@ -116,7 +130,7 @@ func createKey(ctx context.Context, args []string) error {
 		return err
 	}
 	l := envconf.New()
-	dsn := l.Required("DATABASE_URL")
+	dsn := readDatabaseURL(l)
 	if err := l.Err(); err != nil {
 		return err
 	}

@@ -54,12 +54,8 @@ func seedDemo(ctx context.Context, args []string) error {
 	}
 
 	l := envconf.New()
-	dsn := l.Required("DATABASE_URL")
-	lkURL := l.Required("LIVEKIT_URL")
-	lkKey := l.Required("LIVEKIT_API_KEY")
-	lkSecret := l.Required("LIVEKIT_API_SECRET")
-	sipURL := l.String("LIVEKIT_SIP_URL", lkURL)
-	apiURL := l.String("DIALQ_API_URL", "http://127.0.0.1:58080")
+	env := readSeedEnv(l)
+	dsn, lkURL, lkKey, lkSecret, sipURL, apiURL := env.DatabaseURL, env.LiveKitURL, env.LiveKitKey, env.LiveKitSecret, env.SIPURL, env.APIURL
 	if err := l.Err(); err != nil {
 		return err
 	}
@@ -162,7 +158,7 @@ func seedDemo(ctx context.Context, args []string) error {
 		{"LIVEKIT_URL", lkURL},
 		{"LIVEKIT_API_KEY", lkKey},
 		{"LIVEKIT_API_SECRET", lkSecret},
-		{"REDIS_ADDR", os.Getenv("REDIS_ADDR")},
+		{"REDIS_ADDR", env.RedisAddr},
 		{"DATABASE_URL", dsn},
 	}
 	var b strings.Builder

@@ -13,10 +13,14 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/dialq/dialq/internal/app"
+	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/logging"
 )
 
 func main() {
+	if code := envconf.ParseArgs(app.WorkerBinary, os.Args[1:], os.Stdout, os.Stderr); code >= 0 {
+		os.Exit(code)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "dialq worker:", err)
 		os.Exit(1)

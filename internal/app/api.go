@@ -53,7 +53,17 @@ type APIConfig struct {
 	// WebhookAllowPrivate lets endpoints point at loopback and private
 	// addresses (DIALQ_WEBHOOK_ALLOW_PRIVATE).
 	WebhookAllowPrivate bool
+	// ShutdownTimeout (DIALQ_API_SHUTDOWN_TIMEOUT) bounds Run's drain once
+	// its context ends: requests in flight finish within it, or their
+	// connections are closed. Default DefaultAPIShutdownTimeout.
+	ShutdownTimeout time.Duration
 }
+
+// DefaultAPIShutdownTimeout is how long a stopping API lets requests in
+// flight finish. Waits end at once and event streams close as the drain
+// starts, so what is left are requests being answered (milliseconds) and
+// campaign uploads still being sent.
+const DefaultAPIShutdownTimeout = 10 * time.Second
 
 // Calls is the calls service with what it stands on: Postgres, the queue,
 // the change notifications and the hang-up channel. The API serves it over
@@ -165,7 +175,9 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 	if maxWait == 0 {
 		maxWait = time.Minute
 	}
-	a.drain = maxWait + 5*time.Second
+	if a.drain = cfg.ShutdownTimeout; a.drain <= 0 {
+		a.drain = DefaultAPIShutdownTimeout
+	}
 	a.srv = &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -173,6 +185,10 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 		WriteTimeout:      maxWait + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// As the drain starts, requests waiting on a call's outcome answer what
+	// the call is now (the 202 of a wait that timed out) and event streams
+	// end; the other requests in flight finish as they are.
+	a.srv.RegisterOnShutdown(a.Service.EndWaits)
 	a.srv.RegisterOnShutdown(a.Handler.EndStreams)
 	return a, nil
 }
@@ -180,8 +196,12 @@ func NewAPI(ctx context.Context, cfg APIConfig, log *slog.Logger) (a *API, err e
 // URL is where the API answers, e.g. http://127.0.0.1:58080.
 func (a *API) URL() string { return "http://" + a.ln.Addr().String() }
 
-// Run serves until ctx ends, then lets requests in flight finish (a waiting
-// one gets its answer) for up to the longest wait plus 5 s.
+// Run serves until ctx ends, then drains (docs/architecture.md, Shutdown):
+// it stops accepting connections, ends every wait on a call's outcome (the
+// request answers 202 with the call as it stands) and every event stream,
+// and lets the requests in flight finish for up to ShutdownTimeout; then it
+// closes the connections still open and returns. A request whose call was
+// stored and enqueued is answered: the call goes on in the workers.
 func (a *API) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	// httpapi.Serve answers what net/http answers itself (a malformed
@@ -193,12 +213,22 @@ func (a *API) Run(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down")
+	start := time.Now()
+	a.log.Info("shutting down: no new connections; waits answer now; letting requests in flight finish", "timeout", a.drain)
 	sctx, cancel := context.WithTimeout(context.Background(), a.drain)
 	defer cancel()
-	if err := a.srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err := a.srv.Shutdown(sctx)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		a.log.Warn("requests still in flight after the shutdown timeout; closing their connections",
+			"timeout", a.drain, "DIALQ_API_SHUTDOWN_TIMEOUT", a.drain)
+		if err := a.srv.Close(); err != nil {
+			return err
+		}
+	case err != nil && !errors.Is(err, http.ErrServerClosed):
 		return err
 	}
+	a.log.Info("api stopped", "drained_in", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

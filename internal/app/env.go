@@ -5,6 +5,7 @@ import (
 
 	"github.com/dialq/dialq/internal/envconf"
 	"github.com/dialq/dialq/internal/limiter"
+	"github.com/dialq/dialq/internal/notify"
 	"github.com/dialq/dialq/internal/queue"
 )
 
@@ -23,8 +24,8 @@ func ReadRedis(l *envconf.Loader) Redis {
 // ReadChannels reads DIALQ_NOTIFY_CHANNEL and DIALQ_HANGUP_CHANNEL.
 func ReadChannels(l *envconf.Loader) Channels {
 	return Channels{
-		Notify: l.String("DIALQ_NOTIFY_CHANNEL", ""),
-		Hangup: l.String("DIALQ_HANGUP_CHANNEL", ""),
+		Notify: l.String("DIALQ_NOTIFY_CHANNEL", notify.DefaultChannel),
+		Hangup: l.String("DIALQ_HANGUP_CHANNEL", notify.DefaultHangupChannel),
 	}
 }
 

@@ -417,10 +417,13 @@ func (w *Worker) newBridge(cfg BridgeConfig, n sipbridge.Notifier) error {
 }
 
 // Run starts taking tasks and the background services, and runs until ctx
-// ends. Then it takes no new tasks, lets dials in flight finish
-// (Server.ShutdownTimeout) and drains the bridged calls (DrainTimeout),
-// vouching for them and hearing hang-up requests until the last one ends;
-// then it stops the background services.
+// ends. Then it drains, in this order, logging each step
+// (docs/architecture.md, Shutdown): the campaign scheduler stops placing
+// calls and commits the pass under way; both asynq servers take no new
+// tasks and let the dials and webhook deliveries in flight finish
+// (Server.ShutdownTimeout; asynq requeues what is left); the bridged calls
+// drain (DrainTimeout), vouched for and hearing hang-up requests until the
+// last one ends; then the other background services stop.
 func (w *Worker) Run(ctx context.Context) error {
 	if w.ops != nil {
 		// First in, last out: the probes and the metrics answer through
@@ -432,9 +435,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		s.Start()
 	}
 	defer func() {
+		start := time.Now()
 		for _, s := range w.services {
 			s.Shutdown()
 		}
+		w.log.Info("shutdown: background services stopped", "took", time.Since(start).Round(time.Millisecond))
 	}()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
@@ -475,16 +480,31 @@ func (w *Worker) Run(ctx context.Context) error {
 		"livekit", w.cfg.LiveKit.URL, "ring_timeout", w.cfg.RingTimeout)
 
 	<-ctx.Done()
-	w.log.Info("shutting down: no new tasks; waiting for dials in flight", "timeout", w.cfg.Server.ShutdownTimeout)
-	// Both servers let their dials in flight finish, side by side.
+	w.drain()
+	return nil
+}
+
+// drain is Run's shutdown, step by step; the deferred stop of the
+// background services follows it.
+func (w *Worker) drain() {
+	start := time.Now()
+	w.log.Info("shutting down: the campaign scheduler stops placing calls")
+	w.Scheduler.Shutdown()
+	w.log.Info("shutdown: campaign scheduler stopped; no new tasks, waiting for dials and webhook deliveries in flight",
+		"took", time.Since(start).Round(time.Millisecond), "timeout", w.cfg.Server.ShutdownTimeout)
+	// Both servers let their tasks in flight finish, side by side.
+	step := time.Now()
 	campaignsDone := make(chan struct{})
 	go func() { w.campaignSrv.Shutdown(); close(campaignsDone) }()
 	w.srv.Shutdown()
 	<-campaignsDone
+	w.log.Info("shutdown: task servers stopped", "took", time.Since(step).Round(time.Millisecond))
 	if w.Bridge != nil {
+		step = time.Now()
 		w.Bridge.Drain(w.cfg.Bridge.DrainTimeout)
+		w.log.Info("shutdown: bridged calls drained", "took", time.Since(step).Round(time.Millisecond))
 	}
-	return nil
+	w.log.Info("shutdown: drained", "took", time.Since(start).Round(time.Millisecond))
 }
 
 // callChanged frees the slots of a call that ended.

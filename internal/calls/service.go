@@ -6,6 +6,7 @@ package calls
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,6 +95,10 @@ type Service struct {
 
 	assistants *ttlcache.Cache[tenantKey, *dialq.Assistant]
 	trunks     *ttlcache.Cache[tenantKey, *dialq.Trunk]
+
+	// waitsEnded is closed by EndWaits: every wait returns at once.
+	waitsEnded chan struct{}
+	endWaits   sync.Once
 }
 
 type tenantKey struct {
@@ -110,7 +115,8 @@ func New(store Store, queue Queue, watch Watcher, hangups Hangups, log *slog.Log
 	if cfg.HangupWait <= 0 {
 		cfg.HangupWait = 5 * time.Second
 	}
-	s := &Service{store: store, queue: queue, watch: watch, hangups: hangups, log: log, cfg: cfg, Now: time.Now}
+	s := &Service{store: store, queue: queue, watch: watch, hangups: hangups, log: log, cfg: cfg, Now: time.Now,
+		waitsEnded: make(chan struct{})}
 	now := func() time.Time { return s.Now() }
 	s.assistants = ttlcache.New[tenantKey, *dialq.Assistant](cfg.CacheTTL, 10000, now)
 	s.trunks = ttlcache.New[tenantKey, *dialq.Trunk](cfg.CacheTTL, 10000, now)

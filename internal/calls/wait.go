@@ -24,6 +24,13 @@ func (s *Service) Wait(ctx context.Context, call *dialq.Call, d time.Duration, u
 	return s.await(ctx, w, call, d, until)
 }
 
+// EndWaits ends every wait, now and from now on: each returns the call as
+// it stands, as if its time were up. A shutting down API calls it so that
+// a request waiting on a call's outcome answers its 202 at once instead of
+// holding the process for the rest of its wait; the call goes on in the
+// workers and the client follows it with GET /call/{id}.
+func (s *Service) EndWaits() { s.endWaits.Do(func() { close(s.waitsEnded) }) }
+
 // watch is a registration for one call's changes; the zero watch sees none.
 type watch struct{ w *notify.Waiter }
 
@@ -55,6 +62,11 @@ func (s *Service) await(ctx context.Context, w *watch, call *dialq.Call, d time.
 	if until(call) || d <= 0 {
 		return call
 	}
+	select {
+	case <-s.waitsEnded:
+		return s.final(ctx, call)
+	default:
+	}
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	poll := time.NewTicker(s.cfg.PollInterval)
@@ -64,10 +76,9 @@ func (s *Service) await(ctx context.Context, w *watch, call *dialq.Call, d time.
 		case <-w.changes():
 		case <-poll.C:
 		case <-deadline.C:
-			if fresh, ok := s.reread(ctx, call); ok {
-				call = fresh
-			}
-			return call
+			return s.final(ctx, call)
+		case <-s.waitsEnded:
+			return s.final(ctx, call)
 		case <-ctx.Done():
 			return call
 		}
@@ -78,6 +89,14 @@ func (s *Service) await(ctx context.Context, w *watch, call *dialq.Call, d time.
 			}
 		}
 	}
+}
+
+// final is the call as it stands when a wait is over.
+func (s *Service) final(ctx context.Context, call *dialq.Call) *dialq.Call {
+	if fresh, ok := s.reread(ctx, call); ok {
+		return fresh
+	}
+	return call
 }
 
 // reread reads call again; a caller gone does not cut the read short, so a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,6 +29,10 @@ type SchedulerConfig struct {
 	// Now is the clock. Default the service's.
 	Now func() time.Time
 	Log *slog.Logger
+	// StopGrace is how long Shutdown lets the pass under way finish the
+	// campaign it holds (and commit) before it cancels the pass, which then
+	// rolls back. Default 10 s.
+	StopGrace time.Duration
 }
 
 // Scheduler is the campaign scheduler, a background service of every
@@ -41,6 +46,11 @@ type Scheduler struct {
 	svc  *Service
 	cfg  SchedulerConfig
 	loop *background.Loop
+	// stopping is closed by Shutdown: a pass places no more calls and
+	// claims no more campaigns, and commits what it did.
+	stopping   chan struct{}
+	stopOnce   sync.Once
+	cancelPass context.CancelFunc
 }
 
 // NewScheduler returns the scheduler of svc's campaigns; Start starts it.
@@ -57,21 +67,51 @@ func NewScheduler(svc *Service, cfg SchedulerConfig) *Scheduler {
 	if cfg.Log == nil {
 		cfg.Log = svc.log
 	}
-	return &Scheduler{svc: svc, cfg: cfg}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 10 * time.Second
+	}
+	return &Scheduler{svc: svc, cfg: cfg, stopping: make(chan struct{})}
 }
 
 // Start passes over the campaigns every Interval until Shutdown.
 func (s *Scheduler) Start() {
-	s.loop = background.Start(s.cfg.Interval, func(ctx context.Context) {
-		if _, err := s.Pass(ctx); err != nil && ctx.Err() == nil {
+	// A pass runs on a context of its own, not the loop's: Shutdown lets
+	// the pass under way finish its campaign instead of cutting it.
+	pass, cancel := context.WithCancel(context.Background())
+	s.cancelPass = cancel
+	s.loop = background.Start(s.cfg.Interval, func(context.Context) {
+		if _, err := s.Pass(pass); err != nil && pass.Err() == nil {
 			s.cfg.Log.Warn("campaign scheduler pass", "err", err)
 		}
 	})
 }
 
-// Shutdown stops the scheduler once its pass under way has committed or
-// rolled back.
-func (s *Scheduler) Shutdown() { s.loop.Shutdown() }
+// Shutdown stops the scheduler cleanly: the pass under way places no more
+// calls, commits what it did to the campaign it holds (every contact it
+// marked calling has its call stored and enqueued) and claims no other;
+// only if that takes longer than StopGrace is the pass cancelled, which
+// rolls its campaign back (a call it placed is found again by its
+// attempt's idempotency key). It returns once no pass runs.
+func (s *Scheduler) Shutdown() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	if s.loop == nil {
+		return
+	}
+	t := time.AfterFunc(s.cfg.StopGrace, s.cancelPass)
+	defer t.Stop()
+	s.loop.Shutdown()
+	s.cancelPass()
+}
+
+// stopped reports whether Shutdown was called.
+func (s *Scheduler) stopped() bool {
+	select {
+	case <-s.stopping:
+		return true
+	default:
+		return false
+	}
+}
 
 // PassResult is what one pass did.
 type PassResult struct {
@@ -87,7 +127,7 @@ func (s *Scheduler) Pass(ctx context.Context) (PassResult, error) {
 	var res PassResult
 	var done []uuid.UUID
 	var first error
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !s.stopped() {
 		now := s.cfg.Now()
 		p, err := s.svc.store.ClaimCampaign(ctx, now, done)
 		if err != nil {
@@ -220,7 +260,7 @@ func (s *Scheduler) placeDue(ctx context.Context, p dialq.CampaignPass, st dialq
 	// this many, and the next pass goes on, so that no pass holds the
 	// campaign for long.
 	maxExamined := max(4*budget, 500)
-	for placed < budget && examined < maxExamined {
+	for placed < budget && examined < maxExamined && !s.stopped() {
 		// Contacts not dialed now leave the due ones (their status or
 		// not_before moves), so every round takes new ones.
 		due, err := p.Due(ctx, now, min(max(budget-placed, 50), maxExamined-examined))
@@ -237,6 +277,10 @@ func (s *Scheduler) placeDue(ctx context.Context, p dialq.CampaignPass, st dialq
 			return placed, turn, err
 		}
 		for _, ct := range due {
+			if s.stopped() {
+				// Shutting down: the rest stays due for the next worker.
+				return placed, turn, nil
+			}
 			if suppressed[ct.ToNumber] {
 				if err := p.Move(ctx, ct.Line, dialq.ContactSuppressed, ct.Outcome, "the number is on the do-not-call list", now); err != nil {
 					return placed, turn, err

@@ -155,29 +155,36 @@ func (c *crashOnce) DialSIP(ctx context.Context, r dialq.DialRequest) (dialq.Par
 	return c.LiveKit.DialSIP(ctx, r)
 }
 
-var (
-	buildOnce sync.Once
-	workerBin string
-	buildErr  error
-)
-
 // buildWorker builds cmd/worker once per test binary.
-func buildWorker(t *testing.T) string {
+func buildWorker(t *testing.T) string { return buildCmd(t, "worker") }
+
+// built holds each command buildCmd built: its *builtCmd.
+var built sync.Map
+
+type builtCmd struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// buildCmd builds cmd/<name> once per test binary and returns its path.
+func buildCmd(t *testing.T, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	v, _ := built.LoadOrStore(name, &builtCmd{})
+	b := v.(*builtCmd)
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "dialq-e2e-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		workerBin = filepath.Join(dir, "worker")
-		out, err := exec.Command("go", "build", "-o", workerBin, "github.com/dialq/dialq/cmd/worker").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
+		b.path = filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", b.path, "github.com/dialq/dialq/cmd/"+name).CombinedOutput(); err != nil {
+			b.err = errors.New(string(out))
 		}
 	})
-	require.NoError(t, buildErr)
-	return workerBin
+	require.NoError(t, b.err)
+	return b.path
 }
 
 // startWorkerProcess runs the worker binary against this stack, with env

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dialq/dialq/internal/testkit/testenv"
@@ -10,8 +11,11 @@ import (
 func TestMain(m *testing.M) {
 	testenv.QuietLiveKitSDK()
 	code := m.Run()
-	if workerBin != "" {
-		os.RemoveAll(workerBin[:len(workerBin)-len("/worker")])
-	}
+	built.Range(func(_, v any) bool {
+		if b := v.(*builtCmd); b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
+		return true
+	})
 	os.Exit(code)
 }

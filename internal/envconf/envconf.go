@@ -11,10 +11,15 @@ import (
 	"time"
 )
 
-// Loader reads variables through Lookup (os.LookupEnv unless set).
+// Loader reads variables through Lookup (os.LookupEnv unless set). It
+// records every variable it is asked for, with its kind and default
+// (Reads): a binary's --help and the README's table are made of what its
+// config reader actually asked, so they cannot list a variable it does not
+// read or miss one it does.
 type Loader struct {
 	Lookup func(string) (string, bool)
 	errs   []error
+	reads  []Read
 }
 
 // New returns a Loader over the process environment.
@@ -35,6 +40,7 @@ func (l *Loader) get(name string) (string, bool) {
 
 // String returns the variable or def.
 func (l *Loader) String(name, def string) string {
+	l.record(name, KindString, def)
 	if v, ok := l.get(name); ok {
 		return v
 	}
@@ -43,6 +49,7 @@ func (l *Loader) String(name, def string) string {
 
 // Required returns the variable and records an error when it is unset.
 func (l *Loader) Required(name string) string {
+	l.record(name, KindRequired, "")
 	v, ok := l.get(name)
 	if !ok {
 		l.errs = append(l.errs, fmt.Errorf("%s is required", name))
@@ -52,6 +59,7 @@ func (l *Loader) Required(name string) string {
 
 // Int returns the variable as an integer or def.
 func (l *Loader) Int(name string, def int) int {
+	l.record(name, KindInt, strconv.Itoa(def))
 	v, ok := l.get(name)
 	if !ok {
 		return def
@@ -66,6 +74,7 @@ func (l *Loader) Int(name string, def int) int {
 
 // Bool returns the variable as a boolean or def.
 func (l *Loader) Bool(name string, def bool) bool {
+	l.record(name, KindBool, strconv.FormatBool(def))
 	v, ok := l.get(name)
 	if !ok {
 		return def
@@ -80,6 +89,7 @@ func (l *Loader) Bool(name string, def bool) bool {
 
 // Duration returns the variable as a Go duration ("10s", "1m30s") or def.
 func (l *Loader) Duration(name string, def time.Duration) time.Duration {
+	l.record(name, KindDuration, FormatDuration(def))
 	v, ok := l.get(name)
 	if !ok {
 		return def

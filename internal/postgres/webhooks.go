@@ -144,6 +144,18 @@ func (s *DB) ClaimWebhookDelivery(ctx context.Context, id int64, now, dueBy, lea
 	return &j, nil
 }
 
+// ReleaseWebhookDelivery lets delivery id go without recording an attempt:
+// its request was cut short by the worker itself (shutting down), not
+// answered or refused by the endpoint, so the next worker to claim it sends
+// it again at once, as the same attempt.
+func (s *DB) ReleaseWebhookDelivery(ctx context.Context, id int64) error {
+	if _, err := s.db.ExecContext(ctx, `
+		UPDATE webhook_deliveries SET lease_until = NULL WHERE id = $1 AND status = 'pending'`, id); err != nil {
+		return fmt.Errorf("release webhook delivery %d: %w", id, err)
+	}
+	return nil
+}
+
 // WebhookOutcome is how one attempt ended and what becomes of its delivery.
 type WebhookOutcome struct {
 	Attempt dialq.WebhookAttempt

@@ -22,6 +22,7 @@ import (
 type DeliveryStore interface {
 	ClaimWebhookDelivery(ctx context.Context, id int64, now, dueBy, leaseUntil time.Time) (*postgres.WebhookJob, error)
 	RecordWebhookAttempt(ctx context.Context, id int64, o postgres.WebhookOutcome) (int64, time.Time, error)
+	ReleaseWebhookDelivery(ctx context.Context, id int64) error
 }
 
 // Enqueuer schedules an attempt at a delivery (queue.WebhookEnqueuer).
@@ -122,6 +123,19 @@ func (d *Deliverer) Deliver(ctx context.Context, id int64) (bool, error) {
 	}
 	log := d.cfg.Log.With("call_id", job.CallID, "delivery_id", job.ID, "webhook_id", job.WebhookID, "event", job.EventType)
 	a := d.send(ctx, job, now)
+	if a.Error != "" && ctx.Err() != nil {
+		// The task's context ended mid-request: the worker is shutting down
+		// past its timeout (asynq requeues the task) or the task timed out
+		// (asynq retries it). The endpoint did not fail, so no attempt is
+		// counted; the delivery is let go for that retry to send.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		log.Info("webhook request cut short by the worker; not counted, sent again", "err", a.Error, "attempt", job.Attempts+1)
+		if err := d.cfg.Store.ReleaseWebhookDelivery(rctx, job.ID); err != nil {
+			log.Warn("release cut webhook delivery; the sweeper sends it once its lease ends", "err", err)
+		}
+		return false, fmt.Errorf("webhook delivery %d cut short: %w", job.ID, ctx.Err())
+	}
 	o := postgres.WebhookOutcome{Attempt: a, Status: dialq.DeliveryDelivered, NextAttemptAt: now}
 	result := AttemptDelivered
 	switch {

@@ -15,6 +15,7 @@
 //	dialqctl place-call -tenant <uuid> -assistant <uuid> -trunk ST_... -to +E164 [-service twilio] [-metadata '{...}'] [-wait 20s]
 //	dialqctl calls -tenant <uuid> [-status S] [-to +E164] [-limit N] [-after CURSOR]
 //	dialqctl hangup -tenant <uuid> -call <uuid>
+//	dialqctl probe [-timeout 2s] URL...
 package main
 
 import (
@@ -61,6 +62,8 @@ func main() {
 		err = listCalls(ctx, os.Args[2:])
 	case "hangup":
 		err = hangupCall(ctx, os.Args[2:])
+	case "probe":
+		err = probe(ctx, os.Args[2:])
 	default:
 		usage()
 	}
@@ -89,7 +92,8 @@ func usage() {
   seed-demo        the demo tenant make run uses
   place-call       place a call as POST /call/outbound does, and print it
   calls            list a tenant's calls, newest first
-  hangup           hang up a live bridged call`)
+  hangup           hang up a live bridged call
+  probe            GET each URL, fail unless all answer 2xx (the images' health check)`)
 	os.Exit(2)
 }
 

@@ -10,8 +10,7 @@ import (
 )
 
 // probe GETs each URL and fails unless every one answers 2xx in time. It is
-// the images' health check: the API's image is distroless, with no shell or
-// curl to run one.
+// the images' health check: they are Debian slim, with no curl to run one.
 func probe(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("probe", flag.ExitOnError)
 	timeout := fs.Duration("timeout", 2*time.Second, "how long each URL may take to answer")

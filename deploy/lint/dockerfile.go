@@ -83,6 +83,8 @@ func CheckDockerfile(r *Report, file string, vars *Vars) *Image {
 				} else if !slices.Contains(names, strings.ToLower(c.From)) {
 					r.fail(file, "stage %q: COPY --from=%s names no earlier stage (stages before it: %s)", st.Name, c.From, strings.Join(names, ", "))
 				}
+			case *instructions.RunCommand:
+				checkCgoBuild(r, file, c.CmdLine, vars)
 			case *instructions.UserCommand:
 				if final {
 					img.User = c.User
@@ -117,6 +119,12 @@ func CheckDockerfile(r *Report, file string, vars *Vars) *Image {
 		r.fail(file, "final stage: ENTRYPOINT %s is none of the deployed binaries (%s)", entry[0], strings.Join(binaries, ", "))
 		return img
 	}
+	if pkg := vars.Cgo[img.Binary]; pkg != "" {
+		base := stages[len(stages)-1].BaseName
+		if base == "scratch" || strings.Contains(base, "distroless/static") {
+			r.fail(file, "final stage: FROM %s has no C library, but cmd/%s links cgo (%s)", base, img.Binary, pkg)
+		}
+	}
 	var envNames []string
 	for k := range img.Env {
 		envNames = append(envNames, k)
@@ -135,6 +143,22 @@ func CheckDockerfile(r *Report, file string, vars *Vars) *Image {
 		r.ok("%s: %d stages, COPY --from, pinned bases, USER %s, ENV and HEALTHCHECK of cmd/%s", file, len(stages), img.User, img.Binary)
 	}
 	return img
+}
+
+// checkCgoBuild: a RUN that builds a binary with CGO_ENABLED=0 fails when
+// that binary links cgo packages.
+func checkCgoBuild(r *Report, file string, cmdLine []string, vars *Vars) {
+	for _, step := range strings.Split(strings.Join(cmdLine, " "), "&&") {
+		if !strings.Contains(step, "CGO_ENABLED=0") || !strings.Contains(step, "go build") {
+			continue
+		}
+		for _, f := range strings.Fields(step) {
+			b, ok := strings.CutPrefix(f, "./cmd/")
+			if pkg := vars.Cgo[b]; ok && pkg != "" {
+				r.fail(file, "RUN builds cmd/%s with CGO_ENABLED=0, but it links cgo (%s)", b, pkg)
+			}
+		}
+	}
 }
 
 // checkUser: a numeric UID (a name needs /etc/passwd to mean anything, and

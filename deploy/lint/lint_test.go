@@ -72,6 +72,9 @@ func TestVarsComeFromTheSources(t *testing.T) {
 	require.True(t, vars.Reads("worker", "REDIS_ADDR"))
 	require.False(t, vars.Reads("api", "DIALQ_DRAIN_TIMEOUT"), "the API has no bridge")
 	require.False(t, vars.ReadByAny("DIALQ_NO_SUCH_VARIABLE"))
+	// The bridge's Opus and SoX come in through internal/app, into both.
+	require.NotEmpty(t, vars.Cgo["worker"])
+	require.NotEmpty(t, vars.Cgo["api"])
 }
 
 // Each check fails on its broken fixture (testdata/<check>/), the rest of the
@@ -110,6 +113,8 @@ func TestEachCheckFailsOnItsFixture(t *testing.T) {
 		{"docker-unpinned/api.Dockerfile", `FROM golang: image "golang" has no tag`},
 		{"docker-env/api.Dockerfile", "sets DIALQ_API_ADR, which cmd/api does not read"},
 		{"docker-healthcheck/worker.Dockerfile", "HEALTHCHECK: probes /health, which the worker does not serve"},
+		{"docker-cgo/api.Dockerfile", "RUN builds cmd/api with CGO_ENABLED=0, but it links cgo"},
+		{"docker-static-base/worker.Dockerfile", "final stage: FROM gcr.io/distroless/static-debian12:nonroot has no C library, but cmd/worker links cgo"},
 	}
 	for _, c := range cases {
 		t.Run(filepath.Dir(c.fixture), func(t *testing.T) {

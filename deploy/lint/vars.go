@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -35,10 +36,14 @@ var served = map[string]struct {
 
 var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
-// Vars is which environment variables each binary reads.
+// Vars is which environment variables each binary reads, and which
+// binaries link cgo packages.
 type Vars struct {
 	ByBinary map[string]map[string]bool
-	Notes    []string
+	// Cgo is, for a binary that needs cgo to build, one package of its that
+	// has cgo files (the SIP bridge's Opus, say).
+	Cgo   map[string]string
+	Notes []string
 }
 
 // Reads says whether binary reads name.
@@ -63,11 +68,15 @@ func ReadVars(root string) (*Vars, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Vars{ByBinary: map[string]map[string]bool{}}
-	for _, b := range binaries {
-		files, err := moduleFiles(root, "./cmd/"+b)
+	v := &Vars{ByBinary: map[string]map[string]bool{}, Cgo: map[string]string{}}
+	// dialqctl is in both images: its build needs cgo or not, too.
+	for _, b := range append(slices.Clone(binaries), "dialqctl") {
+		files, cgo, err := moduleFiles(root, "./cmd/"+b)
 		if err != nil {
 			return nil, err
+		}
+		if cgo != "" {
+			v.Cgo[b] = cgo
 		}
 		names := map[string]bool{}
 		for _, f := range files {
@@ -121,28 +130,30 @@ func isIdent(e ast.Expr, name string) bool {
 }
 
 // moduleFiles lists the non-test Go files of dialq's own packages that pkg
-// is built from.
-func moduleFiles(root, pkg string) ([]string, error) {
+// is built from, and the first package of its build that has cgo files.
+func moduleFiles(root, pkg string) (files []string, cgo string, err error) {
 	cmd := exec.Command("go", "list", "-deps", "-f",
-		`{{if .Module}}{{if .Module.Main}}{{.Dir}}{{"\t"}}{{join .GoFiles " "}} {{join .CgoFiles " "}}{{end}}{{end}}`, pkg)
+		`{{if and .CgoFiles (not .Standard)}}cgo{{"\t"}}{{.ImportPath}}{{"\n"}}{{end}}`+
+			`{{if .Module}}{{if .Module.Main}}go{{"\t"}}{{.Dir}}{{"\t"}}{{join .GoFiles " "}} {{join .CgoFiles " "}}{{end}}{{end}}`, pkg)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("go list -deps %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
+		return nil, "", fmt.Errorf("go list -deps %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
 	}
-	var files []string
 	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		dir, names, ok := strings.Cut(line, "\t")
-		if !ok {
-			continue
-		}
-		for _, n := range strings.Fields(names) {
-			files = append(files, filepath.Join(dir, n))
+		fields := strings.SplitN(line, "\t", 3)
+		switch {
+		case len(fields) == 2 && fields[0] == "cgo" && cgo == "":
+			cgo = fields[1]
+		case len(fields) == 3 && fields[0] == "go":
+			for _, n := range strings.Fields(fields[2]) {
+				files = append(files, filepath.Join(fields[1], n))
+			}
 		}
 	}
-	return files, nil
+	return files, cgo, nil
 }
 
 // readNames adds the variables file reads to names.

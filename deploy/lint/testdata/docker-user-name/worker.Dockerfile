@@ -22,7 +22,7 @@ COPY cmd ./cmd
 COPY internal ./internal
 COPY migrations ./migrations
 RUN CGO_ENABLED=1 go build -trimpath -ldflags=-s -o /out/worker ./cmd/worker \
- && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o /out/dialqctl ./cmd/dialqctl
+ && CGO_ENABLED=1 go build -trimpath -ldflags=-s -o /out/dialqctl ./cmd/dialqctl
 
 FROM debian:12.12-slim AS worker
 RUN apt-get update \

@@ -5,7 +5,7 @@ GO ?= go
 STATE ?= $(CURDIR)/.dialq
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench build migrate vet fmt openapi-check
+.PHONY: help run test bench build migrate vet fmt lint openapi-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,6 +25,9 @@ bench: ## benchmarks: accept path vs a reference handler, added latency of the s
 
 migrate: up ## apply the SQL migrations to the stack's database
 	. $(STATE)/stack.env && $(GO) run ./cmd/dialqctl migrate
+
+lint: ## gofmt, go vet, staticcheck (into .dialq/tools) and the offline checks of deploy/'s compose file, Kubernetes manifests and Dockerfiles
+	bash deploy/lint.sh
 
 vet: ## go vet
 	$(GO) vet ./...

@@ -251,16 +251,6 @@ func (r *callRig) close() {
 	}
 }
 
-// pids are the rig's processes, for CPU figures.
-func (r *callRig) pids() map[string]int {
-	m := r.e.pids(map[string]int{"livekit": r.lk.Pid(), "api": r.api.Pid(), "worker": r.worker.Pid(),
-		"double": r.double.Pid(), "agent": r.agent.Pid(), "bench": os.Getpid()})
-	if r.sipp != nil {
-		m["sipp"] = r.sipp.Pid()
-	}
-	return m
-}
-
 // do sends a request with the tenant's key to the API and decodes the
 // answer into out; an error unless it answered want.
 func (r *callRig) do(ctx context.Context, method, path string, body any, want int, out any) error {

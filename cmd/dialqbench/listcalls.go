@@ -208,10 +208,9 @@ FROM (
     FROM (SELECT g, random() AS r FROM generate_series(1, $3::int) g) s
 ) c`
 
-// listBench is a listCase with the filter it runs.
+// listBench is a listCase, timed by its time method.
 type listBench struct {
 	listCase
-	filter dialq.CallFilter
 }
 
 // listCases are the pages timed: the first, one deep in the list through

@@ -101,6 +101,7 @@ func startRTPCapture(portMin, portMax, dstPort int) (*rtpCapture, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("rtp capture: %s: %w", what, err)
 	}
+	//lint:ignore SA1019 the classic BPF program above is syscall's own type; x/net/bpf would only re-encode it
 	if err := syscall.AttachLsf(fd, prog); err != nil {
 		return fail("attach filter", err)
 	}

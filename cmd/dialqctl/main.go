@@ -16,6 +16,7 @@
 //	dialqctl calls -tenant <uuid> [-status S] [-to +E164] [-limit N] [-after CURSOR]
 //	dialqctl hangup -tenant <uuid> -call <uuid>
 //	dialqctl env-docs [-check]
+//	dialqctl probe [-timeout 2s] URL...
 //	dialqctl -h
 package main
 
@@ -67,6 +68,8 @@ func main() {
 		err = hangupCall(ctx, os.Args[2:])
 	case "env-docs":
 		err = envDocs(os.Args[2:])
+	case "probe":
+		err = probe(ctx, os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		usage(os.Stdout)
 		fmt.Println()
@@ -104,7 +107,8 @@ func usage(w io.Writer) {
   calls            list a tenant's calls, newest first
   hangup           hang up a live bridged call
   env-docs         write the README's Configuration table and .env.example from what the
-                   binaries read (-check: say whether they are up to date, change nothing)`)
+                   binaries read (-check: say whether they are up to date, change nothing)
+  probe            GET each URL, fail unless all answer 2xx (the images' health check)`)
 }
 
 func migrate(ctx context.Context) error {

@@ -255,5 +255,3 @@ func invalidMessage(fields []dialq.FieldError) string {
 	}
 	return "Invalid request: " + strings.Join(parts, "; ") + "."
 }
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) { return maps.Keys(m) }

@@ -56,6 +56,7 @@ func TestDialOptionsThroughALiveKitTrunk(t *testing.T) {
 	require.Equal(t, "Acme Clinic", req.GetDisplayName())
 	require.Equal(t, map[string]string{"X-Lead-Id": "42"}, req.Headers)
 	require.Equal(t, "ww12#", req.Dtmf)
+	//lint:ignore SA1019 what internal/livekit sends (client.go says why)
 	require.True(t, req.PlayDialtone)
 	require.True(t, req.KrispEnabled)
 	require.Equal(t, 7*time.Second, req.RingingTimeout.AsDuration())

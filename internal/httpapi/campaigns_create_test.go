@@ -166,11 +166,10 @@ func TestCampaignCSVReportsEveryBadRow(t *testing.T) {
 	require.Len(t, report, 7, "what was skipped is reported")
 
 	type contact struct {
-		line           int64
-		number, zone   string
-		metadata       string
-		status         string
-		notBeforeDelta time.Duration
+		line         int64
+		number, zone string
+		metadata     string
+		status       string
 	}
 	rows, err := h.sqlDB().Query(`SELECT line, to_number, timezone, metadata::text, status, now() - not_before
 		FROM campaign_contacts WHERE campaign_id = $1 ORDER BY line`, id)

@@ -198,13 +198,16 @@ func SIPParticipantRequest(r dialq.DialRequest) *lkp.CreateSIPParticipantRequest
 			"dialq.callID": r.CallID,
 		},
 		Dtmf:              o.DTMF,
-		PlayDialtone:      o.Ringtone(),
 		Headers:           o.SIPHeaders,
 		KrispEnabled:      o.KrispEnabled(),
 		WaitUntilAnswered: true,
 		RingingTimeout:    durationpb.New(r.RingTimeout),
 		DisplayName:       o.DisplayName,
 	}
+	// Deprecated for the newer dialtone enum; livekit-server v1.13.5 and
+	// livekit-sip v1.10.0, as tested here, read play_dialtone.
+	//lint:ignore SA1019 the field the tested LiveKit versions read
+	req.PlayDialtone = o.Ringtone()
 	if r.MaxDuration > 0 {
 		req.MaxCallDuration = durationpb.New(r.MaxDuration)
 	}

@@ -52,8 +52,8 @@ func (s *DB) insertContacts(ctx context.Context, tx *sql.Tx, contacts []dialq.Co
 		return nil
 	}
 	now := s.now()
-	st, err := tx.PrepareContext(ctx, pq.CopyIn("campaign_contacts", "campaign_id", "line", "to_number", "metadata",
-		"timezone", "status", "not_before", "updated_at"))
+	st, err := tx.PrepareContext(ctx, `COPY campaign_contacts (campaign_id, line, to_number, metadata,
+		timezone, status, not_before, updated_at) FROM STDIN`)
 	if err != nil {
 		return fmt.Errorf("copy contacts: %w", err)
 	}

@@ -56,7 +56,7 @@ func (s *DB) BeginContactUpload(ctx context.Context) (dialq.ContactStaging, erro
 			return nil, fmt.Errorf("stage upload: %w", err)
 		}
 	}
-	if u.copy, err = tx.PrepareContext(ctx, pq.CopyIn("contact_upload", "line", "to_number", "timezone", "metadata", "kind", "field", "reason")); err != nil {
+	if u.copy, err = tx.PrepareContext(ctx, `COPY contact_upload (line, to_number, timezone, metadata, kind, field, reason) FROM STDIN`); err != nil {
 		tx.Rollback()
 		return nil, fmt.Errorf("copy upload: %w", err)
 	}

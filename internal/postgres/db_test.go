@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
 	"github.com/stretchr/testify/require"
 
 	"github.com/dialq/dialq/internal/postgres"
@@ -46,7 +47,7 @@ func TestStatementTimeout(t *testing.T) {
 	_, err = db.QueryString(ctx, `SELECT pg_sleep(5)::text`)
 	var pqErr *pq.Error
 	require.ErrorAs(t, err, &pqErr)
-	require.Equal(t, pq.ErrorCode("57014"), pqErr.Code, "query_canceled: %v", err)
+	require.Equal(t, pqerror.QueryCanceled, pqErr.Code, "query_canceled: %v", err)
 }
 
 // TestDSNWithStatementTimeout: the timeout goes into either form of DSN

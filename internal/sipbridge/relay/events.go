@@ -41,7 +41,6 @@ func (c callState) eventsTo(to callState) []string {
 	var events []string
 	if to.answered && !c.answered {
 		events = append(events, eventAnswered)
-		c.answered = true
 	}
 	if to.answered && to.held != c.held {
 		if to.held {

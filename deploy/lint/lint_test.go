@@ -65,7 +65,7 @@ func TestRealArtifactsPass(t *testing.T) {
 func TestVarsComeFromTheSources(t *testing.T) {
 	vars, err := ReadVars(repoTree(t).Root)
 	require.NoError(t, err)
-	// Read through envconf in cmd/*/config.go and internal/app/env.go.
+	// As the README's generated table says, from what each binary reads.
 	require.True(t, vars.Reads("api", "DIALQ_WAIT_MAX"))
 	require.True(t, vars.Reads("worker", "DIALQ_DRAIN_TIMEOUT"))
 	require.True(t, vars.Reads("api", "REDIS_ADDR"))

@@ -49,7 +49,7 @@ func main() {
 // Tree says where the artifacts are. Tests point one part of it at a broken
 // fixture and keep the rest real.
 type Tree struct {
-	Root        string   // the repository: its Go sources say which variables the binaries read
+	Root        string   // the repository: its README's settings table says which variables the binaries read
 	Compose     string   // the compose file
 	Manifests   []string // Kubernetes manifest files
 	Dockerfiles []string // Dockerfiles, one image each

@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -16,12 +17,6 @@ import (
 
 // The deployed binaries, by the name of their cmd/ folder.
 var binaries = []string{"api", "worker"}
-
-// pendingVars are variables a binary is about to read, from a branch not yet
-// merged: DIALQ_WORKER_HTTP_ADDR (the worker's /healthz, /readyz and
-// /metrics) comes with issue 10's metrics and health work. Once the source
-// reads one, Run notes that its entry here can go.
-var pendingVars = map[string]string{"DIALQ_WORKER_HTTP_ADDR": "worker"}
 
 // served is what each binary's HTTP server answers for probes, and the
 // variable that sets its address: internal/httpapi/server.go for the API,
@@ -59,130 +54,81 @@ func (v *Vars) ReadByAny(name string) bool {
 	return false
 }
 
-// ReadVars finds the variables each binary reads in its own sources: every
-// call of an envconf.Loader method that takes a variable's name (String,
-// Int, Duration, Required, ...) and every os.Getenv or os.LookupEnv, in the
-// packages of dialq's module that the binary imports (go list -deps).
+// ReadVars reads which variables each binary reads from the README's
+// settings table: cmd/dialqctl env-docs writes it from what the binaries'
+// config readers ask for when they run (internal/envconf records every
+// variable), and a test of dialq's fails while it is out of date, so it is
+// the binaries' own account, not a guess from their sources. Which binaries
+// need cgo comes from their builds (go list -deps).
 func ReadVars(root string) (*Vars, error) {
-	methods, err := loaderMethods(filepath.Join(root, "internal", "envconf", "envconf.go"))
+	v := &Vars{ByBinary: map[string]map[string]bool{}, Cgo: map[string]string{}}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		return nil, err
 	}
-	v := &Vars{ByBinary: map[string]map[string]bool{}, Cgo: map[string]string{}}
+	table, ok := between(string(readme), "<!-- env-table:begin", "<!-- env-table:end -->")
+	if !ok {
+		return nil, fmt.Errorf("README.md has no settings table between its env-table markers")
+	}
+	for line := range strings.SplitSeq(table, "\n") {
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		if len(cells) < 4 {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[0]), "`")
+		if !envName.MatchString(name) {
+			continue
+		}
+		for _, b := range strings.Split(cells[len(cells)-1], ",") {
+			b = strings.TrimSpace(b)
+			if v.ByBinary[b] == nil {
+				v.ByBinary[b] = map[string]bool{}
+			}
+			v.ByBinary[b][name] = true
+		}
+	}
 	// dialqctl is in both images: its build needs cgo or not, too.
 	for _, b := range append(slices.Clone(binaries), "dialqctl") {
-		files, cgo, err := moduleFiles(root, "./cmd/"+b)
+		if len(v.ByBinary[b]) == 0 {
+			return nil, fmt.Errorf("README.md's settings table names no variable read by %s: is %s dialq's repository?", b, root)
+		}
+		cgo, err := cgoPackage(root, "./cmd/"+b)
 		if err != nil {
 			return nil, err
 		}
 		if cgo != "" {
 			v.Cgo[b] = cgo
 		}
-		names := map[string]bool{}
-		for _, f := range files {
-			if err := readNames(f, methods, names); err != nil {
-				return nil, err
-			}
-		}
-		if len(names) == 0 {
-			return nil, fmt.Errorf("found no environment variable read by cmd/%s: is %s dialq's repository?", b, root)
-		}
-		v.ByBinary[b] = names
-	}
-	for name, b := range pendingVars {
-		if v.ByBinary[b][name] {
-			v.Notes = append(v.Notes, fmt.Sprintf("cmd/%s reads %s now: drop it from pendingVars in deploy/lint/vars.go", b, name))
-		}
-		v.ByBinary[b][name] = true
 	}
 	return v, nil
 }
 
-// loaderMethods are the exported methods of envconf's Loader whose first
-// parameter is a string: the variable's name.
-func loaderMethods(file string) (map[string]bool, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read envconf's Loader: %w", err)
+// between is the text of s from the line starting with begin to end.
+func between(s, begin, end string) (string, bool) {
+	i := strings.Index(s, begin)
+	if i < 0 {
+		return "", false
 	}
-	m := map[string]bool{}
-	for _, d := range f.Decls {
-		fn, ok := d.(*ast.FuncDecl)
-		if !ok || fn.Recv == nil || !fn.Name.IsExported() || len(fn.Type.Params.List) == 0 {
-			continue
-		}
-		if star, ok := fn.Recv.List[0].Type.(*ast.StarExpr); !ok || !isIdent(star.X, "Loader") {
-			continue
-		}
-		if isIdent(fn.Type.Params.List[0].Type, "string") {
-			m[fn.Name.Name] = true
-		}
+	j := strings.Index(s[i:], end)
+	if j < 0 {
+		return "", false
 	}
-	if len(m) == 0 {
-		return nil, fmt.Errorf("%s: no Loader method takes a variable's name", file)
-	}
-	return m, nil
+	return s[i : i+j], true
 }
 
-func isIdent(e ast.Expr, name string) bool {
-	id, ok := e.(*ast.Ident)
-	return ok && id.Name == name
-}
-
-// moduleFiles lists the non-test Go files of dialq's own packages that pkg
-// is built from, and the first package of its build that has cgo files.
-func moduleFiles(root, pkg string) (files []string, cgo string, err error) {
-	cmd := exec.Command("go", "list", "-deps", "-f",
-		`{{if and .CgoFiles (not .Standard)}}cgo{{"\t"}}{{.ImportPath}}{{"\n"}}{{end}}`+
-			`{{if .Module}}{{if .Module.Main}}go{{"\t"}}{{.Dir}}{{"\t"}}{{join .GoFiles " "}} {{join .CgoFiles " "}}{{end}}{{end}}`, pkg)
+// cgoPackage is the first package of pkg's build that has cgo files, or
+// "" when it builds without cgo.
+func cgoPackage(root, pkg string) (string, error) {
+	cmd := exec.Command("go", "list", "-deps", "-f", `{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{"\n"}}{{end}}`, pkg)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, "", fmt.Errorf("go list -deps %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("go list -deps %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
 	}
-	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.SplitN(line, "\t", 3)
-		switch {
-		case len(fields) == 2 && fields[0] == "cgo" && cgo == "":
-			cgo = fields[1]
-		case len(fields) == 3 && fields[0] == "go":
-			for _, n := range strings.Fields(fields[2]) {
-				files = append(files, filepath.Join(fields[1], n))
-			}
-		}
-	}
-	return files, cgo, nil
-}
-
-// readNames adds the variables file reads to names.
-func readNames(file string, methods, names map[string]bool) error {
-	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
-	if err != nil {
-		return err
-	}
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok || len(call.Args) == 0 {
-			return true
-		}
-		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok {
-			return true
-		}
-		osCall := isIdent(sel.X, "os") && (sel.Sel.Name == "Getenv" || sel.Sel.Name == "LookupEnv")
-		if !osCall && !methods[sel.Sel.Name] {
-			return true
-		}
-		if lit, ok := call.Args[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
-			if s, err := strconv.Unquote(lit.Value); err == nil && envName.MatchString(s) {
-				names[s] = true
-			}
-		}
-		return true
-	})
-	return nil
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return first, nil
 }
 
 // Queues are the asynq queues the workers serve, by internal/queue's

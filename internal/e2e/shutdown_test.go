@@ -135,6 +135,7 @@ func (s *stack) startWorkerProc(t *testing.T, env ...string) *process {
 		"DIALQ_SWEEP_AGE=10m",
 		"DIALQ_WEBHOOK_ALLOW_PRIVATE=true",
 		"DIALQ_BRIDGE=false",
+		"DIALQ_WORKER_HTTP_ADDR=127.0.0.1:0", // tests run side by side
 		"DIALQ_LOG_LEVEL=debug",
 	}, env...)...)
 }
@@ -346,7 +347,7 @@ func TestWorkerShutdownMidCampaign(t *testing.T) {
 	ins := s.inspector()
 	pending := 0
 	for i := range numbers {
-		ct := s.contactOf(c.ID, int64(i+2))
+		ct := s.contactOf(c.ID, int64(i+1)) // a JSON contact's line is its position
 		switch ct.Status {
 		case dialq.ContactCalling:
 			require.NotNil(t, ct.CallID, "contact %d is calling with no call", ct.Line)

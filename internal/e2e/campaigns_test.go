@@ -140,9 +140,8 @@ func newCampaignStack(t *testing.T, script sipdouble.Script) *stack {
 func newCampaignProcesses(t *testing.T, script sipdouble.Script) *stack {
 	t.Helper()
 	s := newStack(t, stackOptions{script: script, noWorker: true})
-	bin := buildWorker(t)
 	for range 2 {
-		s.startWorkerProcess(t, bin, "DIALQ_RING_TIMEOUT=20s", "DIALQ_DIAL_TIMEOUT=1m", "DIALQ_RECONCILE_INTERVAL=300ms")
+		s.startWorkerProc(t, "DIALQ_RING_TIMEOUT=20s", "DIALQ_DIAL_TIMEOUT=1m", "DIALQ_RECONCILE_INTERVAL=300ms")
 	}
 	return s
 }

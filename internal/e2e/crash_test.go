@@ -32,13 +32,13 @@ func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
 	// The task timeout (the API's) outlasts the workers' 5 minute ring.
 	s := newStack(t, stackOptions{noWorker: true, dialTimeout: 6 * time.Minute,
 		script: sipdouble.Always(sipdouble.Outcome{Code: 200, RingFor: 10 * time.Minute})})
-	bin := buildWorker(t)
 	ctx := context.Background()
 	s.limitTrunk(dialq.CallLimits{MaxConcurrentCalls: 1})
 	lim := limiter.New(testenv.Redis(t), limiter.Config{Prefix: s.limits.Prefix})
 	key := dialq.TrunkLimitKey(s.twilio)
 
-	w1 := s.startWorkerProcess(t, bin)
+	ring := []string{"DIALQ_RING_TIMEOUT=5m", "DIALQ_DIAL_TIMEOUT=6m"}
+	w1 := s.startWorkerProc(t, ring...)
 	r := s.do(http.MethodPost, "/call/outbound?wait=0", s.body("+15550200000", "twilio", s.twilio))
 	require.Equal(t, http.StatusAccepted, r.Status, r.Raw)
 	callID := r.Body["data"].(map[string]any)["call_id"].(string)
@@ -48,14 +48,14 @@ func TestWorkerKilledWhileRingingNeverDialsTwice(t *testing.T) {
 		return len(calls) == 1 && calls[0].CallStatus == sipdouble.CallStatusRinging
 	})
 	require.Equal(t, dialq.StatusDialing, s.call(callID).Status)
-	require.NoError(t, w1.Process.Signal(syscall.SIGKILL))
+	require.NoError(t, w1.cmd.Process.Signal(syscall.SIGKILL))
 	killed := time.Now()
-	_, _ = w1.Process.Wait()
+	<-w1.exited
 
 	// asynq recovers a task 30 s after its lease (30 s) expired; a new
 	// worker looks for such tasks as it starts.
 	time.Sleep(time.Until(killed.Add(62 * time.Second)))
-	s.startWorkerProcess(t, bin)
+	s.startWorkerProc(t, ring...)
 	var c *dialq.Call
 	waitFor(t, 60*time.Second, "call outcome after recovery", func() bool {
 		c = s.call(callID)
@@ -185,40 +185,4 @@ func buildCmd(t *testing.T, name string) string {
 	})
 	require.NoError(t, b.err)
 	return b.path
-}
-
-// startWorkerProcess runs the worker binary against this stack, with env
-// (NAME=value) over its settings.
-func (s *stack) startWorkerProcess(t *testing.T, bin string, env ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(),
-		"DATABASE_URL="+s.dsn,
-		"DIALQ_MIGRATE=false",
-		"LIVEKIT_SIP_URL="+s.sipURL,
-		"DIALQ_QUEUE="+s.queue,
-		"DIALQ_NOTIFY_CHANNEL="+s.channels.Notify,
-		"DIALQ_HANGUP_CHANNEL="+s.channels.Hangup,
-		"DIALQ_LIMIT_PREFIX="+s.limits.Prefix,
-		"DIALQ_RING_TIMEOUT=5m",
-		"DIALQ_DIAL_TIMEOUT=6m",
-		"DIALQ_RETRY_BASE=100ms",
-		"DIALQ_SWEEP_AGE=10m",
-		"DIALQ_LOG_LEVEL=debug",
-		"DIALQ_WORKER_HTTP_ADDR=127.0.0.1:0", // beside other workers
-	)
-	cmd.Env = append(cmd.Env, env...)
-	log, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
-	require.NoError(t, err)
-	cmd.Stdout, cmd.Stderr = log, log
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_, _ = cmd.Process.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(log.Name())
-			t.Logf("worker log:\n%s", b)
-		}
-	})
-	return cmd
 }

@@ -117,8 +117,8 @@ func (s *stack) startAPIProcess(t *testing.T, addr string, env ...string) *proce
 	return p
 }
 
-// startWorkerProc runs cmd/worker against this stack, as
-// startWorkerProcess does, with env over its settings.
+// startWorkerProc runs cmd/worker against this stack, with env
+// (NAME=value) over its settings; its log is shown when the test fails.
 func (s *stack) startWorkerProc(t *testing.T, env ...string) *process {
 	t.Helper()
 	return start(t, "worker", buildWorker(t), append([]string{

@@ -31,9 +31,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lint:", err)
 		os.Exit(2)
 	}
-	for _, n := range r.Notes {
-		fmt.Println("note:", n)
-	}
 	for _, ok := range r.Checked {
 		fmt.Println("ok:", ok)
 	}
@@ -71,7 +68,6 @@ func RealTree(root string) Tree {
 type Report struct {
 	Problems []string // each a file and what is wrong in it
 	Checked  []string // what passed, one line each
-	Notes    []string
 }
 
 func (r *Report) fail(file, format string, args ...any) {
@@ -98,7 +94,7 @@ func Run(t Tree) (*Report, error) {
 
 // check is Run with the binaries' variables and queues already read.
 func check(t Tree, vars *Vars, queues Queues) *Report {
-	r := &Report{Notes: vars.Notes}
+	r := &Report{}
 	if len(t.Dockerfiles) == 0 {
 		r.fail(filepath.Join(t.Root, "deploy", "docker"), "no *.Dockerfile")
 	}

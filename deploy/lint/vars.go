@@ -37,8 +37,7 @@ type Vars struct {
 	ByBinary map[string]map[string]bool
 	// Cgo is, for a binary that needs cgo to build, one package of its that
 	// has cgo files (the SIP bridge's Opus, say).
-	Cgo   map[string]string
-	Notes []string
+	Cgo map[string]string
 }
 
 // Reads says whether binary reads name.
